@@ -1,0 +1,92 @@
+"""The settings every part of congress-monitor reads: one frozen object, no globals."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+DEFAULT_DATA_DIR = Path("congress-data")
+SQLITE_FILE_NAME = "congress.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the async driver for a plain URL, so `postgresql://...` and `sqlite:///...` just work."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable. Build with `Settings.from_env()` and override with `with_()`."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+    environment: Environment = Environment.DEVELOPMENT
+    # The local token issuer is for development and tests; production turns it off by default.
+    local_issuer_enabled: bool = True
+    max_query_depth: int = 15
+    max_page_size: int = 100
+    default_page_size: int = 20
+    token_ttl_seconds: int = 12 * 3600
+    graphiql: bool = True
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        environment = Environment(env.get("CONGRESS_ENV", Environment.DEVELOPMENT.value))
+        is_production = environment is Environment.PRODUCTION
+        return cls(
+            data_dir=Path(env.get("CONGRESS_DATA_DIR", str(DEFAULT_DATA_DIR))),
+            database_url=env.get("CONGRESS_DATABASE_URL") or None,
+            environment=environment,
+            local_issuer_enabled=_flag(env.get("CONGRESS_LOCAL_ISSUER"), default=not is_production),
+            max_query_depth=int(env.get("CONGRESS_MAX_QUERY_DEPTH", cls.max_query_depth)),
+            max_page_size=int(env.get("CONGRESS_MAX_PAGE_SIZE", cls.max_page_size)),
+            token_ttl_seconds=int(env.get("CONGRESS_TOKEN_TTL", cls.token_ttl_seconds)),
+            graphiql=_flag(env.get("CONGRESS_GRAPHIQL"), default=not is_production),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL; the default is a SQLite file inside the data directory."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / SQLITE_FILE_NAME).resolve()}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.data_dir / "local-issuer-key.pem"
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a fresh process (uvicorn workers)."""
+        env = {
+            "CONGRESS_DATA_DIR": str(self.data_dir.resolve()),
+            "CONGRESS_DATABASE_URL": self.resolved_database_url,
+            "CONGRESS_ENV": self.environment.value,
+            "CONGRESS_LOCAL_ISSUER": "1" if self.local_issuer_enabled else "0",
+            "CONGRESS_MAX_QUERY_DEPTH": str(self.max_query_depth),
+            "CONGRESS_MAX_PAGE_SIZE": str(self.max_page_size),
+            "CONGRESS_TOKEN_TTL": str(self.token_ttl_seconds),
+            "CONGRESS_GRAPHIQL": "1" if self.graphiql else "0",
+        }
+        return env
+
+
+def _flag(value: str | None, *, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}

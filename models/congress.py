@@ -1,0 +1,54 @@
+"""Terms, their milestone templates, and the congress each committee holds once per term."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+
+
+class Term(Base):
+    """A congress cycle such as `2025-2030` (nhiệm kỳ)."""
+
+    __tablename__ = "term"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    is_current: Mapped[bool] = mapped_column(default=False)
+
+
+class MilestoneTemplate(Base):
+    """One ordered step of a term's congresses; the list is data, not an enum in code."""
+
+    __tablename__ = "milestone_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term_id: Mapped[int] = mapped_column(ForeignKey("term.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    position: Mapped[int]
+    prerequisite_code: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        UniqueConstraint("term_id", "code"),
+        UniqueConstraint("term_id", "position"),
+    )
+
+
+class Congress(Base):
+    """The assembly a committee holds once per term (đại hội)."""
+
+    __tablename__ = "congress"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committee.id"))
+    term_id: Mapped[int] = mapped_column(ForeignKey("term.id"), index=True)
+    deadline: Mapped[date | None]
+
+    __table_args__ = (UniqueConstraint("committee_id", "term_id"),)

@@ -1,0 +1,86 @@
+"""The committee tree, stored with materialized paths.
+
+A committee's `path` lists the ids from the root down to itself, e.g. `/1/53/1200/`.
+The subtree of a node is every path that starts with its path, which is the half-open
+range `[path, path_upper_bound(path))`: a plain index range scan on SQLite and
+PostgreSQL alike (`LIKE 'p%'` cannot use the index on SQLite).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, Index, SQLColumnExpression, String
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from models.base import Base, PathString
+
+PATH_SEPARATOR = "/"
+# The character right after "/" in every collation we use ("C" on PostgreSQL, binary on SQLite).
+_AFTER_SEPARATOR = chr(ord(PATH_SEPARATOR) + 1)
+
+
+class CommitteeKind(StrEnum):
+    CENTRAL = "central"
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+    GRASSROOTS = "grassroots"
+    CELL = "cell"
+
+
+class Committee(Base):
+    __tablename__ = "committee"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("committee.id"))
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    # search_key(name), kept beside the name so search needs no function in SQL.
+    search_name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[CommitteeKind] = mapped_column(
+        Enum(CommitteeKind, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+    )
+    depth: Mapped[int]
+    path: Mapped[str] = mapped_column(PathString, unique=True)
+
+    __table_args__ = (Index("ix_committee_parent_id_path", "parent_id", "path"),)
+
+    def __repr__(self) -> str:
+        return f"Committee(id={self.id}, code={self.code!r}, path={self.path!r})"
+
+
+def child_path(parent_path: str | None, committee_id: int) -> str:
+    """The path of `committee_id` placed under a parent with `parent_path` (None for a root)."""
+    return f"{parent_path or PATH_SEPARATOR}{committee_id}{PATH_SEPARATOR}"
+
+
+def path_ids(path: str) -> list[int]:
+    """The ids along a path, root first: `/1/53/1200/` -> [1, 53, 1200]."""
+    return [int(part) for part in path.strip(PATH_SEPARATOR).split(PATH_SEPARATOR) if part]
+
+
+def path_depth(path: str) -> int:
+    """Depth is the number of ids in the path: the root has depth 1."""
+    return len(path_ids(path))
+
+
+def path_prefixes(path: str) -> list[str]:
+    """The paths of every ancestor and of the node itself, root first."""
+    ids = path_ids(path)
+    return [PATH_SEPARATOR + "".join(f"{i}{PATH_SEPARATOR}" for i in ids[: n + 1]) for n in range(len(ids))]
+
+
+def path_upper_bound(path: str) -> str:
+    """The smallest string greater than every path in the subtree of `path`."""
+    return path[:-1] + _AFTER_SEPARATOR
+
+
+def is_in_subtree(path: str, root_path: str) -> bool:
+    return path.startswith(root_path)
+
+
+def subtree_condition(path_column: SQLColumnExpression[str], root_path: str) -> ColumnElement[bool]:
+    """SQL condition for "in the subtree of root_path (itself included)", as an index range."""
+    return (path_column >= root_path) & (path_column < path_upper_bound(root_path))

@@ -1,0 +1,40 @@
+"""Throwaway databases for tests: a SQLite file, or a PostgreSQL database on the local server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+
+BACKENDS = ("sqlite", "postgresql")
+# The server CI and every developer machine run; a test that cannot reach it fails.
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "CONGRESS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@asynccontextmanager
+async def throwaway_database(backend: str, directory: Path) -> AsyncIterator[str]:
+    """Yield the async SQLAlchemy URL of a new, empty database and drop it afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{directory / f'{uuid.uuid4().hex}.db'}"
+        return
+    name = f"congress_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].split("://", 1)[1]
+    try:
+        yield f"postgresql+asyncpg://{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
