@@ -52,3 +52,31 @@ class Congress(Base):
     deadline: Mapped[date | None]
 
     __table_args__ = (UniqueConstraint("committee_id", "term_id"),)
+
+
+# The template a new term starts with: (code, name); each step requires the one before it.
+DEFAULT_MILESTONES: tuple[tuple[str, str], ...] = (
+    ("plan_issued", "Kế hoạch đại hội được ban hành"),
+    ("documents_drafted", "Dự thảo văn kiện"),
+    ("documents_commented", "Lấy ý kiến dự thảo văn kiện"),
+    ("personnel_plan_approved", "Phương án nhân sự được phê duyệt"),
+    ("congress_held", "Tiến hành đại hội"),
+    ("results_reported", "Báo cáo kết quả đại hội"),
+)
+
+
+def default_milestone_templates(term_id: int) -> list[MilestoneTemplate]:
+    templates = []
+    previous_code: str | None = None
+    for position, (code, name) in enumerate(DEFAULT_MILESTONES, start=1):
+        templates.append(
+            MilestoneTemplate(
+                term_id=term_id,
+                code=code,
+                name=name,
+                position=position,
+                prerequisite_code=previous_code,
+            )
+        )
+        previous_code = code
+    return templates

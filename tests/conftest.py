@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from config import Settings
+from graph.app import create_app
+from models import Committee, Role
+from models.accounts import add_user
 from models.database import create_engine
+from models.demo import CENTRAL_CODE, build_demo, demo_users
 from models.migrate import upgrade_database
+from permissions.tokens import LocalIssuer
+from tests.api import GraphQLClient
 from tests.databases import BACKENDS, throwaway_database
+
+# Small enough to build in a second, deep enough for every level: centre, province, commune, cell.
+DEMO_CELLS_PER_COMMUNE = 2
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -33,3 +46,85 @@ async def empty_engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(empty_database_url)
     yield engine
     await engine.dispose()
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    """The demo tree on one backend, the app serving it, and who is who."""
+
+    database_url: str
+    engine: AsyncEngine
+    client: GraphQLClient
+    settings: Settings
+
+    async def committee_id(self, code: str) -> int:
+        async with self.engine.connect() as connection:
+            committee_id = await connection.scalar(select(Committee.id).where(Committee.code == code))
+        assert committee_id is not None, code
+        return committee_id
+
+    async def committee_path(self, code: str) -> str:
+        async with self.engine.connect() as connection:
+            path = await connection.scalar(select(Committee.path).where(Committee.code == code))
+        assert path is not None, code
+        return path
+
+
+# Extra officials beside the demo users, for the cases the demo does not cover.
+SIBLING_PROVINCE_CODE = "T79"  # Hồ Chí Minh, a sibling of the demo province Hà Nội
+SIBLING_VIEWER = "079000000001"
+TWO_SUBTREES_VIEWER = "079000000002"
+INACTIVE_VIEWER = "079000000003"
+UNASSIGNED_VIEWER = "079000000004"
+
+
+async def _add_test_users(engine: AsyncEngine) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        ids = dict(
+            (await session.execute(select(Committee.code, Committee.id))).all()
+        )
+        first_hcm_commune = await session.scalar(
+            select(Committee.code).where(Committee.parent_id == ids[SIBLING_PROVINCE_CODE]).order_by(Committee.path)
+        )
+        assert first_hcm_commune is not None
+        await add_user(session, SIBLING_VIEWER, "Sibling province viewer", [(ids[SIBLING_PROVINCE_CODE], Role.VIEWER)])
+        await add_user(
+            session,
+            TWO_SUBTREES_VIEWER,
+            "Viewer at two communes",
+            [(ids[demo_commune_code()], Role.VIEWER), (ids[first_hcm_commune], Role.REPORTER)],
+        )
+        await add_user(
+            session, INACTIVE_VIEWER, "Deactivated official", [(ids[CENTRAL_CODE], Role.ADMIN)], is_active=False
+        )
+        await add_user(session, UNASSIGNED_VIEWER, "Official with no assignment")
+
+
+@pytest.fixture(scope="session")
+async def demo_world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DemoWorld]:
+    directory = tmp_path_factory.mktemp(f"demo-{backend}")
+    async with throwaway_database(backend, directory) as url:
+        engine = create_engine(url)
+        await upgrade_database(engine)
+        await build_demo(engine, cells_per_commune=DEMO_CELLS_PER_COMMUNE)
+        await _add_test_users(engine)
+        settings = Settings(data_dir=directory, database_url=url)
+        app = create_app(settings, engine=engine)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            issuer = LocalIssuer.load_or_create(settings.signing_key_path)
+            yield DemoWorld(url, engine, GraphQLClient(http, issuer), settings)
+        await engine.dispose()
+
+
+def demo_user(role: Role, code: str) -> str:
+    """The subject of the demo user with `role` at the committee `code`."""
+    return next(user.subject for user in demo_users() if user.role is role and user.committee_code == code)
+
+
+def demo_commune_code() -> str:
+    return next(user.committee_code for user in demo_users() if len(user.committee_code) == 6)
+
+
+def demo_cell_code() -> str:
+    return f"{demo_commune_code()}-001"

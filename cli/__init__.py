@@ -1,0 +1,1 @@
+"""The `congress` command."""

@@ -1,0 +1,43 @@
+"""`congress serve`: run the API under uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import click
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cli.demo import cells_option, ensure_demo, print_demo_tokens
+from cli.runtime import display_url, pass_settings, run_with_engine
+from config import Settings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--demo", "with_demo", is_flag=True, help="Build the demo tree first if the database is empty.")
+@cells_option
+@pass_settings
+def serve(settings: Settings, host: str, port: int, workers: int, with_demo: bool, cells_per_commune: int) -> None:
+    """Serve the GraphQL API at /graphql (GraphiQL in development)."""
+
+    async def prepare(engine: AsyncEngine) -> None:
+        if with_demo:
+            users = await ensure_demo(engine, cells_per_commune)
+            print_demo_tokens(settings, users, f"http://{host}:{port}")
+
+    # Migrate once here, not in every worker.
+    run_with_engine(settings, prepare)
+    click.echo(f"Serving {display_url(settings)} on http://{host}:{port}/graphql", err=True)
+    # Workers are fresh processes: they rebuild the same Settings from the environment.
+    os.environ.update(settings.to_env())
+    uvicorn.run(
+        "graph.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+    )

@@ -1,0 +1,76 @@
+"""ASGI middleware that authenticates every GraphQL request before any resolver runs."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from permissions.authentication import AuthenticationError, authenticate
+from permissions.tokens import TokenVerifier
+
+SESSION_STATE_KEY = "session"
+VIEWER_STATE_KEY = "viewer"
+
+
+class AuthenticationMiddleware:
+    """Answers 401 with a JSON error unless the bearer token proves an active user.
+
+    On success the request's database session and Viewer travel in `scope["state"]`, and the
+    session is closed when the response is done. GraphiQL's HTML page itself needs no token.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: TokenVerifier,
+        sessions: async_sessionmaker[AsyncSession],
+        serve_graphiql: bool,
+    ) -> None:
+        self._app = app
+        self._verifier = verifier
+        self._sessions = sessions
+        self._serve_graphiql = serve_graphiql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._is_graphiql_page(scope):
+            await self._app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        async with self._sessions() as session:
+            try:
+                viewer = await authenticate(headers.get("authorization"), self._verifier, session)
+            except AuthenticationError as error:
+                await _unauthorized(str(error), send)
+                return
+            state = scope.setdefault("state", {})
+            state[SESSION_STATE_KEY] = session
+            state[VIEWER_STATE_KEY] = viewer
+            await self._app(scope, receive, send)
+
+    def _is_graphiql_page(self, scope: Scope) -> bool:
+        if not self._serve_graphiql or scope["method"] != "GET":
+            return False
+        headers = Headers(scope=scope)
+        return "text/html" in headers.get("accept", "") and not scope.get("query_string")
+
+
+async def _unauthorized(reason: str, send: Send) -> None:
+    body = json.dumps(
+        {"errors": [{"message": f"Unauthenticated: {reason}", "extensions": {"code": "UNAUTHENTICATED"}}]}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b'Bearer realm="congress-monitor"'),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,26 @@
+"""The typed per-request Context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types import Info as StrawberryInfo
+
+from config import Settings
+from graph.loaders import Loaders
+from permissions.viewer import Viewer
+
+
+@dataclass(slots=True)
+class Context:
+    settings: Settings
+    session: AsyncSession
+    viewer: Viewer
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.session, self.viewer.scope)
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,78 @@
+"""Per-request DataLoaders: nested fields cost one statement per level, not one per object.
+
+They are built fresh for every request with that request's session and scope, so a cache
+never outlives a request or crosses from one viewer to another.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from models import Committee, Congress, Term
+from permissions import visible
+from permissions.scope import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class ChildrenPageKey:
+    parent_id: int
+    limit: int
+    after_id: int | None
+
+
+class Loaders:
+    """The DataLoaders of one request."""
+
+    def __init__(self, session: AsyncSession, scope: Scope) -> None:
+        self._session = session
+        self._scope = scope
+        self.committee_by_id = DataLoader[int, Committee | None](load_fn=self._committees_by_id)
+        self.children_page = DataLoader[ChildrenPageKey, list[Committee]](load_fn=self._children_pages)
+        self.children_count = DataLoader[int, int](load_fn=self._children_counts)
+        self.term_by_code = DataLoader[str, Term | None](load_fn=self._terms_by_code)
+        self.current_term = DataLoader[None, Term | None](load_fn=self._current_term)
+        self.congress = DataLoader[tuple[int, int], Congress | None](load_fn=self._congresses)
+
+    async def _committees_by_id(self, ids: Sequence[int]) -> list[Committee | None]:
+        found = await visible.committees_by_ids(self._session, self._scope, ids)
+        return [found.get(committee_id) for committee_id in ids]
+
+    async def _children_pages(self, keys: Sequence[ChildrenPageKey]) -> list[list[Committee]]:
+        # Keys of one nested query share limit and cursor: one statement per distinct pair.
+        parents_by_window: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+        for key in keys:
+            parents_by_window[key.limit, key.after_id].append(key.parent_id)
+        pages: dict[ChildrenPageKey, list[Committee]] = {}
+        for (limit, after_id), parent_ids in parents_by_window.items():
+            found = await visible.children_pages(
+                self._session, self._scope, parent_ids, limit=limit, after_id=after_id
+            )
+            for parent_id, children in found.items():
+                pages[ChildrenPageKey(parent_id, limit, after_id)] = children
+        return [pages[key] for key in keys]
+
+    async def _children_counts(self, parent_ids: Sequence[int]) -> list[int]:
+        counts = await visible.children_counts(self._session, self._scope, parent_ids)
+        return [counts[parent_id] for parent_id in parent_ids]
+
+    async def _terms_by_code(self, codes: Sequence[str]) -> list[Term | None]:
+        # Terms are configuration shared by the whole tree, not scoped data.
+        terms = await self._session.scalars(select(Term).where(Term.code.in_(codes)))
+        by_code = {term.code: term for term in terms}
+        return [by_code.get(code) for code in codes]
+
+    async def _current_term(self, keys: Sequence[None]) -> list[Term | None]:
+        term = await self._session.scalar(
+            select(Term).where(Term.is_current).order_by(Term.starts_on.desc()).limit(1)
+        )
+        return [term for _ in keys]
+
+    async def _congresses(self, keys: Sequence[tuple[int, int]]) -> list[Congress | None]:
+        found = await visible.congresses_for(self._session, self._scope, keys)
+        return [found.get(key) for key in keys]

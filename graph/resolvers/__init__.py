@@ -1,0 +1,1 @@
+"""Functions the schema calls: parse, call the domain, shape."""

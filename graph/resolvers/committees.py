@@ -1,0 +1,97 @@
+"""Reads of the committee tree; every one goes through the viewer's scope."""
+
+from __future__ import annotations
+
+from models import Committee, Congress, Term
+from models.tree import path_ids
+from permissions import visible
+from permissions.visible import CommitteeFilter
+
+from graph.context import Context
+from graph.errors import NotFoundError
+from graph.global_ids import row_id_of
+from graph.loaders import ChildrenPageKey
+from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
+
+COMMITTEE_TYPE = "Committee"
+
+
+async def committee_by_global_id(context: Context, global_id: str) -> Committee | None:
+    row_id = row_id_of(global_id, COMMITTEE_TYPE)
+    return None if row_id is None else await context.loaders.committee_by_id.load(row_id)
+
+
+async def committee_by_code(context: Context, code: str) -> Committee | None:
+    found = await visible.committees_by_codes(context.session, context.viewer.scope, [code])
+    return found.get(code)
+
+
+async def parent(context: Context, committee: Committee) -> Committee | None:
+    # The scope root's parent exists but is outside the scope: it must read as no parent.
+    if committee.parent_id is None or context.viewer.scope.is_root(committee.path):
+        return None
+    return await context.loaders.committee_by_id.load(committee.parent_id)
+
+
+async def ancestors(context: Context, committee: Committee) -> list[Committee]:
+    """Visible ancestors, from the viewer's scope root down to the parent."""
+    lineage = context.viewer.scope.visible_lineage(committee.path)[:-1]
+    ancestor_ids = [path_ids(path)[-1] for path in lineage]
+    loaded = await context.loaders.committee_by_id.load_many(ancestor_ids)
+    return [ancestor for ancestor in loaded if ancestor is not None]
+
+
+async def children(
+    context: Context, committee: Committee, first: int | None, after: str | None
+) -> Page[Committee]:
+    size = page_size(first, context.settings)
+    key = ChildrenPageKey(committee.id, size + 1, decode_cursor(after))
+    rows, has_next_page = split_page(await context.loaders.children_page.load(key), size)
+
+    async def total_count() -> int:
+        return await context.loaders.children_count.load(committee.id)
+
+    return Page(rows, has_next_page, total_count)
+
+
+async def committees(
+    context: Context,
+    under: str | None,
+    depth: int | None,
+    search: str | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Committee]:
+    size = page_size(first, context.settings)
+    after_id = decode_cursor(after)
+    scope = context.viewer.scope
+    if under is not None:
+        under_committee = await committee_by_global_id(context, under)
+        if under_committee is None:
+            raise NotFoundError("No committee found for `under`.", argument="under")
+        scope = scope.narrowed_to(under_committee.path)
+    where = CommitteeFilter(depth=depth, search=search)
+    found = await visible.committee_page(
+        context.session, scope, where, limit=size + 1, after_id=after_id
+    )
+    rows, has_next_page = split_page(found, size)
+
+    async def total_count() -> int:
+        return await visible.committee_count(context.session, scope, where)
+
+    return Page(rows, has_next_page, total_count)
+
+
+async def congress(
+    context: Context, committee: Committee, term_code: str | None
+) -> tuple[Congress, Term] | None:
+    """The committee's congress in the named term, or in the current term when none is named."""
+    term = await (
+        context.loaders.current_term.load(None)
+        if term_code is None
+        else context.loaders.term_by_code.load(term_code)
+    )
+    if term is None:
+        return None
+    found = await context.loaders.congress.load((committee.id, term.id))
+    return None if found is None else (found, term)

@@ -1,0 +1,99 @@
+"""Committee and Congress: the tree and what each node holds per term."""
+
+from __future__ import annotations
+
+import datetime
+
+import strawberry
+
+from graph.context import Info
+from graph.global_ids import GlobalId
+from graph.resolvers import committees as resolve
+from graph.schema.node import Node
+from graph.schema.pagination import Connection, connection_from_page
+from models import Congress as CongressRow
+from models import Term as TermRow
+from models.tree import Committee as CommitteeRow
+from models.tree import CommitteeKind as CommitteeKindValue
+
+CommitteeKind = strawberry.enum(CommitteeKindValue, name="CommitteeKind")
+
+
+@strawberry.type(description="A congress cycle, e.g. 2025-2030 (nhiệm kỳ).")
+class Term:
+    code: str
+    name: str
+    starts_on: datetime.date
+    ends_on: datetime.date
+    is_current: bool
+
+    @classmethod
+    def from_row(cls, row: TermRow) -> Term:
+        return cls(
+            code=row.code,
+            name=row.name,
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            is_current=row.is_current,
+        )
+
+
+@strawberry.type(description="The congress a committee holds in one term (đại hội).")
+class Congress(Node):
+    row: strawberry.Private[CongressRow]
+    term: Term
+    deadline: datetime.date | None
+
+    @classmethod
+    def from_row(cls, row: CongressRow, term: TermRow) -> Congress:
+        return cls(
+            id=strawberry.ID(str(GlobalId("Congress", row.id))),
+            row=row,
+            term=Term.from_row(term),
+            deadline=row.deadline,
+        )
+
+
+@strawberry.type(description="One node of the party organisation tree.")
+class Committee(Node):
+    row: strawberry.Private[CommitteeRow]
+    code: str
+    name: str
+    kind: CommitteeKind  # type: ignore[valid-type]
+    depth: int = strawberry.field(description="Number of levels from the root; the root is 1.")
+
+    @classmethod
+    def from_row(cls, row: CommitteeRow) -> Committee:
+        return cls(
+            id=strawberry.ID(str(GlobalId(resolve.COMMITTEE_TYPE, row.id))),
+            row=row,
+            code=row.code,
+            name=row.name,
+            kind=row.kind,
+            depth=row.depth,
+        )
+
+    @strawberry.field(description="Null at the root and at the top of the viewer's scope.")
+    async def parent(self, info: Info) -> Committee | None:
+        found = await resolve.parent(info.context, self.row)
+        return None if found is None else Committee.from_row(found)
+
+    @strawberry.field(description="Ancestors from the top of the viewer's scope down to the parent.")
+    async def ancestors(self, info: Info) -> list[Committee]:
+        return [Committee.from_row(row) for row in await resolve.ancestors(info.context, self.row)]
+
+    @strawberry.field
+    async def children(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Committee]:
+        page = await resolve.children(info.context, self.row, first, after)
+        return connection_from_page(page, Committee.from_row, _committee_id)
+
+    @strawberry.field(description="This committee's congress in a term (the current term if omitted).")
+    async def congress(self, info: Info, term: str | None = None) -> Congress | None:
+        found = await resolve.congress(info.context, self.row, term)
+        return None if found is None else Congress.from_row(*found)
+
+
+def _committee_id(row: CommitteeRow) -> int:
+    return row.id

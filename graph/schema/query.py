@@ -1,0 +1,57 @@
+"""The root Query type."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.context import Info
+from graph.global_ids import GlobalId
+from graph.resolvers import committees as resolve
+from graph.schema.committee import Committee
+from graph.schema.node import Node
+from graph.schema.pagination import Connection, connection_from_page
+from graph.schema.viewer import Viewer
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in official and their assignments.")
+    def viewer(self, info: Info) -> Viewer:
+        return Viewer.from_context(info)
+
+    @strawberry.field(description="Any object by its global id; null if it is not visible to you.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        global_id = GlobalId.parse(id)
+        if global_id is None or global_id.type_name != resolve.COMMITTEE_TYPE:
+            return None
+        return await self.committee(info, id=id)
+
+    @strawberry.field(description="A committee by global id or by code; null if not visible to you.")
+    async def committee(
+        self, info: Info, id: strawberry.ID | None = None, code: str | None = None
+    ) -> Committee | None:
+        if id is not None:
+            row = await resolve.committee_by_global_id(info.context, id)
+        elif code is not None:
+            row = await resolve.committee_by_code(info.context, code)
+        else:
+            row = None
+        if row is None or (code is not None and row.code != code):
+            return None
+        return Committee.from_row(row)
+
+    @strawberry.field(
+        description="Committees in your scope (or under one of them), in tree order. "
+        "`depth` is the absolute depth (root = 1); `search` ignores case and accents."
+    )
+    async def committees(
+        self,
+        info: Info,
+        under: strawberry.ID | None = None,
+        depth: int | None = None,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Committee]:
+        page = await resolve.committees(info.context, under, depth, search, first, after)
+        return connection_from_page(page, Committee.from_row, lambda row: row.id)

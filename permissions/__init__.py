@@ -1,0 +1,1 @@
+"""Who the viewer is (tokens) and what they may see (scope)."""

@@ -1,0 +1,46 @@
+"""Drive the API as a client would: HTTP requests with bearer tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from permissions.tokens import LocalIssuer
+
+TOKEN_TTL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class GraphQLClient:
+    """An HTTP client bound to the app, sending queries as one user (or as nobody)."""
+
+    http: httpx.AsyncClient
+    issuer: LocalIssuer
+
+    def token_for(self, subject: str) -> str:
+        return self.issuer.issue(subject, TOKEN_TTL_SECONDS)
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def query(self, subject: str, query: str, **variables: Any) -> dict[str, Any]:
+        """Run `query` as the user `subject`; the response must be 200 with no errors."""
+        response = await self.post(query, variables, token=self.token_for(subject))
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def query_errors(self, subject: str, query: str, **variables: Any) -> list[dict[str, Any]]:
+        """Run `query` as `subject` and return its GraphQL errors (there must be some)."""
+        response = await self.post(query, variables, token=self.token_for(subject))
+        body: dict[str, Any] = response.json()
+        assert body.get("errors"), body
+        errors: list[dict[str, Any]] = body["errors"]
+        return errors
