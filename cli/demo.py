@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cli.runtime import display_url, pass_settings, run_with_engine
 from config import Settings
-from models.demo import DEFAULT_CELLS_PER_COMMUNE, DemoUser, build_demo, database_is_empty, demo_size, demo_users
+from models.demo import (
+    DEFAULT_CELLS_PER_COMMUNE,
+    DemoUser,
+    build_demo,
+    database_is_empty,
+    demo_size,
+    stored_demo_users,
+)
 from permissions.tokens import LocalIssuer
 
 DEMO_TOKEN_TTL_SECONDS = 30 * 24 * 3600
@@ -28,9 +35,11 @@ async def ensure_demo(engine: AsyncEngine, cells_per_commune: int) -> list[DemoU
     """Build the demo into an empty database; on a filled one, keep what is there."""
     if not await database_is_empty(engine):
         click.echo("The database already holds a tree; keeping it.", err=True)
-        return demo_users()
+        return await stored_demo_users(engine)
     total = demo_size(cells_per_commune)
-    with click.progressbar(length=total, label=f"Building {total:,} committees", file=sys.stderr) as bar:
+    with click.progressbar(
+        length=total, label=f"Building {total:,} committees", file=sys.stderr
+    ) as bar:
         return await build_demo(engine, cells_per_commune, progress=bar.update)
 
 
@@ -39,8 +48,12 @@ def print_demo_tokens(settings: Settings, users: list[DemoUser], base_url: str) 
     click.echo(f"\nDemo users (tokens valid {DEMO_TOKEN_TTL_SECONDS // 86400} days).")
     click.echo(f"Open {base_url}/graphql, then paste one line into GraphiQL's Headers tab:\n")
     for user in users:
-        header = json.dumps({"Authorization": f"Bearer {issuer.issue(user.subject, DEMO_TOKEN_TTL_SECONDS)}"})
-        click.echo(f"# {user.role.value:<8} at {user.committee_code:<10} {user.display_name} ({user.subject})")
+        header = json.dumps(
+            {"Authorization": f"Bearer {issuer.issue(user.subject, DEMO_TOKEN_TTL_SECONDS)}"}
+        )
+        click.echo(
+            f"# {user.role.value:<8} at {user.committee_code:<10} {user.display_name} ({user.subject})"
+        )
         click.echo(header)
     click.echo()
 

@@ -17,10 +17,14 @@ from config import Settings
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--demo", "with_demo", is_flag=True, help="Build the demo tree first if the database is empty.")
+@click.option(
+    "--demo", "with_demo", is_flag=True, help="Build the demo tree first if the database is empty."
+)
 @cells_option
 @pass_settings
-def serve(settings: Settings, host: str, port: int, workers: int, with_demo: bool, cells_per_commune: int) -> None:
+def serve(
+    settings: Settings, host: str, port: int, workers: int, with_demo: bool, cells_per_commune: int
+) -> None:
     """Serve the GraphQL API at /graphql (GraphiQL in development)."""
 
     async def prepare(engine: AsyncEngine) -> None:

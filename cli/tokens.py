@@ -13,7 +13,9 @@ from permissions.viewer import load_active_viewer
 
 @click.command()
 @click.argument("subject")
-@click.option("--ttl", type=click.IntRange(min=60), help="Lifetime in seconds. [default: CONGRESS_TOKEN_TTL]")
+@click.option(
+    "--ttl", type=click.IntRange(min=60), help="Lifetime in seconds. [default: CONGRESS_TOKEN_TTL]"
+)
 @pass_settings
 def token(settings: Settings, subject: str, ttl: int | None) -> None:
     """Print a bearer token for the active user SUBJECT."""

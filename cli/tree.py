@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cli.runtime import pass_settings, run_with_engine
 from config import Settings
-from models.tree_import import ImportReport, TreeImportError, import_tree as import_rows, read_tree_file
+from models.tree_import import (
+    ImportReport,
+    TreeImportError,
+    read_tree_file,
+)
+from models.tree_import import (
+    import_tree as import_rows,
+)
 
 
 @click.command("import-tree")
@@ -28,7 +35,9 @@ def import_tree(settings: Settings, file: Path) -> None:
         raise click.ClickException(str(error)) from error
 
     async def run(engine: AsyncEngine) -> ImportReport:
-        with click.progressbar(length=len(rows), label=f"Importing {len(rows):,} rows", file=sys.stderr) as bar:
+        with click.progressbar(
+            length=len(rows), label=f"Importing {len(rows):,} rows", file=sys.stderr
+        ) as bar:
             async with AsyncSession(engine) as session, session.begin():
                 return await import_rows(session, rows, progress=bar.update)
 

@@ -26,7 +26,7 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Build with `Settings.from_env()` and override with `with_()`."""
 

@@ -43,7 +43,9 @@ class CongressGraphQL(GraphQL[Context, None]):
 
 def token_verifier(settings: Settings) -> TokenVerifier:
     if not settings.local_issuer_enabled:
-        raise RuntimeError("No token issuer configured: enable the local issuer (CONGRESS_LOCAL_ISSUER=1).")
+        raise RuntimeError(
+            "No token issuer configured: enable the local issuer (CONGRESS_LOCAL_ISSUER=1)."
+        )
     return LocalIssuer.load_or_create(settings.signing_key_path)
 
 
@@ -51,11 +53,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     """The whole HTTP edge. Pass `engine` to share one (tests count its statements)."""
     engine = engine or create_engine(settings.resolved_database_url)
     sessions = create_session_factory(engine)
+    graphql_app = CongressGraphQL(settings)
     graphql = AuthenticationMiddleware(
-        CongressGraphQL(settings),
+        graphql_app,
         verifier=token_verifier(settings),
         sessions=sessions,
-        serve_graphiql=settings.graphiql,
+        graphiql_page=graphql_app.render_graphql_ide if settings.graphiql else None,
     )
 
     @asynccontextmanager

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from permissions.authentication import AuthenticationError, authenticate
 from permissions.tokens import TokenVerifier
 
+GraphiQLPage = Callable[[Request], Awaitable[Response]]
 SESSION_STATE_KEY = "session"
 VIEWER_STATE_KEY = "viewer"
 
@@ -28,16 +32,22 @@ class AuthenticationMiddleware:
         *,
         verifier: TokenVerifier,
         sessions: async_sessionmaker[AsyncSession],
-        serve_graphiql: bool,
+        graphiql_page: GraphiQLPage | None,
     ) -> None:
         self._app = app
         self._verifier = verifier
         self._sessions = sessions
-        self._serve_graphiql = serve_graphiql
+        self._graphiql_page = graphiql_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._is_graphiql_page(scope):
-            await self._app(scope, receive, send)
+        if scope["type"] == "websocket":
+            # No subscriptions yet, so no unauthenticated way in: refuse the handshake.
+            await send({"type": "websocket.close", "code": 4401})
+            return
+        if self._graphiql_page is not None and _asks_for_graphiql(scope):
+            # The page is static HTML; the queries it then sends carry the pasted token.
+            response = await self._graphiql_page(Request(scope, receive))
+            await response(scope, receive, send)
             return
         headers = Headers(scope=scope)
         async with self._sessions() as session:
@@ -51,16 +61,20 @@ class AuthenticationMiddleware:
             state[VIEWER_STATE_KEY] = viewer
             await self._app(scope, receive, send)
 
-    def _is_graphiql_page(self, scope: Scope) -> bool:
-        if not self._serve_graphiql or scope["method"] != "GET":
-            return False
-        headers = Headers(scope=scope)
-        return "text/html" in headers.get("accept", "") and not scope.get("query_string")
+
+def _asks_for_graphiql(scope: Scope) -> bool:
+    if scope["method"] != "GET" or scope.get("query_string"):
+        return False
+    return "text/html" in Headers(scope=scope).get("accept", "")
 
 
 async def _unauthorized(reason: str, send: Send) -> None:
     body = json.dumps(
-        {"errors": [{"message": f"Unauthenticated: {reason}", "extensions": {"code": "UNAUTHENTICATED"}}]}
+        {
+            "errors": [
+                {"message": f"Unauthenticated: {reason}", "extensions": {"code": "UNAUTHENTICATED"}}
+            ]
+        }
     ).encode()
     await send(
         {

@@ -19,7 +19,9 @@ class GlobalId:
     def parse(cls, value: str) -> GlobalId | None:
         """The id's parts, or None for anything we did not issue (treated as "no such node")."""
         try:
-            type_name, _, row_id = base64.b64decode(value.encode(), validate=True).decode().partition(":")
+            type_name, _, row_id = (
+                base64.b64decode(value.encode(), validate=True).decode().partition(":")
+            )
             return cls(type_name, int(row_id)) if type_name else None
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None

@@ -33,7 +33,9 @@ class Loaders:
         self._session = session
         self._scope = scope
         self.committee_by_id = DataLoader[int, Committee | None](load_fn=self._committees_by_id)
-        self.children_page = DataLoader[ChildrenPageKey, list[Committee]](load_fn=self._children_pages)
+        self.children_page = DataLoader[ChildrenPageKey, list[Committee]](
+            load_fn=self._children_pages
+        )
         self.children_count = DataLoader[int, int](load_fn=self._children_counts)
         self.term_by_code = DataLoader[str, Term | None](load_fn=self._terms_by_code)
         self.current_term = DataLoader[None, Term | None](load_fn=self._current_term)

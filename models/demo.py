@@ -18,7 +18,7 @@ from models.accounts import add_user
 from models.congress import Congress, Term, default_milestone_templates
 from models.text import search_key
 from models.tree import Committee, CommitteeKind, child_path
-from models.users import Role
+from models.users import Role, User
 
 DEFAULT_CELLS_PER_COMMUNE = 5
 INSERT_BATCH_SIZE = 10_000
@@ -34,7 +34,7 @@ DEADLINES = {
 }
 
 
-class DemoAlreadyBuilt(Exception):
+class DemoAlreadyBuiltError(Exception):
     """The database already holds a tree; the demo only builds into an empty one."""
 
 
@@ -79,12 +79,16 @@ def demo_tree(cells_per_commune: int) -> Iterator[CommitteeSeed]:
     """Central, then each province followed by its communes, each commune by its cells."""
     next_id = 1
 
-    def seed(parent: CommitteeSeed | None, code: str, name: str, kind: CommitteeKind) -> CommitteeSeed:
+    def seed(
+        parent: CommitteeSeed | None, code: str, name: str, kind: CommitteeKind
+    ) -> CommitteeSeed:
         nonlocal next_id
         committee_id, next_id = next_id, next_id + 1
         path = child_path(parent.path if parent else None, committee_id)
         depth = parent.depth + 1 if parent else 1
-        return CommitteeSeed(committee_id, parent.id if parent else None, code, name, kind, path, depth)
+        return CommitteeSeed(
+            committee_id, parent.id if parent else None, code, name, kind, path, depth
+        )
 
     wards_by_province: dict[int, list[Ward]] = {}
     for ward in Ward.iter_all():
@@ -94,20 +98,28 @@ def demo_tree(cells_per_commune: int) -> Iterator[CommitteeSeed]:
     yield central
     for province in sorted(Province.iter_all(), key=lambda p: int(p.code)):
         province_seed = seed(
-            central, f"T{int(province.code):02d}", province_committee_name(province), CommitteeKind.PROVINCE
+            central,
+            f"T{int(province.code):02d}",
+            province_committee_name(province),
+            CommitteeKind.PROVINCE,
         )
         yield province_seed
-        for ward in sorted(wards_by_province.get(int(province.code), []), key=lambda w: int(w.code)):
+        for ward in sorted(
+            wards_by_province.get(int(province.code), []), key=lambda w: int(w.code)
+        ):
             ward_code = f"X{int(ward.code):05d}"
             commune = seed(province_seed, ward_code, f"Đảng ủy {ward.name}", CommitteeKind.COMMUNE)
             yield commune
             for number in range(1, cells_per_commune + 1):
                 yield seed(
-                    commune, f"{ward_code}-{number:03d}", f"Chi bộ số {number} – {ward.name}", CommitteeKind.CELL
+                    commune,
+                    f"{ward_code}-{number:03d}",
+                    f"Chi bộ số {number} – {ward.name}",
+                    CommitteeKind.CELL,
                 )
 
 
-def demo_users() -> list[DemoUser]:
+def demo_users(cells_per_commune: int = DEFAULT_CELLS_PER_COMMUNE) -> list[DemoUser]:
     """One user per role at the centre, Hà Nội, its first commune and that commune's first cell."""
     first_commune = f"X{min(int(w.code) for w in Ward.iter_all() if int(w.province_code) == 1):05d}"
     places = [
@@ -115,7 +127,7 @@ def demo_users() -> list[DemoUser]:
         (DEMO_PROVINCE_CODE, "Hà Nội"),
         (first_commune, "xã/phường"),
         (f"{first_commune}-001", "chi bộ"),
-    ]
+    ][: 4 if cells_per_commune > 0 else 3]
     users = []
     for place_number, (code, place) in enumerate(places):
         for role_number, role in enumerate(Role):
@@ -132,6 +144,13 @@ def demo_users() -> list[DemoUser]:
     return users
 
 
+async def stored_demo_users(engine: AsyncEngine) -> list[DemoUser]:
+    """The demo users present in an existing database, to print their tokens again."""
+    async with engine.connect() as connection:
+        subjects = set(await connection.scalars(select(User.subject).where(User.is_active)))
+    return [user for user in demo_users() if user.subject in subjects]
+
+
 async def database_is_empty(engine: AsyncEngine) -> bool:
     async with engine.connect() as connection:
         return not await connection.scalar(select(func.count()).select_from(Committee))
@@ -144,7 +163,7 @@ async def build_demo(
 ) -> list[DemoUser]:
     """Fill an empty, migrated database with the demo tree, term, congresses and users."""
     if not await database_is_empty(engine):
-        raise DemoAlreadyBuilt("the database already holds a committee tree")
+        raise DemoAlreadyBuiltError("the database already holds a committee tree")
     async with engine.begin() as connection:
         term_id = await connection.scalar(
             insert(Term)
@@ -175,15 +194,22 @@ async def build_demo(
             )
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         session.add_all(default_milestone_templates(term_id))
-        users = demo_users()
+        users = demo_users(cells_per_commune)
         codes = {user.committee_code for user in users}
         ids_by_code = dict(
-            (await session.execute(select(Committee.code, Committee.id).where(Committee.code.in_(codes))))
-            
-            .all()
+            (
+                await session.execute(
+                    select(Committee.code, Committee.id).where(Committee.code.in_(codes))
+                )
+            ).all()
         )
         for user in users:
-            await add_user(session, user.subject, user.display_name, [(ids_by_code[user.committee_code], user.role)])
+            await add_user(
+                session,
+                user.subject,
+                user.display_name,
+                [(ids_by_code[user.committee_code], user.role)],
+            )
     return users
 
 

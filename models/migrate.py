@@ -40,7 +40,9 @@ async def downgrade_database(engine: AsyncEngine, revision: str = "base") -> Non
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
         return await connection.run_sync(
-            lambda sync_connection: MigrationContext.configure(sync_connection).get_current_revision()
+            lambda sync_connection: MigrationContext.configure(
+                sync_connection
+            ).get_current_revision()
         )
 
 

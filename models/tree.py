@@ -40,7 +40,12 @@ class Committee(Base):
     # search_key(name), kept beside the name so search needs no function in SQL.
     search_name: Mapped[str] = mapped_column(String(255))
     kind: Mapped[CommitteeKind] = mapped_column(
-        Enum(CommitteeKind, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+        Enum(
+            CommitteeKind,
+            native_enum=False,
+            length=32,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     depth: Mapped[int]
     path: Mapped[str] = mapped_column(PathString, unique=True)
@@ -69,7 +74,10 @@ def path_depth(path: str) -> int:
 def path_prefixes(path: str) -> list[str]:
     """The paths of every ancestor and of the node itself, root first."""
     ids = path_ids(path)
-    return [PATH_SEPARATOR + "".join(f"{i}{PATH_SEPARATOR}" for i in ids[: n + 1]) for n in range(len(ids))]
+    return [
+        PATH_SEPARATOR + "".join(f"{i}{PATH_SEPARATOR}" for i in ids[: n + 1])
+        for n in range(len(ids))
+    ]
 
 
 def path_upper_bound(path: str) -> str:

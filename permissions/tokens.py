@@ -69,7 +69,9 @@ class LocalIssuer:
             "exp": issued_at + ttl_seconds,
             "acr": LOCAL_ASSURANCE_LEVEL,
         }
-        return jwt.encode(claims, self._private_key, algorithm=LOCAL_ALGORITHM, headers={"typ": "JWT"})
+        return jwt.encode(
+            claims, self._private_key, algorithm=LOCAL_ALGORITHM, headers={"typ": "JWT"}
+        )
 
     def verify(self, token: str) -> VerifiedIdentity:
         try:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import ScalarSelect, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import Committee, Congress
+from models import Committee, Congress, Term
 from models.text import like_contains, search_key
 from permissions.scope import Scope
 
@@ -45,11 +45,13 @@ async def committees_by_codes(
     return {committee.code: committee for committee in rows}
 
 
-def _after_cursor(scope: Scope, after_id: int) -> Select[tuple[str]]:
+def _after_cursor(scope: Scope, after_id: int) -> ScalarSelect[str]:
     """The path a page continues after; a cursor naming an invisible node matches nothing."""
     cursor_committee = aliased(Committee)
-    return select(cursor_committee.path).where(
-        cursor_committee.id == after_id, scope.condition(cursor_committee.path)
+    return (
+        select(cursor_committee.path)
+        .where(cursor_committee.id == after_id, scope.condition(cursor_committee.path))
+        .scalar_subquery()
     )
 
 
@@ -64,9 +66,11 @@ async def children_pages(
     """Up to `limit` children of each parent, in path order, in one statement for all parents."""
     conditions = [Committee.parent_id.in_(parent_ids), scope.condition(Committee.path)]
     if after_id is not None:
-        conditions.append(Committee.path > _after_cursor(scope, after_id).scalar_subquery())
+        conditions.append(Committee.path > _after_cursor(scope, after_id))
     position = (
-        func.row_number().over(partition_by=Committee.parent_id, order_by=Committee.path).label("position")
+        func.row_number()
+        .over(partition_by=Committee.parent_id, order_by=Committee.path)
+        .label("position")
     )
     ranked = select(Committee, position).where(*conditions).subquery()
     ranked_committee = aliased(Committee, ranked)
@@ -116,7 +120,7 @@ async def committee_page(
     """Committees in scope matching `where`, in path order (the index order)."""
     statement = select(Committee).where(*_filter_conditions(scope, where))
     if after_id is not None:
-        statement = statement.where(Committee.path > _after_cursor(scope, after_id).scalar_subquery())
+        statement = statement.where(Committee.path > _after_cursor(scope, after_id))
     rows = await session.scalars(statement.order_by(Committee.path).limit(limit))
     return list(rows)
 
@@ -141,3 +145,16 @@ async def congresses_for(
         )
     )
     return {(congress.committee_id, congress.term_id): congress for congress in rows}
+
+
+async def congresses_by_ids(
+    session: AsyncSession, scope: Scope, ids: Sequence[int]
+) -> dict[int, tuple[Congress, Term]]:
+    """Congresses (with their term) by id, only for committees in scope."""
+    rows = await session.execute(
+        select(Congress, Term)
+        .join(Committee, Committee.id == Congress.committee_id)
+        .join(Term, Term.id == Congress.term_id)
+        .where(Congress.id.in_(ids), scope.condition(Committee.path))
+    )
+    return {congress.id: (congress, term) for congress, term in rows}

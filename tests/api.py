@@ -26,7 +26,9 @@ class GraphQLClient:
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
 
     async def query(self, subject: str, query: str, **variables: Any) -> dict[str, Any]:
         """Run `query` as the user `subject`; the response must be 200 with no errors."""
@@ -37,7 +39,9 @@ class GraphQLClient:
         data: dict[str, Any] = body["data"]
         return data
 
-    async def query_errors(self, subject: str, query: str, **variables: Any) -> list[dict[str, Any]]:
+    async def query_errors(
+        self, subject: str, query: str, **variables: Any
+    ) -> list[dict[str, Any]]:
         """Run `query` as `subject` and return its GraphQL errors (there must be some)."""
         response = await self.post(query, variables, token=self.token_for(subject))
         body: dict[str, Any] = response.json()

@@ -59,7 +59,9 @@ class DemoWorld:
 
     async def committee_id(self, code: str) -> int:
         async with self.engine.connect() as connection:
-            committee_id = await connection.scalar(select(Committee.id).where(Committee.code == code))
+            committee_id = await connection.scalar(
+                select(Committee.id).where(Committee.code == code)
+            )
         assert committee_id is not None, code
         return committee_id
 
@@ -80,14 +82,19 @@ UNASSIGNED_VIEWER = "079000000004"
 
 async def _add_test_users(engine: AsyncEngine) -> None:
     async with AsyncSession(engine) as session, session.begin():
-        ids = dict(
-            (await session.execute(select(Committee.code, Committee.id))).all()
-        )
+        ids = dict((await session.execute(select(Committee.code, Committee.id))).all())
         first_hcm_commune = await session.scalar(
-            select(Committee.code).where(Committee.parent_id == ids[SIBLING_PROVINCE_CODE]).order_by(Committee.path)
+            select(Committee.code)
+            .where(Committee.parent_id == ids[SIBLING_PROVINCE_CODE])
+            .order_by(Committee.path)
         )
         assert first_hcm_commune is not None
-        await add_user(session, SIBLING_VIEWER, "Sibling province viewer", [(ids[SIBLING_PROVINCE_CODE], Role.VIEWER)])
+        await add_user(
+            session,
+            SIBLING_VIEWER,
+            "Sibling province viewer",
+            [(ids[SIBLING_PROVINCE_CODE], Role.VIEWER)],
+        )
         await add_user(
             session,
             TWO_SUBTREES_VIEWER,
@@ -95,13 +102,19 @@ async def _add_test_users(engine: AsyncEngine) -> None:
             [(ids[demo_commune_code()], Role.VIEWER), (ids[first_hcm_commune], Role.REPORTER)],
         )
         await add_user(
-            session, INACTIVE_VIEWER, "Deactivated official", [(ids[CENTRAL_CODE], Role.ADMIN)], is_active=False
+            session,
+            INACTIVE_VIEWER,
+            "Deactivated official",
+            [(ids[CENTRAL_CODE], Role.ADMIN)],
+            is_active=False,
         )
         await add_user(session, UNASSIGNED_VIEWER, "Official with no assignment")
 
 
 @pytest.fixture(scope="session")
-async def demo_world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DemoWorld]:
+async def demo_world(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DemoWorld]:
     directory = tmp_path_factory.mktemp(f"demo-{backend}")
     async with throwaway_database(backend, directory) as url:
         engine = create_engine(url)
@@ -119,7 +132,9 @@ async def demo_world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def demo_user(role: Role, code: str) -> str:
     """The subject of the demo user with `role` at the committee `code`."""
-    return next(user.subject for user in demo_users() if user.role is role and user.committee_code == code)
+    return next(
+        user.subject for user in demo_users() if user.role is role and user.committee_code == code
+    )
 
 
 def demo_commune_code() -> str:

@@ -12,7 +12,14 @@ async def test_upgrade_reaches_head_and_creates_tables(empty_engine: AsyncEngine
     assert await current_revision(empty_engine) == head_revision()
     async with empty_engine.connect() as connection:
         tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-    assert {"committee", "term", "congress", "milestone_template", "app_user", "assignment"} <= tables
+    assert {
+        "committee",
+        "term",
+        "congress",
+        "milestone_template",
+        "app_user",
+        "assignment",
+    } <= tables
 
 
 async def test_downgrade_to_base_and_back(empty_engine: AsyncEngine) -> None:

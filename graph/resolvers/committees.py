@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from models import Committee, Congress, Term
-from models.tree import path_ids
-from permissions import visible
-from permissions.visible import CommitteeFilter
-
 from graph.context import Context
 from graph.errors import NotFoundError
 from graph.global_ids import row_id_of
 from graph.loaders import ChildrenPageKey
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
+from models import Committee, Congress, Term
+from models.tree import path_ids
+from permissions import visible
+from permissions.visible import CommitteeFilter
 
 COMMITTEE_TYPE = "Committee"
+CONGRESS_TYPE = "Congress"
 
 
 async def committee_by_global_id(context: Context, global_id: str) -> Committee | None:
@@ -95,3 +95,11 @@ async def congress(
         return None
     found = await context.loaders.congress.load((committee.id, term.id))
     return None if found is None else (found, term)
+
+
+async def congress_by_global_id(context: Context, global_id: str) -> tuple[Congress, Term] | None:
+    row_id = row_id_of(global_id, CONGRESS_TYPE)
+    if row_id is None:
+        return None
+    found = await visible.congresses_by_ids(context.session, context.viewer.scope, [row_id])
+    return found.get(row_id)

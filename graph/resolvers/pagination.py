@@ -29,7 +29,8 @@ def page_size(first: int | None, settings: Settings) -> int:
         return settings.default_page_size
     if not 0 <= first <= settings.max_page_size:
         raise ClientError(
-            f"`first` must be between 0 and {settings.max_page_size}, got {first}.", argument="first"
+            f"`first` must be between 0 and {settings.max_page_size}, got {first}.",
+            argument="first",
         )
     return first
 

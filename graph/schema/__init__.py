@@ -19,5 +19,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth)
     ]
     if settings.environment is Environment.PRODUCTION:
-        extensions.append(lambda: MaskErrors(should_mask_error=lambda error: not is_client_error(error)))
+        extensions.append(
+            lambda: MaskErrors(should_mask_error=lambda error: not is_client_error(error))
+        )
     return strawberry.Schema(query=Query, types=[Committee, Congress], extensions=extensions)

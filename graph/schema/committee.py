@@ -47,7 +47,7 @@ class Congress(Node):
     @classmethod
     def from_row(cls, row: CongressRow, term: TermRow) -> Congress:
         return cls(
-            id=strawberry.ID(str(GlobalId("Congress", row.id))),
+            id=strawberry.ID(str(GlobalId(resolve.CONGRESS_TYPE, row.id))),
             row=row,
             term=Term.from_row(term),
             deadline=row.deadline,
@@ -78,7 +78,9 @@ class Committee(Node):
         found = await resolve.parent(info.context, self.row)
         return None if found is None else Committee.from_row(found)
 
-    @strawberry.field(description="Ancestors from the top of the viewer's scope down to the parent.")
+    @strawberry.field(
+        description="Ancestors from the top of the viewer's scope down to the parent."
+    )
     async def ancestors(self, info: Info) -> list[Committee]:
         return [Committee.from_row(row) for row in await resolve.ancestors(info.context, self.row)]
 
@@ -89,7 +91,9 @@ class Committee(Node):
         page = await resolve.children(info.context, self.row, first, after)
         return connection_from_page(page, Committee.from_row, _committee_id)
 
-    @strawberry.field(description="This committee's congress in a term (the current term if omitted).")
+    @strawberry.field(
+        description="This committee's congress in a term (the current term if omitted)."
+    )
     async def congress(self, info: Info, term: str | None = None) -> Congress | None:
         found = await resolve.congress(info.context, self.row, term)
         return None if found is None else Congress.from_row(*found)

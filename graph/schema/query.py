@@ -7,7 +7,7 @@ import strawberry
 from graph.context import Info
 from graph.global_ids import GlobalId
 from graph.resolvers import committees as resolve
-from graph.schema.committee import Committee
+from graph.schema.committee import Committee, Congress
 from graph.schema.node import Node
 from graph.schema.pagination import Connection, connection_from_page
 from graph.schema.viewer import Viewer
@@ -22,11 +22,19 @@ class Query:
     @strawberry.field(description="Any object by its global id; null if it is not visible to you.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         global_id = GlobalId.parse(id)
-        if global_id is None or global_id.type_name != resolve.COMMITTEE_TYPE:
+        if global_id is None:
             return None
-        return await self.committee(info, id=id)
+        if global_id.type_name == resolve.COMMITTEE_TYPE:
+            row = await resolve.committee_by_global_id(info.context, id)
+            return None if row is None else Committee.from_row(row)
+        if global_id.type_name == resolve.CONGRESS_TYPE:
+            found = await resolve.congress_by_global_id(info.context, id)
+            return None if found is None else Congress.from_row(*found)
+        return None
 
-    @strawberry.field(description="A committee by global id or by code; null if not visible to you.")
+    @strawberry.field(
+        description="A committee by global id or by code; null if not visible to you."
+    )
     async def committee(
         self, info: Info, id: strawberry.ID | None = None, code: str | None = None
     ) -> Committee | None:

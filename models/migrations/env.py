@@ -8,7 +8,9 @@ from models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("Run migrations with `congress db upgrade` (models.migrate), not bare alembic.")
+    raise RuntimeError(
+        "Run migrations with `congress db upgrade` (models.migrate), not bare alembic."
+    )
 
 context.configure(
     connection=connection,

@@ -1,0 +1,180 @@
+"""The `congress` command, run the way an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner, Result
+
+from cli.main import main
+from models.demo import demo_users
+from permissions.tokens import LocalIssuer
+
+VIEWER_QUERY = (
+    "{ viewer { subject assignments { role committee { code } } } committees { totalCount } }"
+)
+
+
+def congress(data_dir: Path, database_url: str, *args: str) -> Result:
+    return CliRunner().invoke(
+        main, ["--data-dir", str(data_dir), "--database-url", database_url, *args]
+    )
+
+
+def printed_headers(output: str) -> list[dict[str, str]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"Authorization"')]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_db_upgrade_reports_the_revision(empty_database_url: str, tmp_path: Path) -> None:
+    result = congress(tmp_path, empty_database_url, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "is at revision 0001" in result.output
+
+
+def test_demo_prints_a_token_for_every_demo_user(empty_database_url: str, tmp_path: Path) -> None:
+    result = congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
+    assert result.exit_code == 0, result.output
+    headers = printed_headers(result.output)
+    assert len(headers) == len(demo_users()) == 12
+    issuer = LocalIssuer.load_or_create(tmp_path / "local-issuer-key.pem")
+    subjects = [
+        issuer.verify(header["Authorization"].removeprefix("Bearer ")).subject for header in headers
+    ]
+    assert subjects == [user.subject for user in demo_users()]
+
+
+def test_demo_twice_keeps_the_tree(empty_database_url: str, tmp_path: Path) -> None:
+    first = congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
+    second = congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
+    assert first.exit_code == second.exit_code == 0
+    assert "already holds a tree" in second.output
+    assert len(printed_headers(second.output)) == 12
+
+
+def test_token_for_an_active_user(empty_database_url: str, tmp_path: Path) -> None:
+    congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
+    subject = demo_users()[0].subject
+    result = congress(tmp_path, empty_database_url, "token", subject, "--ttl", "600")
+    assert result.exit_code == 0, result.output
+    identity = LocalIssuer.load_or_create(tmp_path / "local-issuer-key.pem").verify(
+        result.output.strip()
+    )
+    assert identity.subject == subject
+    assert identity.claims["exp"] - identity.claims["iat"] == 600
+
+
+def test_token_for_an_unknown_user_is_refused(empty_database_url: str, tmp_path: Path) -> None:
+    result = congress(tmp_path, empty_database_url, "token", "000000000000")
+    assert result.exit_code == 1
+    assert "No active user with subject '000000000000'" in result.output
+
+
+def test_serve_answers_over_real_http(empty_database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "CONGRESS_DATA_DIR": str(tmp_path),
+        "CONGRESS_DATABASE_URL": empty_database_url,
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "serve",
+            "--demo",
+            "--cells-per-commune",
+            "1",
+            "--port",
+            str(port),
+        ],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not start within 60 s"
+                time.sleep(0.2)
+        central_admin = next(
+            user
+            for user in demo_users()
+            if user.committee_code == "TW" and user.role.value == "admin"
+        )
+        token = LocalIssuer.load_or_create(tmp_path / "local-issuer-key.pem").issue(
+            central_admin.subject, 600
+        )
+        response = httpx.post(
+            f"{base_url}/graphql",
+            json={"query": VIEWER_QUERY},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        assert data["viewer"]["subject"] == central_admin.subject
+        assert data["committees"]["totalCount"] == 1 + 34 + 3321 * 2
+        assert httpx.post(f"{base_url}/graphql", json={"query": VIEWER_QUERY}).status_code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_import_tree_loads_a_file_and_updates_it_on_rerun(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    tree = tmp_path / "tree.csv"
+    tree.write_text(
+        "code,parent_code,name,kind\nTW,,Ban Chấp hành Trung ương,central\nT01,TW,Thành ủy Hà Nội,province\n",
+        encoding="utf-8",
+    )
+    first = congress(tmp_path, empty_database_url, "import-tree", str(tree))
+    assert first.exit_code == 0, first.output
+    assert "2 created, 0 updated, 0 moved, 0 unchanged" in first.output
+    second = congress(tmp_path, empty_database_url, "import-tree", str(tree))
+    assert "0 created, 0 updated, 0 moved, 2 unchanged" in second.output
+
+
+def test_import_tree_names_the_bad_row_and_changes_nothing(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    tree = tmp_path / "tree.json"
+    tree.write_text(
+        json.dumps(
+            [
+                {"code": "TW", "parent_code": None, "name": "Trung ương", "kind": "central"},
+                {"code": "T01", "parent_code": "T99", "name": "Hà Nội", "kind": "province"},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = congress(tmp_path, empty_database_url, "import-tree", str(tree))
+    assert result.exit_code == 1
+    assert "row 2 (code 'T01'): unknown parent code 'T99'" in result.output
+    assert "Nothing was changed." in result.output
+    # Nothing from the good first row was kept: importing it alone creates it.
+    tree.write_text(
+        json.dumps([{"code": "TW", "parent_code": None, "name": "Trung ương", "kind": "central"}])
+    )
+    retry = congress(tmp_path, empty_database_url, "import-tree", str(tree))
+    assert "1 created, 0 updated, 0 moved, 0 unchanged" in retry.output

@@ -1,0 +1,69 @@
+"""Requests too big to answer are refused with a clear error, before they cost anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import Role
+from models.demo import CENTRAL_CODE
+from tests.conftest import DemoWorld, demo_user
+
+CENTRAL_VIEWER = demo_user(Role.VIEWER, CENTRAL_CODE)
+
+
+@pytest.mark.parametrize("first", [101, 1000, -1])
+async def test_page_size_out_of_range_is_refused(demo_world: DemoWorld, first: int) -> None:
+    errors = await demo_world.client.query_errors(
+        CENTRAL_VIEWER,
+        "query($first: Int) { committees(first: $first) { totalCount } }",
+        first=first,
+    )
+    assert errors[0]["message"] == f"`first` must be between 0 and 100, got {first}."
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "argument": "first"}
+
+
+async def test_nested_page_size_is_checked_too(demo_world: DemoWorld) -> None:
+    errors = await demo_world.client.query_errors(
+        CENTRAL_VIEWER, '{ committee(code: "TW") { children(first: 500) { totalCount } } }'
+    )
+    assert errors[0]["message"] == "`first` must be between 0 and 100, got 500."
+
+
+async def test_hundred_is_allowed(demo_world: DemoWorld) -> None:
+    data = await demo_world.client.query(
+        CENTRAL_VIEWER, "{ committees(first: 100) { edges { cursor } } }"
+    )
+    assert len(data["committees"]["edges"]) == 100
+
+
+async def test_query_deeper_than_the_limit_is_refused_before_it_runs(demo_world: DemoWorld) -> None:
+    depth = demo_world.settings.max_query_depth
+    # Each `children { nodes { ... } }` adds two levels of depth.
+    nested = "code"
+    for _ in range(depth // 2 + 1):
+        nested = f"children {{ nodes {{ {nested} }} }}"
+    response = await demo_world.client.post(
+        f'{{ committee(code: "TW") {{ {nested} }} }}',
+        token=demo_world.client.token_for(CENTRAL_VIEWER),
+    )
+    body = response.json()
+    assert body.get("data") is None
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+
+
+async def test_malformed_cursor_is_a_clear_error(demo_world: DemoWorld) -> None:
+    errors = await demo_world.client.query_errors(
+        CENTRAL_VIEWER, '{ committees(after: "definitely not a cursor") { totalCount } }'
+    )
+    assert errors[0]["message"] == "`after` is not a valid cursor."
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "argument": "after"}
+
+
+async def test_mutations_do_not_exist_over_get(demo_world: DemoWorld) -> None:
+    token = demo_world.client.token_for(CENTRAL_VIEWER)
+    response = await demo_world.client.http.get(
+        "/graphql",
+        params={"query": "mutation { __typename }"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code in {400, 405}

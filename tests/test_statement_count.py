@@ -1,0 +1,121 @@
+"""No N+1: the number of SQL statements depends on the query's depth, not on the data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from config import Settings
+from graph.app import create_app
+from models import Committee, CommitteeKind, Role
+from models.accounts import add_user
+from models.database import create_engine
+from models.text import search_key
+from models.tree import child_path
+from permissions.tokens import LocalIssuer
+
+ADMIN = "001000000001"
+NESTED = """{ committee(code: "R") { name children(first: 100) { totalCount edges { node { name
+    children(first: 100) { totalCount edges { node { name
+        children(first: 100) { totalCount nodes { name code depth parent { code } congress { deadline } } } } } } } } } } }"""
+
+
+def uniform_tree(widths: tuple[int, ...]) -> list[dict[str, Any]]:
+    """A root "R" whose nodes at level n each have widths[n] children."""
+    rows: list[dict[str, Any]] = []
+    level: list[dict[str, Any]] = [
+        {"id": 1, "parent_id": None, "code": "R", "path": child_path(None, 1), "depth": 1}
+    ]
+    rows += level
+    for width in widths:
+        next_level: list[dict[str, Any]] = []
+        for parent in level:
+            for number in range(width):
+                committee_id = len(rows) + len(next_level) + 1
+                next_level.append(
+                    {
+                        "id": committee_id,
+                        "parent_id": parent["id"],
+                        "code": f"{parent['code']}.{number}",
+                        "path": child_path(parent["path"], committee_id),
+                        "depth": parent["depth"] + 1,
+                    }
+                )
+        rows += next_level
+        level = next_level
+    for row in rows:
+        row.update(
+            name=f"Chi bộ {row['code']}",
+            search_name=search_key(f"Chi bộ {row['code']}"),
+            kind=CommitteeKind.CELL,
+        )
+    return rows
+
+
+async def statements_for_nested_query(
+    url: str, data_dir: Path, widths: tuple[int, ...]
+) -> tuple[int, int]:
+    """(SQL statements, leaf nodes returned) for the three-level query on a uniform tree."""
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(insert(Committee), uniform_tree(widths))
+    async with AsyncSession(engine) as session, session.begin():
+        await add_user(session, ADMIN, "Root admin", [(1, Role.ADMIN)])
+    settings = Settings(data_dir=data_dir, database_url=url)
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    token = LocalIssuer.load_or_create(settings.signing_key_path).issue(ADMIN, 600)
+    transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.post(
+            "/graphql", json={"query": NESTED}, headers={"Authorization": f"Bearer {token}"}
+        )
+    await engine.dispose()
+    body = response.json()
+    assert "errors" not in body, body
+    leaves = sum(
+        len(grandchild["node"]["children"]["nodes"])
+        for child in body["data"]["committee"]["children"]["edges"]
+        for grandchild in child["node"]["children"]["edges"]
+    )
+    return statements, leaves
+
+
+@pytest.fixture
+async def second_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    from models.migrate import upgrade_database
+    from tests.databases import throwaway_database
+
+    async with throwaway_database(backend, tmp_path / "second") as url:
+        engine: AsyncEngine = create_engine(url)
+        await upgrade_database(engine)
+        await engine.dispose()
+        yield url
+
+
+async def test_nested_query_statements_do_not_grow_with_children(
+    empty_database_url: str, second_database_url: str, tmp_path: Path
+) -> None:
+    small_statements, small_leaves = await statements_for_nested_query(
+        empty_database_url, tmp_path, (5, 5, 5)
+    )
+    # 100 children at each of the first two levels, 3 below each: 30,000 leaves in one response.
+    large_statements, large_leaves = await statements_for_nested_query(
+        second_database_url, tmp_path, (100, 100, 3)
+    )
+    assert (small_leaves, large_leaves) == (125, 30_000)
+    assert small_statements == large_statements
+    # 2 to authenticate, 1 for the root, then per level one page and one count,
+    # plus parent (1), current term (1) and congresses (1) at the leaves.
+    assert small_statements <= 12
