@@ -37,6 +37,8 @@ class Settings:
     local_issuer_enabled: bool = True
     max_query_depth: int = 15
     max_page_size: int = 100
+    # Worst-case objects one query may return (sum over connections of nested `first`s).
+    max_query_nodes: int = 50_000
     default_page_size: int = 20
     token_ttl_seconds: int = 12 * 3600
     graphiql: bool = True
@@ -53,6 +55,7 @@ class Settings:
             local_issuer_enabled=_flag(env.get("CONGRESS_LOCAL_ISSUER"), default=not is_production),
             max_query_depth=int(env.get("CONGRESS_MAX_QUERY_DEPTH", cls.max_query_depth)),
             max_page_size=int(env.get("CONGRESS_MAX_PAGE_SIZE", cls.max_page_size)),
+            max_query_nodes=int(env.get("CONGRESS_MAX_QUERY_NODES", cls.max_query_nodes)),
             token_ttl_seconds=int(env.get("CONGRESS_TOKEN_TTL", cls.token_ttl_seconds)),
             graphiql=_flag(env.get("CONGRESS_GRAPHIQL"), default=not is_production),
         )
@@ -80,6 +83,7 @@ class Settings:
             "CONGRESS_LOCAL_ISSUER": "1" if self.local_issuer_enabled else "0",
             "CONGRESS_MAX_QUERY_DEPTH": str(self.max_query_depth),
             "CONGRESS_MAX_PAGE_SIZE": str(self.max_page_size),
+            "CONGRESS_MAX_QUERY_NODES": str(self.max_query_nodes),
             "CONGRESS_TOKEN_TTL": str(self.token_ttl_seconds),
             "CONGRESS_GRAPHIQL": "1" if self.graphiql else "0",
         }

@@ -18,6 +18,10 @@ from models import Committee, Congress, Term
 from permissions import visible
 from permissions.scope import Scope
 
+# One statement binds at most this many keys: SQLite and asyncpg both stop near 32,767
+# bound parameters, and a query may reach 50,000 objects at one level (the node limit).
+MAX_KEYS_PER_STATEMENT = 30_000
+
 
 @dataclass(frozen=True, slots=True)
 class ChildrenPageKey:
@@ -26,20 +30,33 @@ class ChildrenPageKey:
     after_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class CongressKey:
+    committee_id: int
+    term_id: int
+
+
 class Loaders:
     """The DataLoaders of one request."""
 
     def __init__(self, session: AsyncSession, scope: Scope) -> None:
         self._session = session
         self._scope = scope
-        self.committee_by_id = DataLoader[int, Committee | None](load_fn=self._committees_by_id)
-        self.children_page = DataLoader[ChildrenPageKey, list[Committee]](
-            load_fn=self._children_pages
+        batch = MAX_KEYS_PER_STATEMENT
+        self.committee_by_id = DataLoader[int, Committee | None](
+            load_fn=self._committees_by_id, max_batch_size=batch
         )
-        self.children_count = DataLoader[int, int](load_fn=self._children_counts)
+        self.children_page = DataLoader[ChildrenPageKey, list[Committee]](
+            load_fn=self._children_pages, max_batch_size=batch
+        )
+        self.children_count = DataLoader[int, int](
+            load_fn=self._children_counts, max_batch_size=batch
+        )
         self.term_by_code = DataLoader[str, Term | None](load_fn=self._terms_by_code)
         self.current_term = DataLoader[None, Term | None](load_fn=self._current_term)
-        self.congress = DataLoader[tuple[int, int], Congress | None](load_fn=self._congresses)
+        self.congress = DataLoader[CongressKey, Congress | None](
+            load_fn=self._congresses, max_batch_size=batch
+        )
 
     async def _committees_by_id(self, ids: Sequence[int]) -> list[Committee | None]:
         found = await visible.committees_by_ids(self._session, self._scope, ids)
@@ -75,6 +92,14 @@ class Loaders:
         )
         return [term for _ in keys]
 
-    async def _congresses(self, keys: Sequence[tuple[int, int]]) -> list[Congress | None]:
-        found = await visible.congresses_for(self._session, self._scope, keys)
+    async def _congresses(self, keys: Sequence[CongressKey]) -> list[Congress | None]:
+        committees_by_term: dict[int, list[int]] = defaultdict(list)
+        for key in keys:
+            committees_by_term[key.term_id].append(key.committee_id)
+        found: dict[CongressKey, Congress] = {}
+        for term_id, committee_ids in committees_by_term.items():
+            congresses = await visible.congresses_for(
+                self._session, self._scope, term_id, committee_ids
+            )
+            found.update({CongressKey(c.committee_id, term_id): c for c in congresses.values()})
         return [found.get(key) for key in keys]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ScalarSelect, func, select, tuple_
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -133,18 +133,19 @@ async def committee_count(session: AsyncSession, scope: Scope, where: CommitteeF
 
 
 async def congresses_for(
-    session: AsyncSession, scope: Scope, keys: Sequence[tuple[int, int]]
-) -> dict[tuple[int, int], Congress]:
-    """Congresses by (committee id, term id), only for committees in scope."""
+    session: AsyncSession, scope: Scope, term_id: int, committee_ids: Sequence[int]
+) -> dict[int, Congress]:
+    """The congresses of these committees in one term, by committee id, only within scope."""
     rows = await session.scalars(
         select(Congress)
         .join(Committee, Committee.id == Congress.committee_id)
         .where(
-            tuple_(Congress.committee_id, Congress.term_id).in_(keys),
+            Congress.term_id == term_id,
+            Congress.committee_id.in_(committee_ids),
             scope.condition(Committee.path),
         )
     )
-    return {(congress.committee_id, congress.term_id): congress for congress in rows}
+    return {congress.committee_id: congress for congress in rows}
 
 
 async def congresses_by_ids(

@@ -67,3 +67,30 @@ async def test_mutations_do_not_exist_over_get(demo_world: DemoWorld) -> None:
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code in {400, 405}
+
+
+async def test_query_that_could_return_too_many_objects_is_refused(demo_world: DemoWorld) -> None:
+    query = """query($inner: Int) { committees(first: 100) { nodes {
+        children(first: 100) { nodes { children(first: $inner) { totalCount } } } } } }"""
+    errors = await demo_world.client.query_errors(CENTRAL_VIEWER, query, inner=100)
+    assert errors[0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "maxNodes": 50_000,
+        "requestedNodes": 100 + 100 * 100 + 100 * 100 * 100,
+    }
+    assert errors[0]["message"].startswith("This query could return up to 1,010,100 objects")
+
+
+async def test_fragments_count_towards_the_node_limit(demo_world: DemoWorld) -> None:
+    query = """query { committees(first: 100) { ...Kids } }
+        fragment Kids on CommitteeConnection { nodes { children(first: 100) { nodes { ... on Committee {
+            children(first: 100) { totalCount } } } } } }"""
+    errors = await demo_world.client.query_errors(CENTRAL_VIEWER, query)
+    assert errors[0]["extensions"]["requestedNodes"] == 1_010_100
+
+
+async def test_query_within_the_node_limit_runs(demo_world: DemoWorld) -> None:
+    query = """query($inner: Int) { committees(first: 100) { nodes {
+        children(first: 100) { nodes { children(first: $inner) { totalCount } } } } } }"""
+    data = await demo_world.client.query(CENTRAL_VIEWER, query, inner=3)
+    assert len(data["committees"]["nodes"]) == 100

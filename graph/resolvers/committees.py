@@ -5,7 +5,7 @@ from __future__ import annotations
 from graph.context import Context
 from graph.errors import NotFoundError
 from graph.global_ids import row_id_of
-from graph.loaders import ChildrenPageKey
+from graph.loaders import ChildrenPageKey, CongressKey
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
 from models import Committee, Congress, Term
 from models.tree import path_ids
@@ -93,7 +93,7 @@ async def congress(
     )
     if term is None:
         return None
-    found = await context.loaders.congress.load((committee.id, term.id))
+    found = await context.loaders.congress.load(CongressKey(committee.id, term.id))
     return None if found is None else (found, term)
 
 

@@ -10,13 +10,17 @@ from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 from config import Environment, Settings
 from graph.errors import is_client_error
 from graph.schema.committee import Committee, Congress
+from graph.schema.node_limit import NodeLimit
 from graph.schema.query import Query
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories, not instances: strawberry builds fresh extensions for every request.
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth)
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: NodeLimit(
+            max_nodes=settings.max_query_nodes, default_page_size=settings.default_page_size
+        ),
     ]
     if settings.environment is Environment.PRODUCTION:
         extensions.append(

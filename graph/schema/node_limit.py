@@ -1,0 +1,127 @@
+"""Refuse queries that could return too many objects, before they run.
+
+Each connection can return up to `first` nodes for every node of the connection around it,
+so the worst case of a query is the sum, over its connection fields, of the product of the
+`first` arguments on the way down (GitHub's GraphQL API counts the same way). Page limits
+and the depth limit alone do not bound it: 100 x 100 x 100 is a million committees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    get_operation_ast,
+)
+from strawberry.extensions import SchemaExtension
+
+from graph.errors import ClientError
+
+PAGE_ARGUMENT = "first"
+
+
+class NodeLimit(SchemaExtension):
+    def __init__(self, *, max_nodes: int, default_page_size: int) -> None:
+        self.max_nodes = max_nodes
+        self.default_page_size = default_page_size
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        operation = (
+            None if document is None else get_operation_ast(document, context.operation_name)
+        )
+        if document is not None and operation is not None:
+            fragments = {
+                definition.name.value: definition
+                for definition in document.definitions
+                if isinstance(definition, FragmentDefinitionNode)
+            }
+            schema: GraphQLSchema = context.schema._schema
+            root_type = schema.get_root_type(operation.operation)
+            counter = _NodeCounter(
+                schema, fragments, context.variables or {}, self.default_page_size
+            )
+            worst_case = counter.count(operation.selection_set, root_type, multiplier=1)
+            if worst_case > self.max_nodes:
+                error = ClientError(
+                    f"This query could return up to {worst_case:,} objects; the limit is "
+                    f"{self.max_nodes:,}. Ask for smaller pages (`first`) or fewer levels.",
+                    maxNodes=self.max_nodes,
+                    requestedNodes=worst_case,
+                )
+                context.result = ExecutionResult(data=None, errors=[error])
+        yield
+
+
+class _NodeCounter:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        default_page_size: int,
+    ) -> None:
+        self._schema = schema
+        self._fragments = fragments
+        self._variables = variables
+        self._default_page_size = default_page_size
+
+    def count(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent_type: GraphQLNamedType | None,
+        multiplier: int,
+    ) -> int:
+        if selection_set is None or parent_type is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self._count_field(selection, parent_type, multiplier)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                fragment_type = (
+                    self._schema.get_type(condition.name.value) if condition else parent_type
+                )
+                total += self.count(selection.selection_set, fragment_type, multiplier)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self._fragments.get(selection.name.value)
+                if fragment is not None:
+                    fragment_type = self._schema.get_type(fragment.type_condition.name.value)
+                    total += self.count(fragment.selection_set, fragment_type, multiplier)
+        return total
+
+    def _count_field(self, field: FieldNode, parent_type: GraphQLNamedType, multiplier: int) -> int:
+        field_definition = getattr(parent_type, "fields", {}).get(field.name.value)
+        if field_definition is None:  # __typename and other introspection fields
+            return 0
+        field_type = get_named_type(field_definition.type)
+        if PAGE_ARGUMENT not in field_definition.args:
+            return self.count(field.selection_set, field_type, multiplier)
+        page = multiplier * self._page_size(field)
+        return page + self.count(field.selection_set, field_type, page)
+
+    def _page_size(self, field: FieldNode) -> int:
+        for argument in field.arguments or ():
+            if argument.name.value != PAGE_ARGUMENT:
+                continue
+            value = argument.value
+            if isinstance(value, IntValueNode):
+                return max(int(value.value), 0)
+            if isinstance(value, VariableNode):
+                variable = self._variables.get(value.name.value)
+                return max(variable, 0) if isinstance(variable, int) else self._default_page_size
+        return self._default_page_size
