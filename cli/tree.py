@@ -10,14 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cli.runtime import pass_settings, run_with_engine
 from config import Settings
-from models.tree_import import (
-    ImportReport,
-    TreeImportError,
-    read_tree_file,
-)
-from models.tree_import import (
-    import_tree as import_rows,
-)
+from models.tree_file import TreeImportError, read_tree_file
+from models.tree_import import ImportReport
+from models.tree_import import import_tree as import_rows
 
 
 @click.command("import-tree")

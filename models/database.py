@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -46,3 +47,21 @@ def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any)
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def advance_id_sequence(executor: AsyncConnection | AsyncSession, table_name: str) -> None:
+    """After inserting rows with explicit ids, make the next generated id follow them.
+
+    Bulk loads (the demo, tree imports) assign ids themselves so paths can be computed
+    before the insert. SQLite continues after max(id) on its own; a PostgreSQL sequence does
+    not. (setval is not undone by a rollback; the gap that leaves is harmless.)
+    """
+    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor
+    if bind.dialect.name != "postgresql":
+        return
+    await executor.execute(
+        text(
+            f"SELECT setval(pg_get_serial_sequence('{table_name}', 'id'), "
+            f"(SELECT max(id) FROM {table_name}))"
+        )
+    )

@@ -16,6 +16,7 @@ from vietnam_provinces import Province, VietNamDivisionType, Ward
 
 from models.accounts import add_user
 from models.congress import Congress, Term, default_milestone_templates
+from models.database import advance_id_sequence
 from models.text import search_key
 from models.tree import Committee, CommitteeKind, child_path
 from models.users import Role, User
@@ -187,11 +188,7 @@ async def build_demo(
             if len(committee_batch) >= INSERT_BATCH_SIZE:
                 await _insert_batches(connection, committee_batch, congress_batch, progress)
         await _insert_batches(connection, committee_batch, congress_batch, progress)
-        if engine.dialect.name == "postgresql":
-            # Ids were given explicitly; the sequence must continue after them.
-            await connection.exec_driver_sql(
-                "SELECT setval(pg_get_serial_sequence('committee', 'id'), (SELECT max(id) FROM committee))"
-            )
+        await advance_id_sequence(connection, "committee")
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         session.add_all(default_milestone_templates(term_id))
         users = demo_users(cells_per_commune)

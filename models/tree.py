@@ -1,9 +1,13 @@
 """The committee tree, stored with materialized paths.
 
-A committee's `path` lists the ids from the root down to itself, e.g. `/1/53/1200/`.
-The subtree of a node is every path that starts with its path, which is the half-open
-range `[path, path_upper_bound(path))`: a plain index range scan on SQLite and
-PostgreSQL alike (`LIKE 'p%'` cannot use the index on SQLite).
+A committee's `path` lists the ids from the root down to itself, each zero-padded to ten
+digits: `/0000000001/0000000053/0000001200/` for ids 1, 53, 1200. The subtree of a node is
+every path that starts with its path, which is the half-open range
+`[path, path_upper_bound(path))`: a plain index range scan on SQLite and PostgreSQL alike
+(`LIKE 'p%'` cannot use the index on SQLite). The padding makes path order the natural
+order: siblings come in id order (2 before 10), so a connection ordered by path, which is
+the order the index gives for free, lists a province's communes in the order they were
+created rather than "10, 100, 2".
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from models.base import Base, PathString
 
 PATH_SEPARATOR = "/"
+# Ten digits hold every id of a 32-bit integer key.
+PATH_SEGMENT_DIGITS = 10
 # The character right after "/" in every collation we use ("C" on PostgreSQL, binary on SQLite).
 _AFTER_SEPARATOR = chr(ord(PATH_SEPARATOR) + 1)
 
@@ -58,11 +64,11 @@ class Committee(Base):
 
 def child_path(parent_path: str | None, committee_id: int) -> str:
     """The path of `committee_id` placed under a parent with `parent_path` (None for a root)."""
-    return f"{parent_path or PATH_SEPARATOR}{committee_id}{PATH_SEPARATOR}"
+    return f"{parent_path or PATH_SEPARATOR}{committee_id:0{PATH_SEGMENT_DIGITS}d}{PATH_SEPARATOR}"
 
 
 def path_ids(path: str) -> list[int]:
-    """The ids along a path, root first: `/1/53/1200/` -> [1, 53, 1200]."""
+    """The ids along a path, root first: [1, 53, 1200] for the example above."""
     return [int(part) for part in path.strip(PATH_SEPARATOR).split(PATH_SEPARATOR) if part]
 
 
@@ -73,11 +79,8 @@ def path_depth(path: str) -> int:
 
 def path_prefixes(path: str) -> list[str]:
     """The paths of every ancestor and of the node itself, root first."""
-    ids = path_ids(path)
-    return [
-        PATH_SEPARATOR + "".join(f"{i}{PATH_SEPARATOR}" for i in ids[: n + 1])
-        for n in range(len(ids))
-    ]
+    # Cut the path after each separator but the first: "/a/b/" -> "/a/", "/a/b/".
+    return [path[: end + 1] for end, char in enumerate(path) if char == PATH_SEPARATOR and end > 0]
 
 
 def path_upper_bound(path: str) -> str:

@@ -12,15 +12,10 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from models.tree import Committee, CommitteeKind
-from models.tree_import import (
-    ImportReport,
-    TreeImportError,
-    TreeRow,
-    import_tree,
-    move_subtree,
-    read_tree_file,
-)
+from models.tree import Committee, CommitteeKind, child_path
+from models.tree_file import TreeImportError, TreeRow, read_tree_file
+from models.tree_import import ImportReport, import_tree
+from models.tree_moves import move_subtree
 
 # (code, parent_code, name, kind) as a file row holds them; "" parent_code for a root.
 FileRow = tuple[str, str, str, str]
@@ -127,7 +122,9 @@ def assert_paths_follow_parent_links(committees: Snapshot) -> None:
             ids_up.append(node)
             assert len(ids_up) <= len(committees), f"cycle above {committee.code}"
             node = parent_of[node]
-        expected_path = "/" + "".join(f"{node_id}/" for node_id in reversed(ids_up))
+        expected_path: str | None = None
+        for node_id in reversed(ids_up):
+            expected_path = child_path(expected_path, node_id)
         assert (committee.path, committee.depth) == (expected_path, len(ids_up)), committee.code
 
 
@@ -391,7 +388,7 @@ async def test_move_subtree_to_the_top_makes_a_root(tree_engine: AsyncEngine) ->
 
     committees = await snapshot(tree_engine)
     assert_paths_follow_parent_links(committees)
-    assert by_code(committees)["HN"].path == f"/{ids['HN']}/"
+    assert by_code(committees)["HN"].path == child_path(None, ids["HN"])
 
 
 def test_csv_accepts_bom_extra_columns_and_blank_lines(tmp_path: Path) -> None:

@@ -20,10 +20,16 @@ from tests.conftest import DemoWorld
 
 def test_path_helpers() -> None:
     path = child_path(child_path(child_path(None, 1), 53), 1200)
-    assert path == "/1/53/1200/"
+    assert path == "/0000000001/0000000053/0000001200/"
     assert path_ids(path) == [1, 53, 1200]
     assert path_depth(path) == 3
-    assert path_prefixes(path) == ["/1/", "/1/53/", "/1/53/1200/"]
+    assert path_prefixes(path) == [child_path(None, 1), child_path(child_path(None, 1), 53), path]
+
+
+def test_path_order_is_id_order_among_siblings() -> None:
+    root = child_path(None, 1)
+    siblings = [child_path(root, committee_id) for committee_id in (2, 10, 100, 1_000_000)]
+    assert sorted(siblings) == siblings
 
 
 def test_upper_bound_excludes_siblings_with_longer_ids() -> None:

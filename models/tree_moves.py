@@ -1,0 +1,55 @@
+"""Moving a subtree: one UPDATE over the path range rewrites every path and depth below."""
+
+from __future__ import annotations
+
+from typing import Final, cast
+
+from sqlalchemy import Integer, String, Table, case, func, literal, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.tree import Committee, child_path, is_in_subtree, path_depth, subtree_condition
+
+_COMMITTEE: Final = cast(Table, Committee.__table__)
+
+
+async def move_subtree(session: AsyncSession, committee_id: int, new_parent_id: int | None) -> None:
+    """Put a committee, with everything below it, under `new_parent_id` (None: make it a root).
+
+    One UPDATE over the subtree's path range rewrites the path and depth of the committee
+    and all its descendants, and the committee's parent. Raises ValueError if either
+    committee does not exist or the new parent is the committee itself or below it. Does not
+    commit; committees already loaded in `session` may be stale afterwards.
+    """
+    old_path = await session.scalar(select(Committee.path).where(Committee.id == committee_id))
+    if old_path is None:
+        raise ValueError(f"no committee with id {committee_id}")
+    new_parent_path: str | None = None
+    if new_parent_id is not None:
+        new_parent_path = await session.scalar(
+            select(Committee.path).where(Committee.id == new_parent_id)
+        )
+        if new_parent_path is None:
+            raise ValueError(f"no committee with id {new_parent_id}")
+        if is_in_subtree(new_parent_path, old_path):
+            raise ValueError(
+                f"cannot move committee {committee_id} under committee {new_parent_id}, "
+                "which is itself or one of its descendants"
+            )
+    new_path = child_path(new_parent_path, committee_id)
+    if new_path == old_path:
+        return
+    path = _COMMITTEE.c.path
+    await session.execute(
+        sql_update(_COMMITTEE)
+        .where(subtree_condition(path, old_path))
+        .values(
+            # new prefix + the part of each path below the moved committee's old prefix
+            path=literal(new_path, String) + func.substr(path, len(old_path) + 1),
+            depth=_COMMITTEE.c.depth + (path_depth(new_path) - path_depth(old_path)),
+            parent_id=case(
+                (_COMMITTEE.c.id == committee_id, literal(new_parent_id, Integer)),
+                else_=_COMMITTEE.c.parent_id,
+            ),
+        )
+    )
