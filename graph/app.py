@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -17,6 +18,7 @@ from strawberry.asgi import GraphQL
 from config import Settings
 from graph.authentication import SESSION_STATE_KEY, VIEWER_STATE_KEY, AuthenticationMiddleware
 from graph.context import Context
+from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.schema import build_schema
 from models.database import create_engine, create_session_factory
 from permissions.tokens import LocalIssuer, TokenVerifier
@@ -38,6 +40,7 @@ class CongressGraphQL(GraphQL[Context, None]):
             settings=self._settings,
             session=getattr(request.state, SESSION_STATE_KEY),
             viewer=getattr(request.state, VIEWER_STATE_KEY),
+            request_id=getattr(request.state, REQUEST_ID_STATE_KEY),
         )
 
 
@@ -71,6 +74,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
 
     app = Starlette(
         routes=[Route("/health", health), Route("/graphql", graphql)],
+        middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -17,6 +17,7 @@ class Context:
     settings: Settings
     session: AsyncSession
     viewer: Viewer
+    request_id: str
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

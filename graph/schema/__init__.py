@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
-from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+from graphql import GraphQLError
+from strawberry.extensions import QueryDepthLimiter, SchemaExtension
+from strawberry.types import ExecutionContext
 
 from config import Environment, Settings
-from graph.errors import is_client_error
+from graph.errors import MaskUnexpectedErrors, log_unexpected_errors
 from graph.schema.committee import Committee, Congress
 from graph.schema.node_limit import NodeLimit
 from graph.schema.query import Query
+
+
+class CongressSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_unexpected_errors(errors, execution_context)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -23,7 +32,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         ),
     ]
     if settings.environment is Environment.PRODUCTION:
-        extensions.append(
-            lambda: MaskErrors(should_mask_error=lambda error: not is_client_error(error))
-        )
-    return strawberry.Schema(query=Query, types=[Committee, Congress], extensions=extensions)
+        extensions.append(MaskUnexpectedErrors)
+    return CongressSchema(query=Query, types=[Committee, Congress], extensions=extensions)
