@@ -11,6 +11,7 @@ from cli.demo import demo
 from cli.serve import serve
 from cli.tokens import token
 from cli.tree import import_tree
+from cli.users import users
 from config import Settings
 
 
@@ -37,5 +38,5 @@ def main(context: click.Context, data_dir: Path | None, database_url: str | None
     context.obj = settings
 
 
-for command in (db, demo, import_tree, serve, token):
+for command in (db, demo, import_tree, serve, token, users):
     main.add_command(command)

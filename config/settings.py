@@ -15,6 +15,8 @@ class Environment(StrEnum):
 
 DEFAULT_DATA_DIR = Path("congress-data")
 SQLITE_FILE_NAME = "congress.db"
+# Asymmetric only; permissions.oidc refuses anything else (HS*, none) at startup.
+DEFAULT_OIDC_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 
 
 def normalize_database_url(url: str) -> str:
@@ -42,6 +44,20 @@ class Settings:
     default_page_size: int = 20
     token_ttl_seconds: int = 12 * 3600
     graphiql: bool = True
+    # OpenID Connect provider (docs/identity-provider.md); off while `oidc_issuer` is None.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    # None: read `jwks_uri` from the issuer's discovery document.
+    oidc_jwks_url: str | None = None
+    oidc_algorithms: tuple[str, ...] = DEFAULT_OIDC_ALGORITHMS
+    oidc_clock_skew_seconds: float = 30.0
+    # When set (e.g. "at+jwt", RFC 9068), tokens must carry this `typ` header.
+    oidc_token_type: str | None = None
+    oidc_assurance_claim: str = "acr"
+    # Least time between two fetches of the provider's keys (an unknown key id asks again).
+    oidc_jwks_refetch_seconds: float = 10.0
+    # Every identity, from any issuer, must be proven at this level or higher.
+    min_assurance_level: int = 2
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,6 +74,22 @@ class Settings:
             max_query_nodes=int(env.get("CONGRESS_MAX_QUERY_NODES", cls.max_query_nodes)),
             token_ttl_seconds=int(env.get("CONGRESS_TOKEN_TTL", cls.token_ttl_seconds)),
             graphiql=_flag(env.get("CONGRESS_GRAPHIQL"), default=not is_production),
+            oidc_issuer=env.get("CONGRESS_OIDC_ISSUER") or None,
+            oidc_audience=env.get("CONGRESS_OIDC_AUDIENCE") or None,
+            oidc_jwks_url=env.get("CONGRESS_OIDC_JWKS_URL") or None,
+            oidc_algorithms=_names(env.get("CONGRESS_OIDC_ALGORITHMS")) or cls.oidc_algorithms,
+            oidc_clock_skew_seconds=float(
+                env.get("CONGRESS_OIDC_CLOCK_SKEW") or cls.oidc_clock_skew_seconds
+            ),
+            oidc_token_type=env.get("CONGRESS_OIDC_TOKEN_TYPE") or None,
+            oidc_assurance_claim=env.get("CONGRESS_OIDC_ASSURANCE_CLAIM")
+            or cls.oidc_assurance_claim,
+            oidc_jwks_refetch_seconds=float(
+                env.get("CONGRESS_OIDC_JWKS_REFETCH_SECONDS") or cls.oidc_jwks_refetch_seconds
+            ),
+            min_assurance_level=int(
+                env.get("CONGRESS_MIN_ASSURANCE_LEVEL") or cls.min_assurance_level
+            ),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -86,6 +118,15 @@ class Settings:
             "CONGRESS_MAX_QUERY_NODES": str(self.max_query_nodes),
             "CONGRESS_TOKEN_TTL": str(self.token_ttl_seconds),
             "CONGRESS_GRAPHIQL": "1" if self.graphiql else "0",
+            "CONGRESS_OIDC_ISSUER": self.oidc_issuer or "",
+            "CONGRESS_OIDC_AUDIENCE": self.oidc_audience or "",
+            "CONGRESS_OIDC_JWKS_URL": self.oidc_jwks_url or "",
+            "CONGRESS_OIDC_ALGORITHMS": ",".join(self.oidc_algorithms),
+            "CONGRESS_OIDC_CLOCK_SKEW": str(self.oidc_clock_skew_seconds),
+            "CONGRESS_OIDC_TOKEN_TYPE": self.oidc_token_type or "",
+            "CONGRESS_OIDC_ASSURANCE_CLAIM": self.oidc_assurance_claim,
+            "CONGRESS_OIDC_JWKS_REFETCH_SECONDS": str(self.oidc_jwks_refetch_seconds),
+            "CONGRESS_MIN_ASSURANCE_LEVEL": str(self.min_assurance_level),
         }
         return env
 
@@ -94,3 +135,8 @@ def _flag(value: str | None, *, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    """A comma- or space-separated list, e.g. `RS256, ES256`."""
+    return tuple(name for name in (value or "").replace(",", " ").split() if name)

@@ -21,7 +21,14 @@ from graph.context import Context
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.schema import build_schema
 from models.database import create_engine, create_session_factory
-from permissions.tokens import LocalIssuer, TokenVerifier
+from permissions.oidc import OidcConfig, OidcVerifier
+from permissions.tokens import (
+    LOCAL_ISSUER,
+    IssuerRouter,
+    LocalIssuer,
+    RequireAssurance,
+    TokenVerifier,
+)
 
 
 class CongressGraphQL(GraphQL[Context, None]):
@@ -45,11 +52,34 @@ class CongressGraphQL(GraphQL[Context, None]):
 
 
 def token_verifier(settings: Settings) -> TokenVerifier:
-    if not settings.local_issuer_enabled:
-        raise RuntimeError(
-            "No token issuer configured: enable the local issuer (CONGRESS_LOCAL_ISSUER=1)."
+    """Every configured issuer (OIDC, local), behind the assurance-level requirement."""
+    verifiers: dict[str, TokenVerifier] = {}
+    if settings.oidc_issuer:
+        oidc = OidcVerifier(
+            OidcConfig(
+                issuer=settings.oidc_issuer,
+                audience=settings.oidc_audience or "",
+                jwks_url=settings.oidc_jwks_url,
+                algorithms=settings.oidc_algorithms,
+                clock_skew_seconds=settings.oidc_clock_skew_seconds,
+                token_type=settings.oidc_token_type,
+                assurance_claim=settings.oidc_assurance_claim,
+                refetch_interval_seconds=settings.oidc_jwks_refetch_seconds,
+            )
         )
-    return LocalIssuer.load_or_create(settings.signing_key_path)
+        verifiers[oidc.issuer] = oidc
+    if settings.local_issuer_enabled:
+        if LOCAL_ISSUER in verifiers:
+            raise RuntimeError(f"CONGRESS_OIDC_ISSUER cannot be the local issuer {LOCAL_ISSUER}")
+        verifiers[LOCAL_ISSUER] = LocalIssuer.load_or_create(settings.signing_key_path)
+    if not verifiers:
+        raise RuntimeError(
+            "No token issuer configured: set CONGRESS_OIDC_ISSUER and CONGRESS_OIDC_AUDIENCE, "
+            "or enable the local issuer (CONGRESS_LOCAL_ISSUER=1)."
+        )
+    # With one issuer there is nothing to route, and its verifier checks `iss` itself.
+    verifier = next(iter(verifiers.values())) if len(verifiers) == 1 else IssuerRouter(verifiers)
+    return RequireAssurance(verifier, settings.min_assurance_level)
 
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Starlette:

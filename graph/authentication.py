@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from permissions.authentication import AuthenticationError, authenticate
+from permissions.authentication import AuthenticationError, RefusalReason, authenticate
 from permissions.tokens import TokenVerifier
 
 GraphiQLPage = Callable[[Request], Awaitable[Response]]
 SESSION_STATE_KEY = "session"
 VIEWER_STATE_KEY = "viewer"
+REALM = "congress-monitor"
 
 
 class AuthenticationMiddleware:
@@ -54,7 +55,7 @@ class AuthenticationMiddleware:
             try:
                 viewer = await authenticate(headers.get("authorization"), self._verifier, session)
             except AuthenticationError as error:
-                await _unauthorized(str(error), send)
+                await _unauthorized(error, send)
                 return
             state = scope.setdefault("state", {})
             state[SESSION_STATE_KEY] = session
@@ -68,11 +69,30 @@ def _asks_for_graphiql(scope: Scope) -> bool:
     return "text/html" in Headers(scope=scope).get("accept", "")
 
 
-async def _unauthorized(reason: str, send: Send) -> None:
+def www_authenticate(error: AuthenticationError) -> str:
+    """The `WWW-Authenticate` challenge for a refusal (RFC 6750 §3, RFC 9470 §3)."""
+    if error.reason is RefusalReason.MISSING_TOKEN:
+        # RFC 6750 §3.1: a request with no credentials gets no error code.
+        return f'Bearer realm="{REALM}"'
+    if error.reason is RefusalReason.INSUFFICIENT_ASSURANCE:
+        # RFC 9470: the client should authenticate the user again at one of `acr_values`.
+        return (
+            'Bearer error="insufficient_user_authentication", '
+            'error_description="A higher authentication level is required", '
+            f'acr_values="{error.required_assurance_level}"'
+        )
+    # Unknown and inactive users get this same challenge as a bad token: nothing told apart.
+    return f'Bearer realm="{REALM}", error="invalid_token"'
+
+
+async def _unauthorized(error: AuthenticationError, send: Send) -> None:
     body = json.dumps(
         {
             "errors": [
-                {"message": f"Unauthenticated: {reason}", "extensions": {"code": "UNAUTHENTICATED"}}
+                {
+                    "message": f"Unauthenticated: {error.message}",
+                    "extensions": {"code": "UNAUTHENTICATED"},
+                }
             ]
         }
     ).encode()
@@ -83,7 +103,7 @@ async def _unauthorized(reason: str, send: Send) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'Bearer realm="congress-monitor"'),
+                (b"www-authenticate", www_authenticate(error).encode("latin-1")),
             ],
         }
     )

@@ -21,7 +21,11 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.session, self.viewer.scope)
+        self.reset_loaders()
+
+    def reset_loaders(self) -> None:
+        """Forget every cached read: after a mutation commits, later fields see its result."""
+        self.loaders = Loaders(self.session, self.viewer)
 
 
 Info = StrawberryInfo[Context, None]

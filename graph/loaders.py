@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from models import Committee, Congress, Term
+from models import Committee, Congress, Role, Term, User
 from permissions import visible
-from permissions.scope import Scope
+from permissions.viewer import Grant, Viewer
 
 # One statement binds at most this many keys: SQLite and asyncpg both stop near 32,767
 # bound parameters, and a query may reach 50,000 objects at one level (the node limit).
@@ -28,6 +28,13 @@ class ChildrenPageKey:
     parent_id: int
     limit: int
     after_id: int | None
+    include_closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChildrenCountKey:
+    parent_id: int
+    include_closed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +46,11 @@ class CongressKey:
 class Loaders:
     """The DataLoaders of one request."""
 
-    def __init__(self, session: AsyncSession, scope: Scope) -> None:
+    def __init__(self, session: AsyncSession, viewer: Viewer) -> None:
         self._session = session
-        self._scope = scope
+        self._scope = viewer.scope
+        # Users are visible where the viewer administers, not merely where they can read.
+        self._admin_scope = viewer.scope_for(Role.ADMIN)
         batch = MAX_KEYS_PER_STATEMENT
         self.committee_by_id = DataLoader[int, Committee | None](
             load_fn=self._committees_by_id, max_batch_size=batch
@@ -49,8 +58,14 @@ class Loaders:
         self.children_page = DataLoader[ChildrenPageKey, list[Committee]](
             load_fn=self._children_pages, max_batch_size=batch
         )
-        self.children_count = DataLoader[int, int](
+        self.children_count = DataLoader[ChildrenCountKey, int](
             load_fn=self._children_counts, max_batch_size=batch
+        )
+        self.user_by_id = DataLoader[int, User | None](
+            load_fn=self._users_by_id, max_batch_size=batch
+        )
+        self.grants_of_user = DataLoader[int, list[Grant]](
+            load_fn=self._grants_of_users, max_batch_size=batch
         )
         self.term_by_code = DataLoader[str, Term | None](load_fn=self._terms_by_code)
         self.current_term = DataLoader[None, Term | None](load_fn=self._current_term)
@@ -58,27 +73,48 @@ class Loaders:
             load_fn=self._congresses, max_batch_size=batch
         )
 
+    async def _users_by_id(self, ids: Sequence[int]) -> list[User | None]:
+        found = await visible.users_by_ids(self._session, self._admin_scope, ids)
+        return [found.get(user_id) for user_id in ids]
+
+    async def _grants_of_users(self, user_ids: Sequence[int]) -> list[list[Grant]]:
+        found = await visible.grants_of_users(self._session, self._admin_scope, user_ids)
+        return [found[user_id] for user_id in user_ids]
+
     async def _committees_by_id(self, ids: Sequence[int]) -> list[Committee | None]:
         found = await visible.committees_by_ids(self._session, self._scope, ids)
         return [found.get(committee_id) for committee_id in ids]
 
     async def _children_pages(self, keys: Sequence[ChildrenPageKey]) -> list[list[Committee]]:
-        # Keys of one nested query share limit and cursor: one statement per distinct pair.
-        parents_by_window: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+        # Keys of one nested query share their window: one statement per distinct window.
+        parents_by_window: dict[tuple[int, int | None, bool], list[int]] = defaultdict(list)
         for key in keys:
-            parents_by_window[key.limit, key.after_id].append(key.parent_id)
+            parents_by_window[key.limit, key.after_id, key.include_closed].append(key.parent_id)
         pages: dict[ChildrenPageKey, list[Committee]] = {}
-        for (limit, after_id), parent_ids in parents_by_window.items():
+        for (limit, after_id, include_closed), parent_ids in parents_by_window.items():
             found = await visible.children_pages(
-                self._session, self._scope, parent_ids, limit=limit, after_id=after_id
+                self._session,
+                self._scope,
+                parent_ids,
+                limit=limit,
+                after_id=after_id,
+                include_closed=include_closed,
             )
             for parent_id, children in found.items():
-                pages[ChildrenPageKey(parent_id, limit, after_id)] = children
+                pages[ChildrenPageKey(parent_id, limit, after_id, include_closed)] = children
         return [pages[key] for key in keys]
 
-    async def _children_counts(self, parent_ids: Sequence[int]) -> list[int]:
-        counts = await visible.children_counts(self._session, self._scope, parent_ids)
-        return [counts[parent_id] for parent_id in parent_ids]
+    async def _children_counts(self, keys: Sequence[ChildrenCountKey]) -> list[int]:
+        counts: dict[ChildrenCountKey, int] = {}
+        for include_closed in {key.include_closed for key in keys}:
+            parent_ids = [key.parent_id for key in keys if key.include_closed == include_closed]
+            found = await visible.children_counts(
+                self._session, self._scope, parent_ids, include_closed=include_closed
+            )
+            counts.update(
+                {ChildrenCountKey(parent, include_closed): n for parent, n in found.items()}
+            )
+        return [counts[key] for key in keys]
 
     async def _terms_by_code(self, codes: Sequence[str]) -> list[Term | None]:
         # Terms are configuration shared by the whole tree, not scoped data.

@@ -12,13 +12,14 @@ created rather than "10, 100, 2".
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Enum, ForeignKey, Index, SQLColumnExpression, String
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.base import Base, PathString
+from models.base import Base, PathString, UtcDateTime
 
 PATH_SEPARATOR = "/"
 # Ten digits hold every id of a 32-bit integer key.
@@ -55,8 +56,15 @@ class Committee(Base):
     )
     depth: Mapped[int]
     path: Mapped[str] = mapped_column(PathString, unique=True)
+    # A closed unit keeps its place, its records and its history; it only stops taking part.
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("committee.id"))
 
     __table_args__ = (Index("ix_committee_parent_id_path", "parent_id", "path"),)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
     def __repr__(self) -> str:
         return f"Committee(id={self.id}, code={self.code!r}, path={self.path!r})"
@@ -81,6 +89,12 @@ def path_prefixes(path: str) -> list[str]:
     """The paths of every ancestor and of the node itself, root first."""
     # Cut the path after each separator but the first: "/a/b/" -> "/a/", "/a/b/".
     return [path[: end + 1] for end, char in enumerate(path) if char == PATH_SEPARATOR and end > 0]
+
+
+def parent_path(path: str) -> str | None:
+    """The path of the parent, or None for a root."""
+    prefixes = path_prefixes(path)
+    return prefixes[-2] if len(prefixes) > 1 else None
 
 
 def path_upper_bound(path: str) -> str:

@@ -53,3 +53,29 @@ async def move_subtree(session: AsyncSession, committee_id: int, new_parent_id: 
             ),
         )
     )
+
+
+async def move_children(session: AsyncSession, source: Committee, target: Committee) -> int:
+    """Move every child of `source` (with its subtree) under `target` in one UPDATE.
+
+    The caller has checked that `target` is not inside `source`'s subtree. Returns how many
+    children moved.
+    """
+    children = await session.scalar(
+        select(func.count()).select_from(_COMMITTEE).where(_COMMITTEE.c.parent_id == source.id)
+    )
+    path = _COMMITTEE.c.path
+    await session.execute(
+        sql_update(_COMMITTEE)
+        # The subtree of `source` without `source` itself.
+        .where(subtree_condition(path, source.path), path != source.path)
+        .values(
+            path=literal(target.path, String) + func.substr(path, len(source.path) + 1),
+            depth=_COMMITTEE.c.depth + (target.depth - source.depth),
+            parent_id=case(
+                (_COMMITTEE.c.parent_id == source.id, literal(target.id, Integer)),
+                else_=_COMMITTEE.c.parent_id,
+            ),
+        )
+    )
+    return int(children or 0)

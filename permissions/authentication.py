@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from permissions.tokens import TokenError, TokenVerifier
+from permissions.tokens import InsufficientAssurance, TokenError, TokenVerifier
 from permissions.viewer import Viewer, load_active_viewer
 
 
+class RefusalReason(StrEnum):
+    """Why a request was not authenticated, for machines (the HTTP answer, the audit log)."""
+
+    MISSING_TOKEN = "missing_token"
+    INVALID_TOKEN = "invalid_token"
+    INSUFFICIENT_ASSURANCE = "insufficient_assurance"
+    UNKNOWN_OR_INACTIVE_USER = "unknown_or_inactive_user"
+
+
 class AuthenticationError(Exception):
-    """The request does not prove an active user; the HTTP edge answers 401."""
+    """The request does not prove an active user; the HTTP edge answers 401.
+
+    `subject` is set once a token has been verified (so it is the provider's word, not the
+    caller's); `required_assurance_level` is set for INSUFFICIENT_ASSURANCE.
+    """
+
+    def __init__(
+        self,
+        reason: RefusalReason,
+        message: str,
+        *,
+        subject: str | None = None,
+        required_assurance_level: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.subject = subject
+        self.required_assurance_level = required_assurance_level
 
 
 async def authenticate(
@@ -17,13 +46,24 @@ async def authenticate(
 ) -> Viewer:
     scheme, _, token = (authorization_header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError("missing bearer token")
+        raise AuthenticationError(RefusalReason.MISSING_TOKEN, "missing bearer token")
     try:
-        identity = verifier.verify(token.strip())
+        identity = await verifier.verify(token.strip())
+    except InsufficientAssurance as error:
+        raise AuthenticationError(
+            RefusalReason.INSUFFICIENT_ASSURANCE,
+            str(error),
+            subject=error.subject,
+            required_assurance_level=error.required_level,
+        ) from error
     except TokenError as error:
-        raise AuthenticationError(str(error)) from error
+        raise AuthenticationError(RefusalReason.INVALID_TOKEN, str(error)) from error
     viewer = await load_active_viewer(session, identity.subject)
     if viewer is None:
         # One message for unknown and inactive users: the answer must not tell them apart.
-        raise AuthenticationError("no active account for this identity")
+        raise AuthenticationError(
+            RefusalReason.UNKNOWN_OR_INACTIVE_USER,
+            "no active account for this identity",
+            subject=identity.subject,
+        )
     return viewer

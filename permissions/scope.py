@@ -48,7 +48,7 @@ class Scope:
         return or_(*(subtree_condition(path_column, root) for root in self.root_paths))
 
     def narrowed_to(self, path: str) -> Scope:
-        """The part of this scope under `path`; empty when `path` itself is not visible."""
-        if not self.contains(path):
-            return Scope(())
-        return Scope((path,))
+        """The part of this scope inside the subtree of `path` (empty if they do not meet)."""
+        if self.contains(path):
+            return Scope((path,))
+        return Scope(tuple(root for root in self.root_paths if is_in_subtree(root, path)))

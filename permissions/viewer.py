@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Assignment, Committee, Role, User
+from models.tree import is_in_subtree
 from permissions.scope import Scope
 
 
@@ -27,6 +28,21 @@ class Viewer:
     display_name: str
     grants: tuple[Grant, ...]
     scope: Scope
+
+    def role_at(self, path: str) -> Role | None:
+        """The highest role any of the viewer's assignments gives at the committee `path`."""
+        roles = [grant.role for grant in self.grants if is_in_subtree(path, grant.committee_path)]
+        return max(roles, key=lambda role: role.rank, default=None)
+
+    def has_role_at(self, path: str, minimum: Role) -> bool:
+        role = self.role_at(path)
+        return role is not None and role.rank >= minimum.rank
+
+    def scope_for(self, minimum: Role) -> Scope:
+        """The subtrees where the viewer holds at least `minimum` (e.g. where they administer)."""
+        return Scope.from_paths(
+            grant.committee_path for grant in self.grants if grant.role.rank >= minimum.rank
+        )
 
 
 async def load_active_viewer(session: AsyncSession, subject: str) -> Viewer | None:

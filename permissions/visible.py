@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import Committee, Congress, Term
+from models import Assignment, AuditEntry, Committee, Congress, Term, User
 from models.text import like_contains, search_key
 from permissions.scope import Scope
+from permissions.viewer import Grant
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +26,17 @@ class CommitteeFilter:
 
     depth: int | None = None
     search: str | None = None
+    include_closed: bool = False
 
 
 async def committees_by_ids(
     session: AsyncSession, scope: Scope, ids: Sequence[int]
 ) -> dict[int, Committee]:
     rows = await session.scalars(
-        select(Committee).where(Committee.id.in_(ids), scope.condition(Committee.path))
+        select(Committee)
+        .where(Committee.id.in_(ids), scope.condition(Committee.path))
+        # Moves rewrite paths with bulk UPDATEs; never serve a stale copy from the session.
+        .execution_options(populate_existing=True)
     )
     return {committee.id: committee for committee in rows}
 
@@ -40,7 +45,9 @@ async def committees_by_codes(
     session: AsyncSession, scope: Scope, codes: Sequence[str]
 ) -> dict[str, Committee]:
     rows = await session.scalars(
-        select(Committee).where(Committee.code.in_(codes), scope.condition(Committee.path))
+        select(Committee)
+        .where(Committee.code.in_(codes), scope.condition(Committee.path))
+        .execution_options(populate_existing=True)
     )
     return {committee.code: committee for committee in rows}
 
@@ -62,9 +69,12 @@ async def children_pages(
     *,
     limit: int,
     after_id: int | None,
+    include_closed: bool,
 ) -> dict[int, list[Committee]]:
     """Up to `limit` children of each parent, in path order, in one statement for all parents."""
     conditions = [Committee.parent_id.in_(parent_ids), scope.condition(Committee.path)]
+    if not include_closed:
+        conditions.append(Committee.closed_at.is_(None))
     if after_id is not None:
         conditions.append(Committee.path > _after_cursor(scope, after_id))
     position = (
@@ -78,6 +88,7 @@ async def children_pages(
         select(ranked_committee)
         .where(ranked.c.position <= limit)
         .order_by(ranked.c.parent_id, ranked.c.path)
+        .execution_options(populate_existing=True)
     )
     pages: dict[int, list[Committee]] = {parent_id: [] for parent_id in parent_ids}
     for committee in rows:
@@ -87,12 +98,13 @@ async def children_pages(
 
 
 async def children_counts(
-    session: AsyncSession, scope: Scope, parent_ids: Sequence[int]
+    session: AsyncSession, scope: Scope, parent_ids: Sequence[int], *, include_closed: bool
 ) -> dict[int, int]:
+    conditions = [Committee.parent_id.in_(parent_ids), scope.condition(Committee.path)]
+    if not include_closed:
+        conditions.append(Committee.closed_at.is_(None))
     rows = await session.execute(
-        select(Committee.parent_id, func.count())
-        .where(Committee.parent_id.in_(parent_ids), scope.condition(Committee.path))
-        .group_by(Committee.parent_id)
+        select(Committee.parent_id, func.count()).where(*conditions).group_by(Committee.parent_id)
     )
     counts = {parent_id: 0 for parent_id in parent_ids}
     counts.update({parent_id: count for parent_id, count in rows if parent_id is not None})
@@ -101,6 +113,8 @@ async def children_counts(
 
 def _filter_conditions(scope: Scope, where: CommitteeFilter) -> list[ColumnElement[bool]]:
     conditions = [scope.condition(Committee.path)]
+    if not where.include_closed:
+        conditions.append(Committee.closed_at.is_(None))
     if where.depth is not None:
         conditions.append(Committee.depth == where.depth)
     if where.search:
@@ -121,7 +135,9 @@ async def committee_page(
     statement = select(Committee).where(*_filter_conditions(scope, where))
     if after_id is not None:
         statement = statement.where(Committee.path > _after_cursor(scope, after_id))
-    rows = await session.scalars(statement.order_by(Committee.path).limit(limit))
+    rows = await session.scalars(
+        statement.order_by(Committee.path).limit(limit).execution_options(populate_existing=True)
+    )
     return list(rows)
 
 
@@ -159,3 +175,101 @@ async def congresses_by_ids(
         .where(Congress.id.in_(ids), scope.condition(Committee.path))
     )
     return {congress.id: (congress, term) for congress, term in rows}
+
+
+def _has_role_in(scope: Scope) -> ColumnElement[bool]:
+    """The user holds at least one role inside `scope`: that is what makes a user visible."""
+    return (
+        select(Assignment.id)
+        .join(Committee, Committee.id == Assignment.committee_id)
+        .where(Assignment.user_id == User.id, scope.condition(Committee.path))
+        .exists()
+    )
+
+
+def _user_conditions(scope: Scope, search: str | None) -> list[ColumnElement[bool]]:
+    conditions = [_has_role_in(scope)]
+    if search:
+        pattern = like_contains(search_key(search))
+        conditions.append(
+            User.search_name.like(pattern, escape="\\") | User.subject.like(pattern, escape="\\")
+        )
+    return conditions
+
+
+async def users_page(
+    session: AsyncSession, scope: Scope, search: str | None, *, limit: int, after_id: int | None
+) -> list[User]:
+    """Users with a role inside `scope`, oldest account first."""
+    statement = select(User).where(*_user_conditions(scope, search))
+    if after_id is not None:
+        statement = statement.where(User.id > after_id)
+    rows = await session.scalars(
+        statement.order_by(User.id).limit(limit).execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def users_count(session: AsyncSession, scope: Scope, search: str | None) -> int:
+    count = await session.scalar(
+        select(func.count(User.id)).where(*_user_conditions(scope, search))
+    )
+    return int(count or 0)
+
+
+async def users_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, User]:
+    rows = await session.scalars(
+        select(User)
+        .where(User.id.in_(ids), _has_role_in(scope))
+        .execution_options(populate_existing=True)
+    )
+    return {user.id: user for user in rows}
+
+
+async def grants_of_users(
+    session: AsyncSession, scope: Scope, user_ids: Sequence[int]
+) -> dict[int, list[Grant]]:
+    """Each user's roles inside `scope` (roles elsewhere stay invisible), in tree order."""
+    rows = await session.execute(
+        select(Assignment.user_id, Assignment.committee_id, Committee.path, Assignment.role)
+        .join(Committee, Committee.id == Assignment.committee_id)
+        .where(Assignment.user_id.in_(user_ids), scope.condition(Committee.path))
+        .order_by(Committee.path)
+    )
+    grants: dict[int, list[Grant]] = {user_id: [] for user_id in user_ids}
+    for user_id, committee_id, path, role in rows:
+        grants[user_id].append(Grant(committee_id, path, role))
+    return grants
+
+
+def _audit_conditions(scope: Scope, include_tree_wide: bool) -> ColumnElement[bool]:
+    in_scope = AuditEntry.committee_id.in_(
+        select(Committee.id).where(scope.condition(Committee.path))
+    )
+    if include_tree_wide:
+        return in_scope | AuditEntry.committee_id.is_(None)
+    return in_scope
+
+
+async def audit_page(
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    include_tree_wide: bool,
+    limit: int,
+    after_id: int | None,
+) -> list[AuditEntry]:
+    """Audit entries about committees in `scope`, newest first; `include_tree_wide` adds the
+    entries tied to no committee (refused logins), for administrators of a root."""
+    statement = select(AuditEntry).where(_audit_conditions(scope, include_tree_wide))
+    if after_id is not None:
+        statement = statement.where(AuditEntry.id < after_id)
+    rows = await session.scalars(statement.order_by(AuditEntry.id.desc()).limit(limit))
+    return list(rows)
+
+
+async def audit_count(session: AsyncSession, scope: Scope, *, include_tree_wide: bool) -> int:
+    count = await session.scalar(
+        select(func.count(AuditEntry.id)).where(_audit_conditions(scope, include_tree_wide))
+    )
+    return int(count or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,11 +112,9 @@ async def _add_test_users(engine: AsyncEngine) -> None:
         await add_user(session, UNASSIGNED_VIEWER, "Official with no assignment")
 
 
-@pytest.fixture(scope="session")
-async def demo_world(
-    backend: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[DemoWorld]:
-    directory = tmp_path_factory.mktemp(f"demo-{backend}")
+@asynccontextmanager
+async def demo_world_on(backend: str, directory: Path) -> AsyncIterator[DemoWorld]:
+    """A new demo database with the test users, and an app serving it."""
     async with throwaway_database(backend, directory) as url:
         engine = create_engine(url)
         await upgrade_database(engine)
@@ -128,6 +127,22 @@ async def demo_world(
             issuer = LocalIssuer.load_or_create(settings.signing_key_path)
             yield DemoWorld(url, engine, GraphQLClient(http, issuer), settings)
         await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def demo_world(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DemoWorld]:
+    """One demo world per backend for the whole session: for tests that only read."""
+    async with demo_world_on(backend, tmp_path_factory.mktemp(f"demo-{backend}")) as world:
+        yield world
+
+
+@pytest.fixture
+async def fresh_world(backend: str, tmp_path: Path) -> AsyncIterator[DemoWorld]:
+    """A demo world of its own, for a test that writes."""
+    async with demo_world_on(backend, tmp_path) as world:
+        yield world
 
 
 def demo_user(role: Role, code: str) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from models import Base
 from models.migrate import current_revision, downgrade_database, head_revision, upgrade_database
 
 
@@ -27,3 +32,25 @@ async def test_downgrade_to_base_and_back(empty_engine: AsyncEngine) -> None:
     assert await current_revision(empty_engine) is None
     await upgrade_database(empty_engine)
     assert await current_revision(empty_engine) == head_revision()
+
+
+async def test_models_and_migrations_agree(empty_engine: AsyncEngine) -> None:
+    def differences(sync_connection: Connection) -> list[object]:
+        context = MigrationContext.configure(sync_connection)
+        return list(compare_metadata(context, Base.metadata))
+
+    async with empty_engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+async def test_audit_rows_cannot_be_changed_or_deleted(empty_engine: AsyncEngine) -> None:
+    async with empty_engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO audit_log (occurred_at, action) VALUES (CURRENT_TIMESTAMP, 'x')")
+        )
+    for statement in ("UPDATE audit_log SET action = 'y'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with empty_engine.begin() as connection:
+                await connection.execute(text(statement))
+    async with empty_engine.connect() as connection:
+        assert await connection.scalar(text("SELECT action FROM audit_log")) == "x"

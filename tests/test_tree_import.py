@@ -6,7 +6,7 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -16,6 +16,7 @@ from models.tree import Committee, CommitteeKind, child_path
 from models.tree_file import TreeImportError, TreeRow, read_tree_file
 from models.tree_import import ImportReport, import_tree
 from models.tree_moves import move_subtree
+from tests.tree_checks import Snapshot, StoredCommittee, assert_paths_follow_parent_links, snapshot
 
 # (code, parent_code, name, kind) as a file row holds them; "" parent_code for a root.
 FileRow = tuple[str, str, str, str]
@@ -30,20 +31,6 @@ BASE_TREE: list[FileRow] = [
     ("HP", "TW", "Thành ủy Hải Phòng", "province"),
     ("HP-LC", "HP", "Đảng ủy phường Lê Chân", "commune"),
 ]
-
-
-class StoredCommittee(NamedTuple):
-    id: int
-    parent_id: int | None
-    code: str
-    name: str
-    search_name: str
-    kind: CommitteeKind
-    depth: int
-    path: str
-
-
-Snapshot = list[StoredCommittee]
 
 
 def write_csv(directory: Path, rows: list[FileRow], name: str = "tree.csv") -> Path:
@@ -92,40 +79,6 @@ async def import_file(
     """Read and import `path` the way the CLI does: one transaction around both."""
     async with AsyncSession(engine) as session, session.begin():
         return await import_tree(session, read_tree_file(path), progress, batch_size=batch_size)
-
-
-async def snapshot(engine: AsyncEngine) -> Snapshot:
-    """Every committee row, every column, in id order."""
-    async with AsyncSession(engine) as session:
-        result = await session.execute(
-            select(
-                Committee.id,
-                Committee.parent_id,
-                Committee.code,
-                Committee.name,
-                Committee.search_name,
-                Committee.kind,
-                Committee.depth,
-                Committee.path,
-            ).order_by(Committee.id)
-        )
-        return [StoredCommittee(*committee) for committee in result]
-
-
-def assert_paths_follow_parent_links(committees: Snapshot) -> None:
-    """Each path and depth equals what the parent links alone say they should be."""
-    parent_of = {committee.id: committee.parent_id for committee in committees}
-    for committee in committees:
-        ids_up: list[int] = []
-        node: int | None = committee.id
-        while node is not None:
-            ids_up.append(node)
-            assert len(ids_up) <= len(committees), f"cycle above {committee.code}"
-            node = parent_of[node]
-        expected_path: str | None = None
-        for node_id in reversed(ids_up):
-            expected_path = child_path(expected_path, node_id)
-        assert (committee.path, committee.depth) == (expected_path, len(ids_up)), committee.code
 
 
 def by_code(committees: Snapshot) -> dict[str, StoredCommittee]:

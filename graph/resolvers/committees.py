@@ -5,7 +5,7 @@ from __future__ import annotations
 from graph.context import Context
 from graph.errors import NotFoundError
 from graph.global_ids import row_id_of
-from graph.loaders import ChildrenPageKey, CongressKey
+from graph.loaders import ChildrenCountKey, ChildrenPageKey, CongressKey
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
 from models import Committee, Congress, Term
 from models.tree import path_ids
@@ -42,14 +42,20 @@ async def ancestors(context: Context, committee: Committee) -> list[Committee]:
 
 
 async def children(
-    context: Context, committee: Committee, first: int | None, after: str | None
+    context: Context,
+    committee: Committee,
+    first: int | None,
+    after: str | None,
+    include_closed: bool,
 ) -> Page[Committee]:
     size = page_size(first, context.settings)
-    key = ChildrenPageKey(committee.id, size + 1, decode_cursor(after))
+    key = ChildrenPageKey(committee.id, size + 1, decode_cursor(after), include_closed)
     rows, has_next_page = split_page(await context.loaders.children_page.load(key), size)
 
     async def total_count() -> int:
-        return await context.loaders.children_count.load(committee.id)
+        return await context.loaders.children_count.load(
+            ChildrenCountKey(committee.id, include_closed)
+        )
 
     return Page(rows, has_next_page, total_count)
 
@@ -61,6 +67,7 @@ async def committees(
     search: str | None,
     first: int | None,
     after: str | None,
+    include_closed: bool,
 ) -> Page[Committee]:
     size = page_size(first, context.settings)
     after_id = decode_cursor(after)
@@ -70,7 +77,7 @@ async def committees(
         if under_committee is None:
             raise NotFoundError("No committee found for `under`.", argument="under")
         scope = scope.narrowed_to(under_committee.path)
-    where = CommitteeFilter(depth=depth, search=search)
+    where = CommitteeFilter(depth=depth, search=search, include_closed=include_closed)
     found = await visible.committee_page(
         context.session, scope, where, limit=size + 1, after_id=after_id
     )

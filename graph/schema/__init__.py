@@ -12,8 +12,11 @@ from strawberry.types import ExecutionContext
 from config import Environment, Settings
 from graph.errors import MaskUnexpectedErrors, log_unexpected_errors
 from graph.schema.committee import Committee, Congress
+from graph.schema.errors import ERROR_TYPES
+from graph.schema.mutation import Mutation
 from graph.schema.node_limit import NodeLimit
 from graph.schema.query import Query
+from graph.schema.user import User
 
 
 class CongressSchema(strawberry.Schema):
@@ -33,4 +36,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.environment is Environment.PRODUCTION:
         extensions.append(MaskUnexpectedErrors)
-    return CongressSchema(query=Query, types=[Committee, Congress], extensions=extensions)
+    return CongressSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Committee, Congress, User, *ERROR_TYPES],
+        extensions=extensions,
+    )

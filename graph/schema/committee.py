@@ -61,6 +61,9 @@ class Committee(Node):
     name: str
     kind: CommitteeKind  # type: ignore[valid-type]
     depth: int = strawberry.field(description="Number of levels from the root; the root is 1.")
+    closed_at: datetime.datetime | None = strawberry.field(
+        description="When the unit was closed (or merged away); null while it is open."
+    )
 
     @classmethod
     def from_row(cls, row: CommitteeRow) -> Committee:
@@ -71,6 +74,7 @@ class Committee(Node):
             name=row.name,
             kind=row.kind,
             depth=row.depth,
+            closed_at=row.closed_at,
         )
 
     @strawberry.field(description="Null at the root and at the top of the viewer's scope.")
@@ -84,11 +88,22 @@ class Committee(Node):
     async def ancestors(self, info: Info) -> list[Committee]:
         return [Committee.from_row(row) for row in await resolve.ancestors(info.context, self.row)]
 
-    @strawberry.field
+    @strawberry.field(description="The unit this one was merged into, if you can see it.")
+    async def merged_into(self, info: Info) -> Committee | None:
+        if self.row.merged_into_id is None:
+            return None
+        row = await info.context.loaders.committee_by_id.load(self.row.merged_into_id)
+        return None if row is None else Committee.from_row(row)
+
+    @strawberry.field(description="Open units below this one (closed ones too with includeClosed).")
     async def children(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        include_closed: bool = False,
     ) -> Connection[Committee]:
-        page = await resolve.children(info.context, self.row, first, after)
+        page = await resolve.children(info.context, self.row, first, after, include_closed)
         return connection_from_page(page, Committee.from_row, _committee_id)
 
     @strawberry.field(

@@ -6,10 +6,14 @@ import strawberry
 
 from graph.context import Info
 from graph.global_ids import GlobalId
+from graph.resolvers import audit as resolve_audit
 from graph.resolvers import committees as resolve
+from graph.resolvers import users as resolve_users
+from graph.schema.audit import AuditEntry
 from graph.schema.committee import Committee, Congress
 from graph.schema.node import Node
 from graph.schema.pagination import Connection, connection_from_page
+from graph.schema.user import User
 from graph.schema.viewer import Viewer
 
 
@@ -27,6 +31,9 @@ class Query:
         if global_id.type_name == resolve.COMMITTEE_TYPE:
             row = await resolve.committee_by_global_id(info.context, id)
             return None if row is None else Committee.from_row(row)
+        if global_id.type_name == resolve_users.USER_TYPE:
+            user = await resolve_users.user_by_global_id(info.context, id)
+            return None if user is None else User.from_row(user)
         if global_id.type_name == resolve.CONGRESS_TYPE:
             found = await resolve.congress_by_global_id(info.context, id)
             return None if found is None else Congress.from_row(*found)
@@ -60,6 +67,38 @@ class Query:
         search: str | None = None,
         first: int | None = None,
         after: str | None = None,
+        include_closed: bool = False,
     ) -> Connection[Committee]:
-        page = await resolve.committees(info.context, under, depth, search, first, after)
+        page = await resolve.committees(
+            info.context, under, depth, search, first, after, include_closed
+        )
         return connection_from_page(page, Committee.from_row, lambda row: row.id)
+
+    @strawberry.field(
+        description="Officials with a role where you administer (under one committee if given); "
+        "`search` matches name or subject, ignoring case and accents."
+    )
+    async def users(
+        self,
+        info: Info,
+        under: strawberry.ID | None = None,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[User]:
+        page = await resolve_users.users(info.context, under, search, first, after)
+        return connection_from_page(page, User.from_row, lambda row: row.id)
+
+    @strawberry.field(
+        description="Administrative actions on committees you administer, newest first. "
+        "Admins of the root also see refused logins."
+    )
+    async def audit_log(
+        self,
+        info: Info,
+        under: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEntry]:
+        page = await resolve_audit.audit_log(info.context, under, first, after)
+        return connection_from_page(page, AuditEntry.from_row, lambda row: row.id)

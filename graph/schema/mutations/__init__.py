@@ -1,0 +1,1 @@
+"""One module per mutation (or pair of twins), named <noun>_<verb>."""

@@ -1,0 +1,84 @@
+"""Administration: closed and merged committees, searchable users, the append-only audit log.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+APPEND_ONLY_MESSAGE = "audit_log is append-only"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("committee") as batch_op:
+        batch_op.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_committee_merged_into_id_committee", "committee", ["merged_into_id"], ["id"]
+        )
+    with op.batch_alter_table("app_user") as batch_op:
+        batch_op.add_column(
+            sa.Column("search_name", sa.String(255), nullable=False, server_default="")
+        )
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor_user_id", sa.Integer(), nullable=True),
+        sa.Column("actor_subject", sa.String(64), nullable=True),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("committee_id", sa.Integer(), nullable=True),
+        sa.Column("target_type", sa.String(32), nullable=True),
+        sa.Column("target_id", sa.Integer(), nullable=True),
+        sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("after", sa.JSON(), nullable=True),
+        sa.Column("request_id", sa.String(64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["actor_user_id"], ["app_user.id"], name="fk_audit_log_actor_user_id_app_user"
+        ),
+        sa.ForeignKeyConstraint(
+            ["committee_id"], ["committee.id"], name="fk_audit_log_committee_id_committee"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
+    )
+    op.create_index("ix_audit_log_committee_id_id", "audit_log", ["committee_id", "id"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"""
+            CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$
+            BEGIN
+                RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}';
+            END;
+            $$ LANGUAGE plpgsql
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+        )
+    else:
+        for event in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log "
+                f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+            )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
+        op.execute("DROP FUNCTION audit_log_append_only()")
+    op.drop_index("ix_audit_log_committee_id_id", table_name="audit_log")
+    op.drop_table("audit_log")
+    with op.batch_alter_table("app_user") as batch_op:
+        batch_op.drop_column("search_name")
+    with op.batch_alter_table("committee") as batch_op:
+        batch_op.drop_constraint("fk_committee_merged_into_id_committee", type_="foreignkey")
+        batch_op.drop_column("merged_into_id")
+        batch_op.drop_column("closed_at")

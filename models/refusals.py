@@ -1,0 +1,33 @@
+"""Why an action was refused, as typed exceptions the GraphQL edge turns into error types.
+
+The rule of scope decides which one: an object outside the viewer's subtrees is always
+`NotVisible` (exactly as if it did not exist), and `NotAllowed` is only ever said about an
+object the viewer can see.
+"""
+
+from __future__ import annotations
+
+
+class Refusal(Exception):
+    """An expected refusal; nothing it interrupted is kept (the transaction rolls back)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotVisible(Refusal):
+    """No such object, or one outside the viewer's scope: the two are never told apart."""
+
+
+class NotAllowed(Refusal):
+    """The viewer can see the object but their role does not let them do this to it."""
+
+
+class Invalid(Refusal):
+    """The input breaks a rule; `field` names the input field."""
+
+
+class Conflicting(Refusal):
+    """The request contradicts the current state (a taken code, the last admin, ...)."""
