@@ -11,7 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from permissions.authentication import AuthenticationError, RefusalReason, authenticate
+from graph.request_ids import REQUEST_ID_STATE_KEY
+from permissions.authentication import (
+    AuthenticationError,
+    RefusalReason,
+    authenticate,
+    record_refusal,
+)
 from permissions.tokens import TokenVerifier
 
 GraphiQLPage = Callable[[Request], Awaitable[Response]]
@@ -55,6 +61,8 @@ class AuthenticationMiddleware:
             try:
                 viewer = await authenticate(headers.get("authorization"), self._verifier, session)
             except AuthenticationError as error:
+                request_id = scope.get("state", {}).get(REQUEST_ID_STATE_KEY)
+                await record_refusal(session, error, request_id)
                 await _unauthorized(error, send)
                 return
             state = scope.setdefault("state", {})

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.audit import Actor, append_audit
 from permissions.tokens import InsufficientAssurance, TokenError, TokenVerifier
 from permissions.viewer import Viewer, load_active_viewer
 
@@ -67,3 +68,27 @@ async def authenticate(
             subject=identity.subject,
         )
     return viewer
+
+
+async def record_refusal(
+    session: AsyncSession, error: AuthenticationError, request_id: str | None
+) -> None:
+    """Keep a refused login in the audit log when a provider vouched for the identity.
+
+    A verified identity without an active account, or below the required assurance level,
+    is worth an administrator's attention. Missing and invalid tokens are not recorded:
+    anyone can send those, and logging them would let anyone fill the audit log.
+    """
+    if error.subject is None:
+        return
+    after: dict[str, object] = {"reason": error.reason.value}
+    if error.required_assurance_level is not None:
+        after["requiredLevel"] = error.required_assurance_level
+    append_audit(
+        session,
+        Actor(user_id=None, subject=error.subject, request_id=request_id),
+        action="login.refused",
+        committee_id=None,
+        after=after,
+    )
+    await session.commit()

@@ -21,6 +21,7 @@ from tests.admin_api import (
     user_gid,
 )
 from tests.conftest import (
+    INACTIVE_VIEWER,
     SIBLING_PROVINCE_CODE,
     SIBLING_VIEWER,
     TWO_SUBTREES_VIEWER,
@@ -307,3 +308,29 @@ async def test_audit_log_is_scoped(fresh_world: DemoWorld) -> None:
     assert sibling_admin["auditLog"]["totalCount"] == 0
     central = await fresh_world.client.query(demo_user(Role.ADMIN, CENTRAL_CODE), AUDIT_LOG)
     assert [e["action"] for e in central["auditLog"]["nodes"]] == ["user.create"]
+
+
+async def test_refused_logins_of_verified_identities_are_audited_for_root_admins(
+    fresh_world: DemoWorld,
+) -> None:
+    inactive = await fresh_world.client.post(
+        "{ viewer { subject } }", token=fresh_world.client.token_for(INACTIVE_VIEWER)
+    )
+    garbage = await fresh_world.client.post("{ viewer { subject } }", token="not-a-token")
+    assert inactive.status_code == garbage.status_code == 401
+    central = await fresh_world.client.query(demo_user(Role.ADMIN, CENTRAL_CODE), AUDIT_LOG)
+    refusals = [e for e in central["auditLog"]["nodes"] if e["action"] == "login.refused"]
+    assert refusals == [
+        {
+            "action": "login.refused",
+            "actorSubject": INACTIVE_VIEWER,
+            "targetType": None,
+            "targetId": None,
+            "committee": None,
+            "before": None,
+            "after": {"reason": "unknown_or_inactive_user"},
+            "requestId": inactive.headers["x-request-id"],
+        }
+    ]
+    province = await fresh_world.client.query(PROVINCE_ADMIN, AUDIT_LOG)
+    assert [e for e in province["auditLog"]["nodes"] if e["action"] == "login.refused"] == []
