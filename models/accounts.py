@@ -18,6 +18,7 @@ from models.refusals import Conflicting, Invalid, NotVisible
 from models.text import search_key
 from models.tree import Committee
 from models.users import Assignment, Role, User
+from models.versions import check_expected_version, claim_next_version
 
 # Identity providers' subjects: a personal identification number, or any opaque id without
 # spaces. Checked here so nothing unprintable reaches the logs or the audit trail.
@@ -101,16 +102,24 @@ async def create_user(
 
 
 async def grant_role(
-    session: AsyncSession, actor: Actor, *, user: User, committee: Committee, role: Role
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user: User,
+    committee: Committee,
+    role: Role,
+    expected_version: int | None = None,
 ) -> None:
     """Give `user` `role` at `committee`, replacing the role they had there; no-op if unchanged."""
     _open_committee(committee, "committeeId")
     assignment = await _assignment(session, user.id, committee.id)
     before = None if assignment is None else {"role": assignment.role.value}
+    if assignment is not None and assignment.role is role:
+        check_expected_version(user, expected_version)
+        return
+    await claim_next_version(session, user, expected_version)
     if assignment is None:
         session.add(Assignment(user_id=user.id, committee_id=committee.id, role=role))
-    elif assignment.role is role:
-        return
     else:
         assignment.role = role
     append_audit(
@@ -127,11 +136,17 @@ async def grant_role(
 
 
 async def revoke_role(
-    session: AsyncSession, actor: Actor, *, user: User, committee: Committee
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user: User,
+    committee: Committee,
+    expected_version: int | None = None,
 ) -> None:
     assignment = await _assignment(session, user.id, committee.id)
     if assignment is None:
         raise NotVisible("This user has no role at this committee.", field="committeeId")
+    await claim_next_version(session, user, expected_version)
     await session.delete(assignment)
     append_audit(
         session,
@@ -159,11 +174,20 @@ async def active_admins_at(session: AsyncSession, committee_id: int) -> int:
     return int(count or 0)
 
 
-async def set_active(session: AsyncSession, actor: Actor, *, user: User, active: bool) -> None:
+async def set_active(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user: User,
+    active: bool,
+    expected_version: int | None = None,
+) -> None:
     """Deactivate or reactivate; one audit row per committee the user holds a role at, so the
     admins of each of them see it. No-op if the user is already in that state."""
     if user.is_active == active:
+        check_expected_version(user, expected_version)
         return
+    await claim_next_version(session, user, expected_version)
     user.is_active = active
     committee_ids = await session.scalars(
         select(Assignment.committee_id).where(Assignment.user_id == user.id)

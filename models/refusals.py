@@ -31,3 +31,11 @@ class Invalid(Refusal):
 
 class Conflicting(Refusal):
     """The request contradicts the current state (a taken code, the last admin, ...)."""
+
+
+class StaleVersion(Refusal):
+    """The object changed since the client read it: `current_version` is what it is now."""
+
+    def __init__(self, message: str, *, current_version: int) -> None:
+        super().__init__(message, field="expectedVersion")
+        self.current_version = current_version

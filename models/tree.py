@@ -59,6 +59,8 @@ class Committee(Base):
     # A closed unit keeps its place, its records and its history; it only stops taking part.
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("committee.id"))
+    # Bumped by every change to this unit itself (models.versions), for expectedVersion.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     __table_args__ = (Index("ix_committee_parent_id_path", "parent_id", "path"),)
 

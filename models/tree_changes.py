@@ -22,6 +22,7 @@ from models.text import search_key
 from models.tree import Committee, CommitteeKind, child_path, is_in_subtree
 from models.tree_moves import move_children, move_subtree
 from models.users import Assignment
+from models.versions import check_expected_version, claim_next_version
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9._/-]{1,64}")
 
@@ -84,12 +85,19 @@ async def create_committee(
 
 
 async def rename_committee(
-    session: AsyncSession, actor: Actor, *, committee: Committee, name: str
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    committee: Committee,
+    name: str,
+    expected_version: int | None = None,
 ) -> None:
     name = checked_display_name(name)
     require_open(committee, "id")
     if name == committee.name:
+        check_expected_version(committee, expected_version)
         return
+    await claim_next_version(session, committee, expected_version)
     append_audit(
         session,
         actor,
@@ -106,7 +114,12 @@ async def rename_committee(
 
 
 async def move_committee(
-    session: AsyncSession, actor: Actor, *, committee: Committee, new_parent: Committee
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    committee: Committee,
+    new_parent: Committee,
+    expected_version: int | None = None,
 ) -> None:
     """Put `committee` and its whole subtree under `new_parent`, rewriting every path below."""
     require_open(committee, "id")
@@ -117,7 +130,9 @@ async def move_committee(
             field="newParentId",
         )
     if committee.parent_id == new_parent.id:
+        check_expected_version(committee, expected_version)
         return
+    await claim_next_version(session, committee, expected_version)
     old_parent_id = committee.parent_id
     await move_subtree(session, committee.id, new_parent.id)
     append_audit(
@@ -134,7 +149,12 @@ async def move_committee(
 
 
 async def merge_committees(
-    session: AsyncSession, actor: Actor, *, source: Committee, target: Committee
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    source: Committee,
+    target: Committee,
+    expected_version: int | None = None,
 ) -> None:
     """Fold `source` into `target`: its children, congresses and officials move to `target`,
     and `source` is closed (never deleted), keeping what could not move and its history."""
@@ -145,6 +165,9 @@ async def merge_committees(
             "A committee cannot be merged into itself or one of its own descendants.",
             field="intoId",
         )
+    # `expected_version` is the merged unit's; the one that takes over changes too.
+    await claim_next_version(session, source, expected_version)
+    await claim_next_version(session, target, None)
     moved_children = await move_children(session, source, target)
     moved_congresses = await _move_congresses(session, source.id, target.id)
     moved_roles = await _move_assignments(session, source.id, target.id)
@@ -172,9 +195,16 @@ async def merge_committees(
     await session.flush()
 
 
-async def close_committee(session: AsyncSession, actor: Actor, *, committee: Committee) -> None:
+async def close_committee(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    committee: Committee,
+    expected_version: int | None = None,
+) -> None:
     """Close a unit with no open children; its records stay readable. No-op if already closed."""
     if committee.is_closed:
+        check_expected_version(committee, expected_version)
         return
     open_children = await session.scalar(
         select(Committee.id)
@@ -186,6 +216,7 @@ async def close_committee(session: AsyncSession, actor: Actor, *, committee: Com
             "This committee still has open committees below it: move, merge or close them first.",
             field="id",
         )
+    await claim_next_version(session, committee, expected_version)
     committee.closed_at = utc_now()
     append_audit(
         session,

@@ -34,6 +34,8 @@ class User(Base):
     # search_key(display_name), for accent-insensitive search.
     search_name: Mapped[str] = mapped_column(String(255), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Bumped by every change to the account or its roles (models.versions).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 

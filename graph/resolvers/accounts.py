@@ -46,7 +46,7 @@ async def create_user(
 
 
 async def grant_role(
-    context: Context, user_id: str, committee_id: str, role: Role
+    context: Context, user_id: str, committee_id: str, role: Role, expected_version: int | None
 ) -> User | Refusal:
     async def change() -> User:
         # The committee first: a non-admin learns "Forbidden", as users are visible only to admins.
@@ -56,20 +56,31 @@ async def grant_role(
         _require_not_self(context.viewer, user, "You cannot change your own roles.")
         _require_role_within_own(context, committee.path, role)
         await accounts.grant_role(
-            context.session, actor_of(context), user=user, committee=committee, role=role
+            context.session,
+            actor_of(context),
+            user=user,
+            committee=committee,
+            role=role,
+            expected_version=expected_version,
         )
         return user
 
     return await run_mutation(context, change)
 
 
-async def revoke_role(context: Context, user_id: str, committee_id: str) -> User | Refusal:
+async def revoke_role(
+    context: Context, user_id: str, committee_id: str, expected_version: int | None
+) -> User | Refusal:
     async def change() -> User:
         committee = await visible_committee(context, committee_id, "committeeId")
         require_admin_at(context, committee)
         user = await visible_user(context, user_id, "userId")
         await accounts.revoke_role(
-            context.session, actor_of(context), user=user, committee=committee
+            context.session,
+            actor_of(context),
+            user=user,
+            committee=committee,
+            expected_version=expected_version,
         )
         await _keep_an_admin_at_own_roots(context)
         return user
@@ -77,14 +88,22 @@ async def revoke_role(context: Context, user_id: str, committee_id: str) -> User
     return await run_mutation(context, change)
 
 
-async def set_user_active(context: Context, user_id: str, active: bool) -> User | Refusal:
+async def set_user_active(
+    context: Context, user_id: str, *, active: bool, expected_version: int | None
+) -> User | Refusal:
     async def change() -> User:
         user = await visible_user(context, user_id, "userId")
         _require_not_self(context.viewer, user, "You cannot deactivate or reactivate yourself.")
         all_roles = await accounts.committee_paths_of(context.session, user.id)
         if not all(context.viewer.has_role_at(path, Role.ADMIN) for path in all_roles):
             raise NotAllowed("This user holds roles you do not administer.")
-        await accounts.set_active(context.session, actor_of(context), user=user, active=active)
+        await accounts.set_active(
+            context.session,
+            actor_of(context),
+            user=user,
+            active=active,
+            expected_version=expected_version,
+        )
         return user
 
     return await run_mutation(context, change)

@@ -27,12 +27,18 @@ async def create_committee(
     return await run_mutation(context, change)
 
 
-async def rename_committee(context: Context, committee_id: str, name: str) -> Committee | Refusal:
+async def rename_committee(
+    context: Context, committee_id: str, name: str, expected_version: int | None
+) -> Committee | Refusal:
     async def change() -> Committee:
         committee = await visible_committee(context, committee_id, "id")
         require_admin_at(context, committee)
         await tree_changes.rename_committee(
-            context.session, actor_of(context), committee=committee, name=name
+            context.session,
+            actor_of(context),
+            committee=committee,
+            name=name,
+            expected_version=expected_version,
         )
         return committee
 
@@ -40,7 +46,7 @@ async def rename_committee(context: Context, committee_id: str, name: str) -> Co
 
 
 async def move_committee(
-    context: Context, committee_id: str, new_parent_id: str
+    context: Context, committee_id: str, new_parent_id: str, expected_version: int | None
 ) -> Committee | Refusal:
     async def change() -> Committee:
         committee = await visible_committee(context, committee_id, "id")
@@ -48,7 +54,11 @@ async def move_committee(
         require_admin_above(context, committee)
         require_admin_at(context, new_parent)
         await tree_changes.move_committee(
-            context.session, actor_of(context), committee=committee, new_parent=new_parent
+            context.session,
+            actor_of(context),
+            committee=committee,
+            new_parent=new_parent,
+            expected_version=expected_version,
         )
         return committee
 
@@ -56,7 +66,7 @@ async def move_committee(
 
 
 async def merge_committees(
-    context: Context, from_id: str, into_id: str
+    context: Context, from_id: str, into_id: str, expected_version: int | None
 ) -> tuple[Committee, Committee] | Refusal:
     async def change() -> tuple[Committee, Committee]:
         source = await visible_committee(context, from_id, "fromId")
@@ -64,18 +74,29 @@ async def merge_committees(
         require_admin_above(context, source)
         require_admin_at(context, target)
         await tree_changes.merge_committees(
-            context.session, actor_of(context), source=source, target=target
+            context.session,
+            actor_of(context),
+            source=source,
+            target=target,
+            expected_version=expected_version,
         )
         return source, target
 
     return await run_mutation(context, change)
 
 
-async def close_committee(context: Context, committee_id: str) -> Committee | Refusal:
+async def close_committee(
+    context: Context, committee_id: str, expected_version: int | None
+) -> Committee | Refusal:
     async def change() -> Committee:
         committee = await visible_committee(context, committee_id, "id")
         require_admin_above(context, committee)
-        await tree_changes.close_committee(context.session, actor_of(context), committee=committee)
+        await tree_changes.close_committee(
+            context.session,
+            actor_of(context),
+            committee=committee,
+            expected_version=expected_version,
+        )
         return committee
 
     return await run_mutation(context, change)

@@ -61,6 +61,7 @@ class Committee(Node):
     name: str
     kind: CommitteeKind  # type: ignore[valid-type]
     depth: int = strawberry.field(description="Number of levels from the root; the root is 1.")
+    version: int = strawberry.field(description="Send it back as expectedVersion when changing.")
     closed_at: datetime.datetime | None = strawberry.field(
         description="When the unit was closed (or merged away); null while it is open."
     )
@@ -74,6 +75,7 @@ class Committee(Node):
             name=row.name,
             kind=row.kind,
             depth=row.depth,
+            version=row.version,
             closed_at=row.closed_at,
         )
 

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import strawberry
 
-from models.refusals import Conflicting, Invalid, NotAllowed, NotVisible, Refusal
+from models.refusals import Conflicting, Invalid, NotAllowed, NotVisible, Refusal, StaleVersion
 
 
 @strawberry.interface(description="Why a mutation changed nothing.")
@@ -35,10 +35,18 @@ class Conflict(MutationError):
     field: str | None
 
 
-ERROR_TYPES = (NotFound, Forbidden, ValidationError, Conflict)
+@strawberry.type(description="Someone changed the object since you read it; nothing was changed.")
+class VersionConflict(MutationError):
+    current_version: int
 
 
-def error_from_refusal(refusal: Refusal) -> NotFound | Forbidden | ValidationError | Conflict:
+ERROR_TYPES = (NotFound, Forbidden, ValidationError, Conflict, VersionConflict)
+ErrorType = NotFound | Forbidden | ValidationError | Conflict | VersionConflict
+
+
+def error_from_refusal(refusal: Refusal) -> ErrorType:
+    if isinstance(refusal, StaleVersion):
+        return VersionConflict(message=refusal.message, current_version=refusal.current_version)
     if isinstance(refusal, NotVisible):
         return NotFound(message=refusal.message, field=refusal.field)
     if isinstance(refusal, NotAllowed):
@@ -56,7 +64,7 @@ Payload = TypeVar("Payload")
 
 async def payload_or_error(
     outcome: Outcome | Refusal, to_payload: Callable[[Outcome], Awaitable[Payload]]
-) -> Payload | NotFound | Forbidden | ValidationError | Conflict:
+) -> Payload | ErrorType:
     """Shape what a mutation resolver returned: its payload, or the error type of its refusal."""
     if isinstance(outcome, Refusal):
         return error_from_refusal(outcome)

@@ -20,6 +20,7 @@ class User(Node):
     subject: str = strawberry.field(description="The identity provider's subject (personal id).")
     name: str
     active: bool
+    version: int = strawberry.field(description="Send it back as expectedVersion when changing.")
     created_at: datetime.datetime
 
     @classmethod
@@ -30,6 +31,7 @@ class User(Node):
             subject=row.subject,
             name=row.display_name,
             active=row.is_active,
+            version=row.version,
             created_at=row.created_at,
         )
 

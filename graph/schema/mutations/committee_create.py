@@ -9,7 +9,14 @@ import strawberry
 from graph.context import Info
 from graph.resolvers import tree_changes
 from graph.schema.committee import Committee, CommitteeKind
-from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError, payload_or_error
+from graph.schema.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationError,
+    VersionConflict,
+    payload_or_error,
+)
 from graph.schema.mutations.reload import committee_after
 from models import Committee as CommitteeRow
 
@@ -26,6 +33,9 @@ class CreateCommitteeInput:
 class RenameCommitteeInput:
     id: strawberry.ID
     name: str
+    expected_version: int | None = strawberry.field(
+        default=None, description="The version you read; if it changed since, nothing happens."
+    )
 
 
 @strawberry.type
@@ -34,7 +44,7 @@ class CommitteePayload:
 
 
 CommitteeResult = Annotated[
-    CommitteePayload | NotFound | Forbidden | ValidationError | Conflict,
+    CommitteePayload | NotFound | Forbidden | ValidationError | Conflict | VersionConflict,
     strawberry.union("CommitteeResult"),
 ]
 
@@ -51,5 +61,7 @@ async def create_committee(info: Info, input: CreateCommitteeInput) -> Committee
 
 
 async def rename_committee(info: Info, input: RenameCommitteeInput) -> CommitteeResult:
-    outcome = await tree_changes.rename_committee(info.context, input.id, input.name)
+    outcome = await tree_changes.rename_committee(
+        info.context, input.id, input.name, input.expected_version
+    )
     return await payload_or_error(outcome, lambda row: committee_payload(info, row))

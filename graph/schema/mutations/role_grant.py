@@ -8,7 +8,14 @@ import strawberry
 
 from graph.context import Info
 from graph.resolvers import accounts
-from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError, payload_or_error
+from graph.schema.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationError,
+    VersionConflict,
+    payload_or_error,
+)
 from graph.schema.mutations.reload import user_after
 from graph.schema.user import User
 from graph.schema.viewer import Role
@@ -20,12 +27,20 @@ class GrantRoleInput:
     user_id: strawberry.ID
     committee_id: strawberry.ID
     role: Role  # type: ignore[valid-type]
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The user's version you read; if it changed since, nothing happens.",
+    )
 
 
 @strawberry.input
 class RevokeRoleInput:
     user_id: strawberry.ID
     committee_id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The user's version you read; if it changed since, nothing happens.",
+    )
 
 
 @strawberry.type
@@ -36,7 +51,8 @@ class RolePayload:
 
 
 RoleResult = Annotated[
-    RolePayload | NotFound | Forbidden | ValidationError | Conflict, strawberry.union("RoleResult")
+    RolePayload | NotFound | Forbidden | ValidationError | Conflict | VersionConflict,
+    strawberry.union("RoleResult"),
 ]
 
 
@@ -45,10 +61,14 @@ async def _payload(info: Info, user: UserRow) -> RolePayload:
 
 
 async def grant_role(info: Info, input: GrantRoleInput) -> RoleResult:
-    outcome = await accounts.grant_role(info.context, input.user_id, input.committee_id, input.role)
+    outcome = await accounts.grant_role(
+        info.context, input.user_id, input.committee_id, input.role, input.expected_version
+    )
     return await payload_or_error(outcome, lambda user: _payload(info, user))
 
 
 async def revoke_role(info: Info, input: RevokeRoleInput) -> RoleResult:
-    outcome = await accounts.revoke_role(info.context, input.user_id, input.committee_id)
+    outcome = await accounts.revoke_role(
+        info.context, input.user_id, input.committee_id, input.expected_version
+    )
     return await payload_or_error(outcome, lambda user: _payload(info, user))

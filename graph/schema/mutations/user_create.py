@@ -8,7 +8,14 @@ import strawberry
 
 from graph.context import Info
 from graph.resolvers import accounts
-from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError, payload_or_error
+from graph.schema.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationError,
+    VersionConflict,
+    payload_or_error,
+)
 from graph.schema.mutations.reload import user_after
 from graph.schema.user import User
 from graph.schema.viewer import Role
@@ -29,7 +36,7 @@ class CreateUserPayload:
 
 
 CreateUserResult = Annotated[
-    CreateUserPayload | NotFound | Forbidden | ValidationError | Conflict,
+    CreateUserPayload | NotFound | Forbidden | ValidationError | Conflict | VersionConflict,
     strawberry.union("CreateUserResult"),
 ]
 

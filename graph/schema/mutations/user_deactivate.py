@@ -8,7 +8,14 @@ import strawberry
 
 from graph.context import Info
 from graph.resolvers import accounts
-from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError, payload_or_error
+from graph.schema.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationError,
+    VersionConflict,
+    payload_or_error,
+)
 from graph.schema.mutations.reload import user_after
 from graph.schema.user import User
 from models import User as UserRow
@@ -17,6 +24,10 @@ from models import User as UserRow
 @strawberry.input
 class UserIdInput:
     user_id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The user's version you read; if it changed since, nothing happens.",
+    )
 
 
 @strawberry.type
@@ -25,7 +36,7 @@ class UserActivePayload:
 
 
 UserActiveResult = Annotated[
-    UserActivePayload | NotFound | Forbidden | ValidationError | Conflict,
+    UserActivePayload | NotFound | Forbidden | ValidationError | Conflict | VersionConflict,
     strawberry.union("UserActiveResult"),
 ]
 
@@ -35,10 +46,14 @@ async def _payload(info: Info, user: UserRow) -> UserActivePayload:
 
 
 async def deactivate_user(info: Info, input: UserIdInput) -> UserActiveResult:
-    outcome = await accounts.set_user_active(info.context, input.user_id, active=False)
+    outcome = await accounts.set_user_active(
+        info.context, input.user_id, active=False, expected_version=input.expected_version
+    )
     return await payload_or_error(outcome, lambda user: _payload(info, user))
 
 
 async def reactivate_user(info: Info, input: UserIdInput) -> UserActiveResult:
-    outcome = await accounts.set_user_active(info.context, input.user_id, active=True)
+    outcome = await accounts.set_user_active(
+        info.context, input.user_id, active=True, expected_version=input.expected_version
+    )
     return await payload_or_error(outcome, lambda user: _payload(info, user))

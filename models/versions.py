@@ -1,0 +1,54 @@
+"""Optimistic concurrency: a change claims the next version of the object it changes.
+
+A client may send the version it read (`expectedVersion`); a different current version is
+refused with that current version. The claim itself is one conditional UPDATE
+(`... SET version = version + 1 WHERE version = :read`), so of two writers that read the
+same version only one gets it, on SQLite and PostgreSQL alike; the other is told the
+current version instead of silently overwriting. A request that changes nothing (the same
+name again) claims nothing, but is still refused if its expected version is stale.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from models.refusals import StaleVersion
+from models.tree import Committee
+from models.users import User
+
+Versioned = Committee | User
+
+
+def _stale(row: Versioned, current_version: int) -> StaleVersion:
+    noun = "committee" if isinstance(row, Committee) else "user"
+    return StaleVersion(
+        f"This {noun} changed since you read it: it is now at version {current_version}.",
+        current_version=current_version,
+    )
+
+
+def check_expected_version(row: Versioned, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != row.version:
+        raise _stale(row, row.version)
+
+
+async def claim_next_version(
+    session: AsyncSession, row: Versioned, expected_version: int | None
+) -> int:
+    """Bump `row`'s version, which must still be the one read (and the one expected)."""
+    check_expected_version(row, expected_version)
+    model = type(row)
+    result = await session.execute(
+        update(model)
+        .where(model.id == row.id, model.version == row.version)
+        .values(version=model.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        current = await session.scalar(select(model.version).where(model.id == row.id))
+        raise _stale(row, int(current or 0))
+    # Record the new version without marking the object dirty (the UPDATE already ran).
+    set_committed_value(row, "version", row.version + 1)
+    return row.version
