@@ -2,7 +2,8 @@
 
 from models.audit import AuditEntry
 from models.base import Base
-from models.congress import Congress, MilestoneTemplate, Term
+from models.congress import Congress, CongressStatus, MilestoneStatus, MilestoneTemplate, Term
+from models.progress import CongressEvent, CongressMilestone, CongressResult, IdempotencyRecord
 from models.tree import Committee, CommitteeKind
 from models.users import Assignment, Role, User
 
@@ -13,6 +14,12 @@ __all__ = [
     "Committee",
     "CommitteeKind",
     "Congress",
+    "CongressEvent",
+    "CongressMilestone",
+    "CongressResult",
+    "CongressStatus",
+    "IdempotencyRecord",
+    "MilestoneStatus",
     "MilestoneTemplate",
     "Role",
     "Term",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -34,11 +35,27 @@ class MilestoneTemplate(Base):
     name: Mapped[str] = mapped_column(String(255))
     position: Mapped[int]
     prerequisite_code: Mapped[str | None] = mapped_column(String(64))
+    # The step that means "the congress took place": results may be recorded after it, and
+    # a congress counts as held (not overdue) from its date.
+    marks_held: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
         UniqueConstraint("term_id", "code"),
         UniqueConstraint("term_id", "position"),
     )
+
+
+class CongressStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    HELD = "held"
+    COMPLETED = "completed"
+
+
+class MilestoneStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
 
 
 class Congress(Base):
@@ -50,6 +67,19 @@ class Congress(Base):
     committee_id: Mapped[int] = mapped_column(ForeignKey("committee.id"))
     term_id: Mapped[int] = mapped_column(ForeignKey("term.id"), index=True)
     deadline: Mapped[date | None]
+    # Current state, derived from the congress's events in the same transaction as each one.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    status: Mapped[CongressStatus] = mapped_column(
+        Enum(
+            CongressStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=CongressStatus.NOT_STARTED,
+        server_default=CongressStatus.NOT_STARTED.value,
+    )
+    held_on: Mapped[date | None]
 
     __table_args__ = (UniqueConstraint("committee_id", "term_id"),)
 
@@ -65,6 +95,9 @@ DEFAULT_MILESTONES: tuple[tuple[str, str], ...] = (
 )
 
 
+HELD_MILESTONE = "congress_held"
+
+
 def default_milestone_templates(term_id: int) -> list[MilestoneTemplate]:
     templates = []
     previous_code: str | None = None
@@ -76,6 +109,7 @@ def default_milestone_templates(term_id: int) -> list[MilestoneTemplate]:
                 name=name,
                 position=position,
                 prerequisite_code=previous_code,
+                marks_held=code == HELD_MILESTONE,
             )
         )
         previous_code = code

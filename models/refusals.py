@@ -39,3 +39,8 @@ class StaleVersion(Refusal):
     def __init__(self, message: str, *, current_version: int) -> None:
         super().__init__(message, field="expectedVersion")
         self.current_version = current_version
+
+
+class Contention(Exception):
+    """Another writer changed the row between this request's read and its write. Not a
+    refusal: the whole change is run again on fresh reads (graph.resolvers.mutations)."""

@@ -14,15 +14,17 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models.refusals import StaleVersion
+from models.congress import Congress
+from models.refusals import Contention, StaleVersion
 from models.tree import Committee
 from models.users import User
 
-Versioned = Committee | User
+# Every table with a `version` column that clients send back as expectedVersion.
+Versioned = Committee | User | Congress
 
 
 def _stale(row: Versioned, current_version: int) -> StaleVersion:
-    noun = "committee" if isinstance(row, Committee) else "user"
+    noun = type(row).__name__.lower()
     return StaleVersion(
         f"This {noun} changed since you read it: it is now at version {current_version}.",
         current_version=current_version,
@@ -47,6 +49,9 @@ async def claim_next_version(
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:
+        if expected_version is None:
+            # The client asked for no particular version: run the change again on fresh reads.
+            raise Contention(f"{model.__name__} {row.id} changed under this request")
         current = await session.scalar(select(model.version).where(model.id == row.id))
         raise _stale(row, int(current or 0))
     # Record the new version without marking the object dirty (the UPDATE already ran).

@@ -3,15 +3,19 @@ and running the change in one transaction that commits only if nothing was refus
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
 
 from graph.context import Context
 from graph.resolvers import committees as read_committees
 from graph.resolvers.users import user_by_global_id
 from models import Committee, Role, User
 from models.audit import Actor
-from models.refusals import NotAllowed, NotVisible, Refusal
+from models.refusals import Conflicting, Contention, NotAllowed, NotVisible, Refusal
 from models.tree import parent_path
 
 Result = TypeVar("Result")
@@ -49,18 +53,49 @@ def require_admin_above(context: Context, committee: Committee) -> None:
         raise NotAllowed("Only an admin of the level above can do this to this committee.")
 
 
+# Concurrent writers on one row retry on fresh reads; past this many tries the client is told
+# to try again later rather than kept waiting (or shown a database error).
+MAX_ATTEMPTS = 40
+_RETRY_DELAY_SECONDS = (0.002, 0.02)
+
+
+def is_transient(error: DBAPIError) -> bool:
+    """A lock or serialization failure that a new attempt can get past."""
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if code in {"40001", "40P01", "55P03"}:  # serialization failure, deadlock, lock timeout
+        return True
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
 async def run_mutation(
     context: Context, change: Callable[[], Awaitable[Result]]
 ) -> Result | Refusal:
-    """Run `change` and commit; on a refusal roll everything back and return the refusal."""
-    try:
-        result = await change()
-    except Refusal as refusal:
+    """Run `change` and commit; on a refusal roll everything back and return the refusal.
+
+    If another writer got in between this request's reads and its writes, everything is
+    rolled back and `change` runs again from fresh reads; no lock error reaches the client.
+    """
+    for _attempt in range(MAX_ATTEMPTS):
+        try:
+            result = await change()
+            await context.session.commit()
+        except Refusal as refusal:
+            await context.session.rollback()
+            return refusal
+        except Contention:
+            pass
+        except DBAPIError as error:
+            if not is_transient(error):
+                await context.session.rollback()
+                raise
+        except BaseException:
+            await context.session.rollback()
+            raise
+        else:
+            context.reset_loaders()
+            return result
         await context.session.rollback()
-        return refusal
-    except BaseException:
-        await context.session.rollback()
-        raise
-    await context.session.commit()
-    context.reset_loaders()
-    return result
+        context.reset_loaders()
+        await asyncio.sleep(random.uniform(*_RETRY_DELAY_SECONDS))
+    return Conflicting("Too many people are changing this right now; please try again.")

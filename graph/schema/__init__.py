@@ -7,6 +7,7 @@ from collections.abc import Callable
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import QueryDepthLimiter, SchemaExtension
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from config import Environment, Settings
@@ -17,6 +18,10 @@ from graph.schema.mutation import Mutation
 from graph.schema.node_limit import NodeLimit
 from graph.schema.query import Query
 from graph.schema.user import User
+
+# Each area of the API contributes its root fields; the schema merges them.
+QUERY_PARTS: tuple[type, ...] = (Query,)
+MUTATION_PARTS: tuple[type, ...] = (Mutation,)
 
 
 class CongressSchema(strawberry.Schema):
@@ -37,8 +42,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     if settings.environment is Environment.PRODUCTION:
         extensions.append(MaskUnexpectedErrors)
     return CongressSchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", QUERY_PARTS),
+        mutation=merge_types("Mutation", MUTATION_PARTS),
         types=[Committee, Congress, User, *ERROR_TYPES],
         extensions=extensions,
     )
