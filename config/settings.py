@@ -58,6 +58,11 @@ class Settings:
     oidc_jwks_refetch_seconds: float = 10.0
     # Every identity, from any issuer, must be proven at this level or higher.
     min_assurance_level: int = 2
+    # Open difficulties with no activity for this long move up one level by themselves.
+    escalate_after_seconds: int = 3 * 24 * 3600
+    # How often the API looks for such difficulties while serving; 0 turns that off (cron
+    # can run `congress escalate-overdue` instead).
+    escalation_interval_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -89,6 +94,12 @@ class Settings:
             ),
             min_assurance_level=int(
                 env.get("CONGRESS_MIN_ASSURANCE_LEVEL") or cls.min_assurance_level
+            ),
+            escalate_after_seconds=int(
+                env.get("CONGRESS_ESCALATE_AFTER_SECONDS") or cls.escalate_after_seconds
+            ),
+            escalation_interval_seconds=float(
+                env.get("CONGRESS_ESCALATION_INTERVAL_SECONDS") or cls.escalation_interval_seconds
             ),
         )
 
@@ -127,6 +138,8 @@ class Settings:
             "CONGRESS_OIDC_ASSURANCE_CLAIM": self.oidc_assurance_claim,
             "CONGRESS_OIDC_JWKS_REFETCH_SECONDS": str(self.oidc_jwks_refetch_seconds),
             "CONGRESS_MIN_ASSURANCE_LEVEL": str(self.min_assurance_level),
+            "CONGRESS_ESCALATE_AFTER_SECONDS": str(self.escalate_after_seconds),
+            "CONGRESS_ESCALATION_INTERVAL_SECONDS": str(self.escalation_interval_seconds),
         }
         return env
 

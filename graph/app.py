@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +23,7 @@ from graph.context import Context
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.schema import build_schema
 from models.database import create_engine, create_session_factory
+from models.difficulties import escalate_overdue_periodically
 from permissions.oidc import OidcConfig, OidcVerifier
 from permissions.tokens import (
     LOCAL_ISSUER,
@@ -96,8 +99,28 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        await engine.dispose()
+        # Difficulties nobody answered in time move up a level while the API serves. Every
+        # worker runs the loop; that is safe, since each step claims the difficulty's version.
+        escalation = (
+            asyncio.create_task(
+                escalate_overdue_periodically(
+                    sessions,
+                    interval_seconds=settings.escalation_interval_seconds,
+                    older_than=timedelta(seconds=settings.escalate_after_seconds),
+                ),
+                name="congress-auto-escalation",
+            )
+            if settings.escalation_interval_seconds > 0
+            else None
+        )
+        try:
+            yield
+        finally:
+            if escalation is not None:
+                escalation.cancel()
+                with suppress(asyncio.CancelledError):
+                    await escalation
+            await engine.dispose()
 
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -9,6 +9,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from config import Settings
 from graph.loaders import Loaders
+from graph.progress_loaders import ProgressLoaders
 from permissions.viewer import Viewer
 
 
@@ -19,6 +20,7 @@ class Context:
     viewer: Viewer
     request_id: str
     loaders: Loaders = field(init=False)
+    progress: ProgressLoaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.reset_loaders()
@@ -26,6 +28,7 @@ class Context:
     def reset_loaders(self) -> None:
         """Forget every cached read: after a mutation commits, later fields see its result."""
         self.loaders = Loaders(self.session, self.viewer)
+        self.progress = ProgressLoaders(self.session, self.viewer.scope)
 
 
 Info = StrawberryInfo[Context, None]

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from models import Committee, Congress, Role, Term, User
-from permissions import visible
+from models import Committee, Congress, Difficulty, DifficultyEvent, Role, Term, User
+from permissions import visible, visible_difficulties
 from permissions.viewer import Grant, Viewer
 
 # One statement binds at most this many keys: SQLite and asyncpg both stop near 32,767
@@ -71,6 +71,15 @@ class Loaders:
         self.current_term = DataLoader[None, Term | None](load_fn=self._current_term)
         self.congress = DataLoader[CongressKey, Congress | None](
             load_fn=self._congresses, max_batch_size=batch
+        )
+        self.difficulty_by_id = DataLoader[int, Difficulty | None](
+            load_fn=self._difficulties_by_id, max_batch_size=batch
+        )
+        self.difficulty_events_page = DataLoader[DifficultyEventsPageKey, list[DifficultyEvent]](
+            load_fn=self._difficulty_events_pages, max_batch_size=batch
+        )
+        self.difficulty_events_count = DataLoader[int, int](
+            load_fn=self._difficulty_events_counts, max_batch_size=batch
         )
 
     async def _users_by_id(self, ids: Sequence[int]) -> list[User | None]:
@@ -139,3 +148,34 @@ class Loaders:
             )
             found.update({CongressKey(c.committee_id, term_id): c for c in congresses.values()})
         return [found.get(key) for key in keys]
+
+    async def _difficulties_by_id(self, ids: Sequence[int]) -> list[Difficulty | None]:
+        found = await visible_difficulties.difficulties_by_ids(self._session, self._scope, ids)
+        return [found.get(difficulty_id) for difficulty_id in ids]
+
+    async def _difficulty_events_pages(
+        self, keys: Sequence[DifficultyEventsPageKey]
+    ) -> list[list[DifficultyEvent]]:
+        # As for children: one statement per distinct window of one nested query.
+        ids_by_window: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+        for key in keys:
+            ids_by_window[key.limit, key.after_id].append(key.difficulty_id)
+        pages: dict[DifficultyEventsPageKey, list[DifficultyEvent]] = {}
+        for (limit, after_id), difficulty_ids in ids_by_window.items():
+            found = await visible_difficulties.event_pages(
+                self._session, self._scope, difficulty_ids, limit=limit, after_id=after_id
+            )
+            for difficulty_id, events in found.items():
+                pages[DifficultyEventsPageKey(difficulty_id, limit, after_id)] = events
+        return [pages[key] for key in keys]
+
+    async def _difficulty_events_counts(self, difficulty_ids: Sequence[int]) -> list[int]:
+        found = await visible_difficulties.event_counts(self._session, self._scope, difficulty_ids)
+        return [found[difficulty_id] for difficulty_id in difficulty_ids]
+
+
+@dataclass(frozen=True, slots=True)
+class DifficultyEventsPageKey:
+    difficulty_id: int
+    limit: int
+    after_id: int | None

@@ -3,6 +3,13 @@
 from models.audit import AuditEntry
 from models.base import Base
 from models.congress import Congress, CongressStatus, MilestoneStatus, MilestoneTemplate, Term
+from models.difficulties import (
+    Difficulty,
+    DifficultyCategory,
+    DifficultyEvent,
+    DifficultyEventKind,
+    DifficultyStatus,
+)
 from models.progress import CongressEvent, CongressMilestone, CongressResult, IdempotencyRecord
 from models.tree import Committee, CommitteeKind
 from models.users import Assignment, Role, User
@@ -18,6 +25,11 @@ __all__ = [
     "CongressMilestone",
     "CongressResult",
     "CongressStatus",
+    "Difficulty",
+    "DifficultyCategory",
+    "DifficultyEvent",
+    "DifficultyEventKind",
+    "DifficultyStatus",
     "IdempotencyRecord",
     "MilestoneStatus",
     "MilestoneTemplate",

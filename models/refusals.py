@@ -36,9 +36,10 @@ class Conflicting(Refusal):
 class StaleVersion(Refusal):
     """The object changed since the client read it: `current_version` is what it is now."""
 
-    def __init__(self, message: str, *, current_version: int) -> None:
+    def __init__(self, message: str, *, current_version: int, row_id: int) -> None:
         super().__init__(message, field="expectedVersion")
         self.current_version = current_version
+        self.row_id = row_id
 
 
 class Contention(Exception):

@@ -10,6 +10,8 @@ name again) claims nothing, but is still refused if its expected version is stal
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -19,8 +21,12 @@ from models.refusals import Contention, StaleVersion
 from models.tree import Committee
 from models.users import User
 
+if TYPE_CHECKING:
+    # models.difficulties claims versions through this module, so it cannot be imported here.
+    from models.difficulties import Difficulty
+
 # Every table with a `version` column that clients send back as expectedVersion.
-Versioned = Committee | User | Congress
+Versioned: TypeAlias = "Committee | User | Congress | Difficulty"
 
 
 def _stale(row: Versioned, current_version: int) -> StaleVersion:
@@ -28,6 +34,7 @@ def _stale(row: Versioned, current_version: int) -> StaleVersion:
     return StaleVersion(
         f"This {noun} changed since you read it: it is now at version {current_version}.",
         current_version=current_version,
+        row_id=row.id,
     )
 
 

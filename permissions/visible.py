@@ -9,12 +9,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import ScalarSelect, SQLColumnExpression, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import Assignment, AuditEntry, Committee, Congress, Term, User
+from models import (
+    Assignment,
+    AuditEntry,
+    Committee,
+    Congress,
+    CongressEvent,
+    CongressMilestone,
+    CongressResult,
+    MilestoneTemplate,
+    Term,
+    User,
+)
 from models.text import like_contains, search_key
 from permissions.scope import Scope
 from permissions.viewer import Grant
@@ -271,5 +282,83 @@ async def audit_page(
 async def audit_count(session: AsyncSession, scope: Scope, *, include_tree_wide: bool) -> int:
     count = await session.scalar(
         select(func.count(AuditEntry.id)).where(_audit_conditions(scope, include_tree_wide))
+    )
+    return int(count or 0)
+
+
+async def milestone_templates(
+    session: AsyncSession, term_ids: Sequence[int]
+) -> dict[int, list[MilestoneTemplate]]:
+    """The milestone templates of each term, in order (configuration, not scoped data)."""
+    rows = await session.scalars(
+        select(MilestoneTemplate)
+        .where(MilestoneTemplate.term_id.in_(term_ids))
+        .order_by(MilestoneTemplate.term_id, MilestoneTemplate.position)
+    )
+    templates: dict[int, list[MilestoneTemplate]] = {term_id: [] for term_id in term_ids}
+    for template in rows:
+        templates[template.term_id].append(template)
+    return templates
+
+
+def _congress_in_scope(scope: Scope, congress_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
+    return congress_id.in_(
+        select(Congress.id)
+        .join(Committee, Committee.id == Congress.committee_id)
+        .where(scope.condition(Committee.path))
+    )
+
+
+async def milestone_states(
+    session: AsyncSession, scope: Scope, congress_ids: Sequence[int]
+) -> dict[int, list[CongressMilestone]]:
+    rows = await session.scalars(
+        select(CongressMilestone)
+        .where(
+            CongressMilestone.congress_id.in_(congress_ids),
+            _congress_in_scope(scope, CongressMilestone.congress_id),
+        )
+        .execution_options(populate_existing=True)
+    )
+    states: dict[int, list[CongressMilestone]] = {congress_id: [] for congress_id in congress_ids}
+    for state in rows:
+        states[state.congress_id].append(state)
+    return states
+
+
+async def congress_results(
+    session: AsyncSession, scope: Scope, congress_ids: Sequence[int]
+) -> dict[int, CongressResult]:
+    rows = await session.scalars(
+        select(CongressResult)
+        .where(
+            CongressResult.congress_id.in_(congress_ids),
+            _congress_in_scope(scope, CongressResult.congress_id),
+        )
+        .execution_options(populate_existing=True)
+    )
+    return {result.congress_id: result for result in rows}
+
+
+async def congress_history(
+    session: AsyncSession, scope: Scope, congress_id: int, *, limit: int, after_id: int | None
+) -> list[CongressEvent]:
+    """A congress's events, newest first."""
+    statement = select(CongressEvent).where(
+        CongressEvent.congress_id == congress_id,
+        _congress_in_scope(scope, CongressEvent.congress_id),
+    )
+    if after_id is not None:
+        statement = statement.where(CongressEvent.id < after_id)
+    rows = await session.scalars(statement.order_by(CongressEvent.id.desc()).limit(limit))
+    return list(rows)
+
+
+async def congress_history_count(session: AsyncSession, scope: Scope, congress_id: int) -> int:
+    count = await session.scalar(
+        select(func.count(CongressEvent.id)).where(
+            CongressEvent.congress_id == congress_id,
+            _congress_in_scope(scope, CongressEvent.congress_id),
+        )
     )
     return int(count or 0)

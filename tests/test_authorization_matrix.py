@@ -48,6 +48,13 @@ from tests.conftest import (
     demo_user,
     demo_world_on,
 )
+from tests.progress_api import GOOD_RESULTS, RECORD_MILESTONE, RECORD_RESULTS, SET_DEADLINE
+from tests.test_difficulties import (
+    COMMENT_DIFFICULTY,
+    ESCALATE_DIFFICULTY,
+    RAISE_DIFFICULTY,
+    RESOLVE_DIFFICULTY,
+)
 
 POSITIONS = ("own", "descendant", "ancestor", "sibling", "cousin", "other_province", "missing")
 BELOW = ("own", "descendant")
@@ -327,6 +334,103 @@ async def probe_close_committee(matrix: Matrix, subject: str, position: str) -> 
     )
 
 
+MISSING_DIFFICULTY_ID = "RGlmZmljdWx0eTo5OTk5OTk5OQ=="  # Difficulty:99999999
+
+
+def reporter_below(role: Role, position: str) -> str:
+    """Difficulties are raised, commented, escalated and resolved by reporters (and admins)."""
+    if position not in BELOW:
+        return "NotFound"
+    return "ok" if role.rank >= Role.REPORTER.rank else "Forbidden"
+
+
+async def difficulty_at(matrix: Matrix, position: str) -> str:
+    """A new open difficulty raised (and so handled) at the position, for this probe alone."""
+    if position == "missing":
+        return MISSING_DIFFICULTY_ID
+    data = await matrix.world.client.query(
+        CENTRAL_ADMIN, RAISE_DIFFICULTY,
+        input={"committeeId": await matrix.committee(position), "title": "Probe", "category": "OTHER"},
+    )  # fmt: skip
+    return str(data["raiseDifficulty"]["difficulty"]["id"])
+
+
+async def probe_difficulty(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await run(
+        matrix,
+        subject,
+        "query($id: ID!) { difficulty(id: $id) { id } }",
+        id=await difficulty_at(matrix, position),
+    )
+
+
+async def probe_difficulties(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await run(
+        matrix,
+        subject,
+        "query($id: ID!) { difficulties(under: $id, handledAt: $id) { totalCount } }",
+        id=await matrix.committee(position),
+    )
+
+
+async def probe_raise_difficulty(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await run(
+        matrix, subject, RAISE_DIFFICULTY,
+        input={"committeeId": await matrix.committee(position), "title": "Mới", "category": "OTHER"},
+    )  # fmt: skip
+
+
+async def probe_comment_difficulty(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await run(
+        matrix, subject, COMMENT_DIFFICULTY,
+        input={"difficultyId": await difficulty_at(matrix, position), "body": "Ý kiến"},
+    )  # fmt: skip
+
+
+async def probe_escalate_difficulty(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await run(
+        matrix, subject, ESCALATE_DIFFICULTY,
+        input={"difficultyId": await difficulty_at(matrix, position)},
+    )  # fmt: skip
+
+
+async def probe_resolve_difficulty(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await run(
+        matrix, subject, RESOLVE_DIFFICULTY,
+        input={"difficultyId": await difficulty_at(matrix, position), "resolution": "Xong"},
+    )  # fmt: skip
+
+
+async def probe_record_milestone(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    # An unknown milestone: allowed reads as ValidationError, and nothing is recorded.
+    return await run(
+        matrix, subject, RECORD_MILESTONE,
+        input={"committeeId": await matrix.committee(position), "milestone": "no_such_step",
+               "status": "DONE", "occurredOn": "2025-03-01"},
+    )  # fmt: skip
+
+
+async def probe_record_results(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    # Results that do not add up: allowed reads as ValidationError, and nothing is recorded.
+    return await run(
+        matrix, subject, RECORD_RESULTS,
+        input={"committeeId": await matrix.committee(position), **GOOD_RESULTS, "delegatesPresent": 99},
+    )  # fmt: skip
+
+
+async def probe_set_deadline(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    # A date outside the term: allowed reads as ValidationError, and nothing changes.
+    return await run(
+        matrix, subject, SET_DEADLINE,
+        input={"committeeId": await matrix.committee(position), "deadline": "1999-01-01"},
+    )  # fmt: skip
+
+
+def reporter_below_refused_as_invalid(role: Role, position: str) -> str:
+    """The progress probes ask for something invalid on purpose: allowed reads as that."""
+    return reporter_below(role, position).replace("ok", "ValidationError")
+
+
 QUERIES: dict[str, tuple[Probe, Expectation]] = {
     "viewer": (probe_viewer, lambda _role, _position: "ok"),
     "node": (probe_node, visible_below),
@@ -334,6 +438,8 @@ QUERIES: dict[str, tuple[Probe, Expectation]] = {
     "committees": (probe_committees, listed_below),
     "users": (probe_users, listed_below),
     "auditLog": (probe_audit_log, listed_below),
+    "difficulty": (probe_difficulty, visible_below),
+    "difficulties": (probe_difficulties, listed_below),
 }
 MUTATIONS: dict[str, tuple[Probe, Expectation]] = {
     "createUser": (probe_create_user, admin_below),
@@ -346,6 +452,13 @@ MUTATIONS: dict[str, tuple[Probe, Expectation]] = {
     "moveCommittee": (probe_move_committee, admin_strictly_below("ok")),
     "mergeCommittees": (probe_merge_committees, admin_strictly_below("ValidationError")),
     "closeCommittee": (probe_close_committee, admin_strictly_below("ok")),
+    "raiseDifficulty": (probe_raise_difficulty, reporter_below),
+    "commentDifficulty": (probe_comment_difficulty, reporter_below),
+    "escalateDifficulty": (probe_escalate_difficulty, reporter_below),
+    "resolveDifficulty": (probe_resolve_difficulty, reporter_below),
+    "recordMilestone": (probe_record_milestone, reporter_below_refused_as_invalid),
+    "recordResults": (probe_record_results, reporter_below_refused_as_invalid),
+    "setDeadline": (probe_set_deadline, admin_strictly_below("ValidationError")),
 }
 CASES = {**QUERIES, **MUTATIONS}
 

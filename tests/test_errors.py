@@ -29,7 +29,8 @@ async def production_client(
     engine = create_engine(empty_database_url)
     await build_demo(engine, cells_per_commune=0)
     async with engine.begin() as connection:
-        await connection.execute(text("DROP TABLE congress"))
+        # Renamed away rather than dropped: other tables' foreign keys point at it.
+        await connection.execute(text("ALTER TABLE congress RENAME TO congress_gone"))
     settings = Settings(
         data_dir=tmp_path,
         database_url=empty_database_url,

@@ -13,15 +13,17 @@ from strawberry.types import ExecutionContext
 from config import Environment, Settings
 from graph.errors import MaskUnexpectedErrors, log_unexpected_errors
 from graph.schema.committee import Committee, Congress
+from graph.schema.difficulty_root import DifficultyMutations, DifficultyQueries
 from graph.schema.errors import ERROR_TYPES
 from graph.schema.mutation import Mutation
 from graph.schema.node_limit import NodeLimit
+from graph.schema.progress_root import ProgressMutations
 from graph.schema.query import Query
 from graph.schema.user import User
 
 # Each area of the API contributes its root fields; the schema merges them.
-QUERY_PARTS: tuple[type, ...] = (Query,)
-MUTATION_PARTS: tuple[type, ...] = (Mutation,)
+QUERY_PARTS: tuple[type, ...] = (Query, DifficultyQueries)
+MUTATION_PARTS: tuple[type, ...] = (Mutation, ProgressMutations, DifficultyMutations)
 
 
 class CongressSchema(strawberry.Schema):

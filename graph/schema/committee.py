@@ -9,8 +9,15 @@ import strawberry
 from graph.context import Info
 from graph.global_ids import GlobalId
 from graph.resolvers import committees as resolve
+from graph.resolvers import progress as resolve_progress
 from graph.schema.node import Node
 from graph.schema.pagination import Connection, connection_from_page
+from graph.schema.progress import (
+    CongressHistoryEvent,
+    CongressResults,
+    CongressStatus,
+    MilestoneState,
+)
 from models import Congress as CongressRow
 from models import Term as TermRow
 from models.tree import Committee as CommitteeRow
@@ -43,6 +50,9 @@ class Congress(Node):
     row: strawberry.Private[CongressRow]
     term: Term
     deadline: datetime.date | None
+    status: CongressStatus  # type: ignore[valid-type]
+    version: int = strawberry.field(description="Send it back as expectedVersion when recording.")
+    held_on: datetime.date | None = strawberry.field(description="When the congress was held.")
 
     @classmethod
     def from_row(cls, row: CongressRow, term: TermRow) -> Congress:
@@ -51,7 +61,35 @@ class Congress(Node):
             row=row,
             term=Term.from_row(term),
             deadline=row.deadline,
+            status=row.status,
+            version=row.version,
+            held_on=row.held_on,
         )
+
+    @strawberry.field(description="Past its deadline and not yet held (dates in Vietnam's time).")
+    def overdue(self) -> bool:
+        return resolve_progress.is_overdue(self.row)
+
+    @strawberry.field(description="Days past the deadline it was held, or is so far; 0 if on time.")
+    def days_late(self) -> int | None:
+        return resolve_progress.days_late(self.row)
+
+    @strawberry.field(description="Every step of the term's template, in order, as last recorded.")
+    async def milestones(self, info: Info) -> list[MilestoneState]:
+        pairs = await resolve_progress.milestones(info.context, self.row)
+        return [MilestoneState.of(template, state) for template, state in pairs]
+
+    @strawberry.field(description="The results, once recorded.")
+    async def results(self, info: Info) -> CongressResults | None:
+        row = await info.context.progress.results.load(self.row.id)
+        return None if row is None else CongressResults.from_row(row)
+
+    @strawberry.field(description="Everything recorded about this congress, newest first.")
+    async def history(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[CongressHistoryEvent]:
+        page = await resolve_progress.history(info.context, self.row, first, after)
+        return connection_from_page(page, CongressHistoryEvent.from_row, lambda row: row.id)
 
 
 @strawberry.type(description="One node of the party organisation tree.")

@@ -8,9 +8,11 @@ from graph.context import Info
 from graph.global_ids import GlobalId
 from graph.resolvers import audit as resolve_audit
 from graph.resolvers import committees as resolve
+from graph.resolvers import difficulties as resolve_difficulties
 from graph.resolvers import users as resolve_users
 from graph.schema.audit import AuditEntry
 from graph.schema.committee import Committee, Congress
+from graph.schema.difficulty import Difficulty
 from graph.schema.node import Node
 from graph.schema.pagination import Connection, connection_from_page
 from graph.schema.user import User
@@ -34,6 +36,9 @@ class Query:
         if global_id.type_name == resolve_users.USER_TYPE:
             user = await resolve_users.user_by_global_id(info.context, id)
             return None if user is None else User.from_row(user)
+        if global_id.type_name == resolve_difficulties.DIFFICULTY_TYPE:
+            difficulty = await resolve_difficulties.difficulty_by_global_id(info.context, id)
+            return None if difficulty is None else Difficulty.from_row(difficulty)
         if global_id.type_name == resolve.CONGRESS_TYPE:
             found = await resolve.congress_by_global_id(info.context, id)
             return None if found is None else Congress.from_row(*found)

@@ -1,0 +1,52 @@
+"""Per-request DataLoaders for congress progress: templates, milestone states, results.
+
+Separate from graph.loaders to keep each file about one thing; built and reset together
+with them by the Context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from graph.loaders import MAX_KEYS_PER_STATEMENT
+from models import Congress, CongressMilestone, CongressResult, MilestoneTemplate, Term
+from permissions import visible
+from permissions.scope import Scope
+
+
+class ProgressLoaders:
+    def __init__(self, session: AsyncSession, scope: Scope) -> None:
+        self._session = session
+        self._scope = scope
+        batch = MAX_KEYS_PER_STATEMENT
+        self.templates_of_term = DataLoader[int, list[MilestoneTemplate]](
+            load_fn=self._templates, max_batch_size=batch
+        )
+        self.milestone_states = DataLoader[int, list[CongressMilestone]](
+            load_fn=self._milestone_states, max_batch_size=batch
+        )
+        self.results = DataLoader[int, CongressResult | None](
+            load_fn=self._results, max_batch_size=batch
+        )
+        self.congress_by_id = DataLoader[int, tuple[Congress, Term] | None](
+            load_fn=self._congresses, max_batch_size=batch
+        )
+
+    async def _congresses(self, ids: Sequence[int]) -> list[tuple[Congress, Term] | None]:
+        found = await visible.congresses_by_ids(self._session, self._scope, ids)
+        return [found.get(congress_id) for congress_id in ids]
+
+    async def _templates(self, term_ids: Sequence[int]) -> list[list[MilestoneTemplate]]:
+        found = await visible.milestone_templates(self._session, term_ids)
+        return [found[term_id] for term_id in term_ids]
+
+    async def _milestone_states(self, congress_ids: Sequence[int]) -> list[list[CongressMilestone]]:
+        found = await visible.milestone_states(self._session, self._scope, congress_ids)
+        return [found[congress_id] for congress_id in congress_ids]
+
+    async def _results(self, congress_ids: Sequence[int]) -> list[CongressResult | None]:
+        found = await visible.congress_results(self._session, self._scope, congress_ids)
+        return [found.get(congress_id) for congress_id in congress_ids]

@@ -1,0 +1,246 @@
+"""Reads and writes of congress progress; who may record is checked here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from graph.context import Context
+from graph.resolvers.mutations import (
+    actor_of,
+    require_admin_above,
+    require_admin_at,
+    run_mutation,
+    visible_committee,
+)
+from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
+from models import (
+    Committee,
+    Congress,
+    CongressEvent,
+    CongressMilestone,
+    MilestoneStatus,
+    MilestoneTemplate,
+    Role,
+    Term,
+    idempotency,
+)
+from models import congress_progress as progress
+from models.congress_progress import Results, local_today
+from models.refusals import NotAllowed, Refusal, StaleVersion
+from permissions import visible
+
+
+async def milestones(
+    context: Context, congress: Congress
+) -> list[tuple[MilestoneTemplate, CongressMilestone | None]]:
+    """Every step of the term's template, with its recorded state if any, in order."""
+    templates = await context.progress.templates_of_term.load(congress.term_id)
+    states = {
+        s.milestone_code: s for s in await context.progress.milestone_states.load(congress.id)
+    }
+    return [(template, states.get(template.code)) for template in templates]
+
+
+def days_late(congress: Congress) -> int | None:
+    """How late the congress was held, or is so far; None without a deadline."""
+    if congress.deadline is None:
+        return None
+    until = congress.held_on or local_today()
+    return max(0, (until - congress.deadline).days)
+
+
+def is_overdue(congress: Congress) -> bool:
+    return (
+        congress.held_on is None
+        and congress.deadline is not None
+        and local_today() > congress.deadline
+    )
+
+
+async def history(
+    context: Context, congress: Congress, first: int | None, after: str | None
+) -> Page[CongressEvent]:
+    size = page_size(first, context.settings)
+    scope = context.viewer.scope
+    found = await visible.congress_history(
+        context.session, scope, congress.id, limit=size + 1, after_id=decode_cursor(after)
+    )
+    rows, has_next_page = split_page(found, size)
+
+    async def total_count() -> int:
+        return await visible.congress_history_count(context.session, scope, congress.id)
+
+    return Page(rows, has_next_page, total_count)
+
+
+def require_reporter_at(context: Context, path: str) -> None:
+    if not context.viewer.has_role_at(path, Role.REPORTER):
+        raise NotAllowed("You need the reporter role at this committee to record its progress.")
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a progress write answers: the congress, the version it made, and whether this is
+    the kept first answer to a repeated request."""
+
+    congress_id: int
+    version: int
+    replayed: bool = False
+
+
+Change = Callable[[Committee, Term], Awaitable[Congress]]
+
+
+async def record(
+    context: Context,
+    operation: str,
+    committee_id: str,
+    term: str | None,
+    request: dict[str, object],
+    idempotency_key: str | None,
+    make_change: Change,
+) -> Recorded | Refusal:
+    """The common path of every progress write: scope, role, idempotency, then the change."""
+    user_id = context.viewer.user_id
+    fingerprint = idempotency.request_hash({"operation": operation, **request})
+
+    async def first_answer(key: str | None) -> Recorded | None:
+        if key is None:
+            return None
+        answer = await idempotency.replay(context.session, user_id, key, operation, fingerprint)
+        return (
+            None
+            if answer is None
+            else Recorded(int(answer["congressId"]), int(answer["version"]), True)
+        )
+
+    async def change() -> Recorded:
+        key = None if idempotency_key is None else idempotency.checked_key(idempotency_key)
+        committee = await visible_committee(context, committee_id, "committeeId")
+        require_reporter_at(context, committee.path)
+        term_row = await progress.term_by_code(context.session, term)
+        replayed = await first_answer(key)
+        if replayed is not None:
+            return replayed
+        try:
+            congress = await make_change(committee, term_row)
+        except StaleVersion:
+            # A repeat racing its own first attempt: once that one committed, answer as it did.
+            replayed = await first_answer(key)
+            if replayed is not None:
+                return replayed
+            raise
+        answer = Recorded(congress.id, congress.version)
+        if key is not None:
+            await idempotency.remember_now(
+                context.session, user_id, key, operation, fingerprint,
+                {"congressId": answer.congress_id, "version": answer.version},
+            )  # fmt: skip
+        return answer
+
+    return await run_mutation(context, change)
+
+
+async def record_milestone(
+    context: Context,
+    *,
+    committee_id: str,
+    term: str | None,
+    milestone: str,
+    status: MilestoneStatus,
+    occurred_on: date | None,
+    note: str | None,
+    expected_version: int | None,
+    idempotency_key: str | None,
+) -> Recorded | Refusal:
+    request: dict[str, object] = {
+        "committeeId": committee_id, "term": term, "milestone": milestone, "status": status.value,
+        "occurredOn": occurred_on, "note": note, "expectedVersion": expected_version,
+    }  # fmt: skip
+
+    async def make_change(committee: Committee, term_row: Term) -> Congress:
+        return await progress.record_milestone(
+            context.session,
+            actor_of(context),
+            committee=committee,
+            term=term_row,
+            milestone=milestone,
+            status=status,
+            occurred_on=occurred_on,
+            note=note,
+            expected_version=expected_version,
+        )
+
+    return await record(
+        context, "recordMilestone", committee_id, term, request, idempotency_key, make_change
+    )
+
+
+async def record_results(
+    context: Context,
+    *,
+    committee_id: str,
+    term: str | None,
+    results: Results,
+    expected_version: int | None,
+    idempotency_key: str | None,
+) -> Recorded | Refusal:
+    request: dict[str, object] = {
+        "committeeId": committee_id, "term": term, "expectedVersion": expected_version, **asdict(results),
+    }  # fmt: skip
+
+    async def make_change(committee: Committee, term_row: Term) -> Congress:
+        return await progress.record_results(
+            context.session,
+            actor_of(context),
+            committee=committee,
+            term=term_row,
+            results=results,
+            expected_version=expected_version,
+        )
+
+    return await record(
+        context, "recordResults", committee_id, term, request, idempotency_key, make_change
+    )
+
+
+async def set_deadline(
+    context: Context,
+    *,
+    committee_id: str,
+    term: str | None,
+    deadline: date,
+    depth: int | None,
+    expected_version: int | None,
+) -> tuple[Recorded | None, int] | Refusal:
+    """One committee's deadline (by an admin above it), or a whole level's below an admin.
+    Returns what was recorded for a single congress, and how many congresses changed."""
+
+    async def change() -> tuple[Recorded | None, int]:
+        committee = await visible_committee(context, committee_id, "committeeId")
+        term_row = await progress.term_by_code(context.session, term)
+        if depth is None:
+            require_admin_above(context, committee)
+            congress = await progress.set_deadline(
+                context.session,
+                actor_of(context),
+                committee=committee,
+                term=term_row,
+                deadline=deadline,
+                expected_version=expected_version,
+            )
+            return Recorded(congress.id, congress.version), 1
+        require_admin_at(context, committee)
+        changed = await progress.set_level_deadline(
+            context.session,
+            actor_of(context),
+            under=committee,
+            term=term_row,
+            depth=depth,
+            deadline=deadline,
+        )
+        return None, changed
+
+    return await run_mutation(context, change)

@@ -1,0 +1,96 @@
+"""What a congress's progress looks like to a client: milestones, results, history."""
+
+from __future__ import annotations
+
+import datetime
+from typing import cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from models import CongressEvent as CongressEventRow
+from models import CongressMilestone, CongressResult, MilestoneTemplate
+from models.congress import CongressStatus as CongressStatusValue
+from models.congress import MilestoneStatus as MilestoneStatusValue
+
+CongressStatus = strawberry.enum(CongressStatusValue, name="CongressStatus")
+MilestoneStatus = strawberry.enum(MilestoneStatusValue, name="MilestoneStatus")
+
+
+@strawberry.type(description="One step of a congress, as last recorded.")
+class MilestoneState:
+    milestone: str = strawberry.field(description="The step's code in the term's template.")
+    name: str
+    position: int
+    prerequisite: str | None
+    status: MilestoneStatus  # type: ignore[valid-type]
+    occurred_on: datetime.date | None
+    note: str | None
+    recorded_by: str | None = strawberry.field(description="Subject of who recorded it.")
+    recorded_at: datetime.datetime | None
+    version: int | None = strawberry.field(description="The congress version that set it.")
+
+    @classmethod
+    def of(cls, template: MilestoneTemplate, state: CongressMilestone | None) -> MilestoneState:
+        return cls(
+            milestone=template.code,
+            name=template.name,
+            position=template.position,
+            prerequisite=template.prerequisite_code,
+            status=state.status if state else MilestoneStatusValue.NOT_STARTED,
+            occurred_on=state.occurred_on if state else None,
+            note=state.note if state else None,
+            recorded_by=state.recorded_by_subject if state else None,
+            recorded_at=state.recorded_at if state else None,
+            version=state.version if state else None,
+        )
+
+
+@strawberry.type(description="What the congress produced (kết quả đại hội).")
+class CongressResults:
+    delegates_expected: int
+    delegates_present: int
+    members_elected: int
+    women: int
+    under40: int
+    ethnic_minority: int
+    secretary_directly_elected: bool
+    delegates_to_higher_congress: int
+    recorded_by: str | None
+    recorded_at: datetime.datetime
+    version: int
+
+    @classmethod
+    def from_row(cls, row: CongressResult) -> CongressResults:
+        return cls(
+            delegates_expected=row.delegates_expected,
+            delegates_present=row.delegates_present,
+            members_elected=row.members_elected,
+            women=row.women,
+            under40=row.under_40,
+            ethnic_minority=row.ethnic_minority,
+            secretary_directly_elected=row.secretary_directly_elected,
+            delegates_to_higher_congress=row.delegates_to_higher_congress,
+            recorded_by=row.recorded_by_subject,
+            recorded_at=row.recorded_at,
+            version=row.version,
+        )
+
+
+@strawberry.type(description="One recorded change; corrections are more of these, never edits.")
+class CongressHistoryEvent:
+    version: int
+    kind: str = strawberry.field(description="milestone, results or deadline.")
+    change: JSON
+    recorded_by: str | None
+    recorded_at: datetime.datetime
+
+    @classmethod
+    def from_row(cls, row: CongressEventRow) -> CongressHistoryEvent:
+        return cls(
+            version=row.version,
+            kind=row.kind,
+            change=cast(JSON, row.payload),
+            recorded_by=row.recorded_by_subject,
+            recorded_at=row.recorded_at,
+        )

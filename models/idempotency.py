@@ -1,0 +1,96 @@
+"""Exactly-once writes: the first answer to a request sent with an idempotency key is kept,
+per user and key, in the same transaction as the change it answers.
+
+A repeat with the same input gets that first answer back and records nothing; the same key
+with a different input is refused, since it can only be a client bug.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.progress import IdempotencyRecord
+from models.refusals import Conflicting, Contention, Invalid
+
+MAX_KEY_LENGTH = 128
+
+
+def request_hash(payload: Mapping[str, object]) -> str:
+    """A fingerprint of a request's input, the same whatever the order of its fields."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def checked_key(key: str) -> str:
+    key = key.strip()
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise Invalid(
+            f"The idempotency key must be 1-{MAX_KEY_LENGTH} characters.", field="idempotencyKey"
+        )
+    return key
+
+
+async def replay(
+    session: AsyncSession, user_id: int, key: str, operation: str, fingerprint: str
+) -> dict[str, Any] | None:
+    """The first answer to this key, or None if the key is new."""
+    record = await session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
+    )
+    if record is None:
+        return None
+    if record.operation != operation or record.request_hash != fingerprint:
+        raise Conflicting(
+            "This idempotency key was already used for a different request.", field="idempotencyKey"
+        )
+    return record.response
+
+
+def remember(
+    session: AsyncSession,
+    user_id: int,
+    key: str,
+    operation: str,
+    fingerprint: str,
+    response: dict[str, Any],
+) -> None:
+    """Keep the answer; it commits (or rolls back) with the change it answers. Two requests
+    racing with one key cannot both commit: the primary key stops the second."""
+    session.add(
+        IdempotencyRecord(
+            user_id=user_id,
+            key=key,
+            operation=operation,
+            request_hash=fingerprint,
+            response=response,
+        )
+    )
+
+
+async def remember_now(
+    session: AsyncSession,
+    user_id: int,
+    key: str,
+    operation: str,
+    fingerprint: str,
+    response: dict[str, Any],
+) -> None:
+    """`remember`, written at once: if a concurrent request with the same key committed
+    first, this raises `Contention`, so `run_mutation` starts over and `replay` answers the
+    repeat with that request's answer instead of a database error."""
+    # Everything else first, so an integrity error below can only be about the key.
+    await session.flush()
+    remember(session, user_id, key, operation, fingerprint, response)
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise Contention(f"idempotency key taken concurrently by user {user_id}") from error
