@@ -8,16 +8,12 @@ The writes themselves live in `models.difficulties`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
 from graph.context import Context
 from graph.errors import NotFoundError
 from graph.global_ids import row_id_of
 from graph.loaders import DifficultyEventsPageKey
 from graph.resolvers import committees as read_committees
-from graph.resolvers.mutations import actor_of, run_mutation, visible_committee
+from graph.resolvers.mutations import Answer, actor_of, run_exactly_once, visible_committee
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
 from models import (
     Committee,
@@ -27,7 +23,6 @@ from models import (
     DifficultyStatus,
     Role,
     difficulties,
-    idempotency,
 )
 from models.refusals import NotAllowed, NotVisible, Refusal
 from permissions import visible_difficulties
@@ -99,17 +94,6 @@ async def committee_if_visible(context: Context, committee_id: int | None) -> Co
     return await context.loaders.committee_by_id.load(committee_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What a difficulty mutation answers: the difficulty, the version this request made,
-    and whether this answer repeats the one given to an earlier request with the same
-    idempotency key."""
-
-    difficulty: Difficulty
-    recorded_version: int
-    replayed: bool = False
-
-
 async def _visible_difficulty(context: Context, global_id: str) -> Difficulty:
     difficulty = await difficulty_by_global_id(context, global_id)
     if difficulty is None:
@@ -124,60 +108,6 @@ async def _require_reporter_at(context: Context, committee_id: int, message: str
         raise NotAllowed(message)
 
 
-async def _exactly_once(
-    context: Context,
-    operation: str,
-    request: Mapping[str, object],
-    idempotency_key: str | None,
-    act: Callable[[], Awaitable[Difficulty]],
-) -> Written | Refusal:
-    """Run `act` in one transaction, at most once per idempotency key.
-
-    The key is looked up before anything else: a repeat of an escalation must get its first
-    answer even though the viewer may no longer act on the difficulty it moved away.
-    """
-    user_id = context.viewer.user_id
-    fingerprint = idempotency.request_hash({"operation": operation, **request})
-
-    async def first_answer(key: str | None) -> Written | None:
-        if key is None:
-            return None
-        answer = await idempotency.replay(context.session, user_id, key, operation, fingerprint)
-        return None if answer is None else await _replayed(context, answer)
-
-    async def change() -> Written:
-        key = None if idempotency_key is None else idempotency.checked_key(idempotency_key)
-        replayed = await first_answer(key)
-        if replayed is not None:
-            return replayed
-        try:
-            difficulty = await act()
-        except Refusal:
-            # A repeat racing its own first attempt reads what that attempt changed (a new
-            # version, another handling level): once it committed, answer as it did.
-            replayed = await first_answer(key)
-            if replayed is not None:
-                return replayed
-            raise
-        if key is not None:
-            answer = {"difficultyId": difficulty.id, "version": difficulty.version}
-            await idempotency.remember_now(
-                context.session, user_id, key, operation, fingerprint, answer
-            )
-        return Written(difficulty, difficulty.version)
-
-    return await run_mutation(context, change)
-
-
-async def _replayed(context: Context, answer: dict[str, Any]) -> Written:
-    # Unscoped on purpose: the payload is read again through the scoped loaders.
-    difficulty = await context.session.get(
-        Difficulty, int(answer["difficultyId"]), populate_existing=True
-    )
-    assert difficulty is not None, "difficulties are never deleted"
-    return Written(difficulty, int(answer["version"]), replayed=True)
-
-
 async def raise_difficulty(
     context: Context,
     *,
@@ -186,7 +116,7 @@ async def raise_difficulty(
     description: str,
     category: DifficultyCategory,
     idempotency_key: str | None,
-) -> Written | Refusal:
+) -> Answer | Refusal:
     async def act() -> Difficulty:
         committee = await visible_committee(context, committee_id, "committeeId")
         await _require_reporter_at(
@@ -207,7 +137,7 @@ async def raise_difficulty(
         "description": description,
         "category": category.value,
     }
-    return await _exactly_once(context, "raiseDifficulty", request, idempotency_key, act)
+    return await run_exactly_once(context, "raiseDifficulty", request, idempotency_key, act)
 
 
 async def comment_difficulty(
@@ -217,7 +147,7 @@ async def comment_difficulty(
     body: str,
     expected_version: int | None,
     idempotency_key: str | None,
-) -> Written | Refusal:
+) -> Answer | Refusal:
     async def act() -> Difficulty:
         difficulty = await _visible_difficulty(context, difficulty_id)
         await _require_reporter_at(
@@ -235,7 +165,7 @@ async def comment_difficulty(
         return difficulty
 
     request = {"difficultyId": difficulty_id, "body": body, "expectedVersion": expected_version}
-    return await _exactly_once(context, "commentDifficulty", request, idempotency_key, act)
+    return await run_exactly_once(context, "commentDifficulty", request, idempotency_key, act)
 
 
 async def escalate_difficulty(
@@ -244,7 +174,7 @@ async def escalate_difficulty(
     difficulty_id: str,
     expected_version: int | None,
     idempotency_key: str | None,
-) -> Written | Refusal:
+) -> Answer | Refusal:
     async def act() -> Difficulty:
         difficulty = await _visible_difficulty(context, difficulty_id)
         await _require_reporter_at(
@@ -261,7 +191,7 @@ async def escalate_difficulty(
         return difficulty
 
     request = {"difficultyId": difficulty_id, "expectedVersion": expected_version}
-    return await _exactly_once(context, "escalateDifficulty", request, idempotency_key, act)
+    return await run_exactly_once(context, "escalateDifficulty", request, idempotency_key, act)
 
 
 async def resolve_difficulty(
@@ -271,7 +201,7 @@ async def resolve_difficulty(
     resolution: str,
     expected_version: int | None,
     idempotency_key: str | None,
-) -> Written | Refusal:
+) -> Answer | Refusal:
     async def act() -> Difficulty:
         difficulty = await _visible_difficulty(context, difficulty_id)
         await _require_reporter_at(
@@ -293,4 +223,4 @@ async def resolve_difficulty(
         "resolution": resolution,
         "expectedVersion": expected_version,
     }
-    return await _exactly_once(context, "resolveDifficulty", request, idempotency_key, act)
+    return await run_exactly_once(context, "resolveDifficulty", request, idempotency_key, act)

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
 from graph.context import Context
 from graph.resolvers import committees as read_committees
 from graph.resolvers.users import user_by_global_id
-from models import Committee, Role, User
+from models import Committee, Role, User, idempotency
 from models.audit import Actor
 from models.refusals import Conflicting, Contention, NotAllowed, NotVisible, Refusal
 from models.tree import parent_path
@@ -99,3 +100,63 @@ async def run_mutation(
         context.reset_loaders()
         await asyncio.sleep(random.uniform(*_RETRY_DELAY_SECONDS))
     return Conflicting("Too many people are changing this right now; please try again.")
+
+
+class VersionedRow(Protocol):
+    id: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an exactly-once mutation answers: the row it changed, the version this request
+    made, and whether this repeats the answer given to an earlier request with its key."""
+
+    row_id: int
+    version: int
+    replayed: bool = False
+
+
+async def run_exactly_once(
+    context: Context,
+    operation: str,
+    request: Mapping[str, object],
+    idempotency_key: str | None,
+    act: Callable[[], Awaitable[VersionedRow]],
+) -> Answer | Refusal:
+    """`run_mutation` for writes that take an idempotency key: at most once per key.
+
+    The key is looked up before anything else, so a repeat gets its first answer even when
+    the viewer could no longer make that change (a difficulty escalated away from them). A
+    repeat racing its own first attempt is refused by what the first changed (a new
+    version); once that one committed, it is answered as the first was.
+    """
+    user_id = context.viewer.user_id
+    fingerprint = idempotency.request_hash({"operation": operation, **request})
+
+    async def first_answer(key: str | None) -> Answer | None:
+        if key is None:
+            return None
+        answer = await idempotency.replay(context.session, user_id, key, operation, fingerprint)
+        return None if answer is None else Answer(int(answer["id"]), int(answer["version"]), True)
+
+    async def change() -> Answer:
+        key = None if idempotency_key is None else idempotency.checked_key(idempotency_key)
+        replayed = await first_answer(key)
+        if replayed is not None:
+            return replayed
+        try:
+            row = await act()
+        except Refusal:
+            replayed = await first_answer(key)
+            if replayed is not None:
+                return replayed
+            raise
+        if key is not None:
+            await idempotency.remember_now(
+                context.session, user_id, key, operation, fingerprint,
+                {"id": row.id, "version": row.version},
+            )  # fmt: skip
+        return Answer(row.id, row.version)
+
+    return await run_mutation(context, change)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date
 
 from graph.context import Context
 from graph.resolvers.mutations import (
+    Answer,
     actor_of,
     require_admin_above,
     require_admin_at,
+    run_exactly_once,
     run_mutation,
     visible_committee,
 )
@@ -24,11 +26,10 @@ from models import (
     MilestoneTemplate,
     Role,
     Term,
-    idempotency,
 )
 from models import congress_progress as progress
 from models.congress_progress import Results, local_today
-from models.refusals import NotAllowed, Refusal, StaleVersion
+from models.refusals import NotAllowed, Refusal
 from permissions import visible
 
 
@@ -80,19 +81,6 @@ def require_reporter_at(context: Context, path: str) -> None:
         raise NotAllowed("You need the reporter role at this committee to record its progress.")
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """What a progress write answers: the congress, the version it made, and whether this is
-    the kept first answer to a repeated request."""
-
-    congress_id: int
-    version: int
-    replayed: bool = False
-
-
-Change = Callable[[Committee, Term], Awaitable[Congress]]
-
-
 async def record(
     context: Context,
     operation: str,
@@ -100,47 +88,16 @@ async def record(
     term: str | None,
     request: dict[str, object],
     idempotency_key: str | None,
-    make_change: Change,
-) -> Recorded | Refusal:
-    """The common path of every progress write: scope, role, idempotency, then the change."""
-    user_id = context.viewer.user_id
-    fingerprint = idempotency.request_hash({"operation": operation, **request})
+    make_change: Callable[[Committee, Term], Awaitable[Congress]],
+) -> Answer | Refusal:
+    """The common path of every progress write: scope, role, then the change, exactly once."""
 
-    async def first_answer(key: str | None) -> Recorded | None:
-        if key is None:
-            return None
-        answer = await idempotency.replay(context.session, user_id, key, operation, fingerprint)
-        return (
-            None
-            if answer is None
-            else Recorded(int(answer["congressId"]), int(answer["version"]), True)
-        )
-
-    async def change() -> Recorded:
-        key = None if idempotency_key is None else idempotency.checked_key(idempotency_key)
+    async def act() -> Congress:
         committee = await visible_committee(context, committee_id, "committeeId")
         require_reporter_at(context, committee.path)
-        term_row = await progress.term_by_code(context.session, term)
-        replayed = await first_answer(key)
-        if replayed is not None:
-            return replayed
-        try:
-            congress = await make_change(committee, term_row)
-        except StaleVersion:
-            # A repeat racing its own first attempt: once that one committed, answer as it did.
-            replayed = await first_answer(key)
-            if replayed is not None:
-                return replayed
-            raise
-        answer = Recorded(congress.id, congress.version)
-        if key is not None:
-            await idempotency.remember_now(
-                context.session, user_id, key, operation, fingerprint,
-                {"congressId": answer.congress_id, "version": answer.version},
-            )  # fmt: skip
-        return answer
+        return await make_change(committee, await progress.term_by_code(context.session, term))
 
-    return await run_mutation(context, change)
+    return await run_exactly_once(context, operation, request, idempotency_key, act)
 
 
 async def record_milestone(
@@ -154,7 +111,7 @@ async def record_milestone(
     note: str | None,
     expected_version: int | None,
     idempotency_key: str | None,
-) -> Recorded | Refusal:
+) -> Answer | Refusal:
     request: dict[str, object] = {
         "committeeId": committee_id, "term": term, "milestone": milestone, "status": status.value,
         "occurredOn": occurred_on, "note": note, "expectedVersion": expected_version,
@@ -186,7 +143,7 @@ async def record_results(
     results: Results,
     expected_version: int | None,
     idempotency_key: str | None,
-) -> Recorded | Refusal:
+) -> Answer | Refusal:
     request: dict[str, object] = {
         "committeeId": committee_id, "term": term, "expectedVersion": expected_version, **asdict(results),
     }  # fmt: skip
@@ -214,11 +171,11 @@ async def set_deadline(
     deadline: date,
     depth: int | None,
     expected_version: int | None,
-) -> tuple[Recorded | None, int] | Refusal:
+) -> tuple[Answer | None, int] | Refusal:
     """One committee's deadline (by an admin above it), or a whole level's below an admin.
     Returns what was recorded for a single congress, and how many congresses changed."""
 
-    async def change() -> tuple[Recorded | None, int]:
+    async def change() -> tuple[Answer | None, int]:
         committee = await visible_committee(context, committee_id, "committeeId")
         term_row = await progress.term_by_code(context.session, term)
         if depth is None:
@@ -231,7 +188,7 @@ async def set_deadline(
                 deadline=deadline,
                 expected_version=expected_version,
             )
-            return Recorded(congress.id, congress.version), 1
+            return Answer(congress.id, congress.version), 1
         require_admin_at(context, committee)
         changed = await progress.set_level_deadline(
             context.session,

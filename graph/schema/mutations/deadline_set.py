@@ -71,5 +71,5 @@ async def set_deadline(info: Info, input: SetDeadlineInput) -> SetDeadlineResult
     if isinstance(outcome, Refusal):
         return error_from_refusal(outcome)  # type: ignore[return-value]
     recorded, updated = outcome
-    congress = None if recorded is None else await congress_now(info, recorded.congress_id)
+    congress = None if recorded is None else await congress_now(info, recorded.row_id)
     return SetDeadlinePayload(updated=updated, congress=congress)

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from graph.context import Info
-from graph.resolvers.difficulties import Written
+from graph.resolvers.mutations import Answer
 from graph.schema.difficulty import Difficulty
 from graph.schema.errors import (
     Conflict,
@@ -45,15 +45,15 @@ DifficultyResult = Annotated[
 ]
 
 
-async def difficulty_result(info: Info, outcome: Written | Refusal) -> DifficultyResult:
+async def difficulty_result(info: Info, outcome: Answer | Refusal) -> DifficultyResult:
     """The payload, with the difficulty read again through the fresh, scoped loaders."""
 
-    async def payload(written: Written) -> DifficultyPayload:
-        fresh = await info.context.loaders.difficulty_by_id.load(written.difficulty.id)
+    async def payload(answer: Answer) -> DifficultyPayload:
+        fresh = await info.context.loaders.difficulty_by_id.load(answer.row_id)
         return DifficultyPayload(
             difficulty=None if fresh is None else Difficulty.from_row(fresh),
-            recorded_version=written.recorded_version,
-            replayed=written.replayed,
+            recorded_version=answer.version,
+            replayed=answer.replayed,
         )
 
     return await payload_or_error(outcome, payload)

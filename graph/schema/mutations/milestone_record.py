@@ -9,6 +9,7 @@ import strawberry
 
 from graph.context import Info
 from graph.resolvers import progress
+from graph.resolvers.mutations import Answer
 from graph.schema.committee import Congress
 from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError, error_from_refusal
 from graph.schema.progress import MilestoneStatus
@@ -94,7 +95,7 @@ async def congress_now(info: Info, congress_id: int) -> Congress | None:
     return None if found is None else Congress.from_row(*found)
 
 
-async def shape(info: Info, outcome: progress.Recorded | Refusal) -> CongressResult:
+async def shape(info: Info, outcome: Answer | Refusal) -> CongressResult:
     if isinstance(outcome, StaleVersion):
         return CongressVersionConflict(
             message=outcome.message,
@@ -104,7 +105,7 @@ async def shape(info: Info, outcome: progress.Recorded | Refusal) -> CongressRes
     if isinstance(outcome, Refusal):
         return error_from_refusal(outcome)  # type: ignore[return-value]
     return CongressPayload(
-        congress=await congress_now(info, outcome.congress_id),
+        congress=await congress_now(info, outcome.row_id),
         recorded_version=outcome.version,
         replayed=outcome.replayed,
     )

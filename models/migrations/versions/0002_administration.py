@@ -7,13 +7,12 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
+from models.migrations.append_only import append_only, drop_append_only
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-APPEND_ONLY_MESSAGE = "audit_log is append-only"
-
 
 def upgrade() -> None:
     with op.batch_alter_table("committee") as batch_op:
@@ -48,32 +47,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
     )
     op.create_index("ix_audit_log_committee_id_id", "audit_log", ["committee_id", "id"])
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"""
-            CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$
-            BEGIN
-                RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}';
-            END;
-            $$ LANGUAGE plpgsql
-            """
-        )
-        op.execute(
-            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
-        )
-    else:
-        for event in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log "
-                f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
-            )
+    append_only("audit_log")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
-        op.execute("DROP FUNCTION audit_log_append_only()")
+    drop_append_only("audit_log")
     op.drop_index("ix_audit_log_committee_id_id", table_name="audit_log")
     op.drop_table("audit_log")
     with op.batch_alter_table("app_user") as batch_op:

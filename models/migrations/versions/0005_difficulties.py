@@ -7,6 +7,8 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
+from models.migrations.append_only import append_only, drop_append_only
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -15,32 +17,6 @@ depends_on = None
 
 # The same helpers as in 0004: a migration must not import another one, since a later
 # change to that file would silently change this revision.
-def append_only(table: str) -> None:
-    """Refuse UPDATE and DELETE on `table` in the database itself."""
-    message = f"{table} is append-only"
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE FUNCTION {table}_append_only() RETURNS trigger AS $$ "
-            f"BEGIN RAISE EXCEPTION '{message}'; END; $$ LANGUAGE plpgsql"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-        )
-    else:
-        for event in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
-            )
-
-
-def drop_append_only(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
-        op.execute(f"DROP FUNCTION {table}_append_only()")
-
-
 def upgrade() -> None:
     op.create_table(
         "difficulty",
