@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +21,7 @@ from permissions.authentication import (
 )
 from permissions.tokens import TokenVerifier
 
+logger = logging.getLogger("congress.authentication")
 GraphiQLPage = Callable[[Request], Awaitable[Response]]
 SESSION_STATE_KEY = "session"
 VIEWER_STATE_KEY = "viewer"
@@ -62,7 +64,12 @@ class AuthenticationMiddleware:
                 viewer = await authenticate(headers.get("authorization"), self._verifier, session)
             except AuthenticationError as error:
                 request_id = scope.get("state", {}).get(REQUEST_ID_STATE_KEY)
-                await record_refusal(session, error, request_id)
+                try:
+                    await record_refusal(session, error, request_id)
+                except Exception:
+                    # The answer is 401 whatever happens to the record of it.
+                    logger.exception("request %s: could not record a refused login", request_id)
+                    await session.rollback()
                 await _unauthorized(error, send)
                 return
             state = scope.setdefault("state", {})

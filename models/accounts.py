@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import Actor, append_audit
-from models.refusals import Conflicting, Invalid, NotVisible
+from models.refusals import Conflicting, Contention, Invalid, NotVisible
 from models.text import search_key
 from models.tree import Committee
 from models.users import Assignment, Role, User
@@ -88,7 +89,11 @@ async def create_user(
     _open_committee(committee, "committeeId")
     if await session.scalar(select(User.id).where(User.subject == subject)) is not None:
         raise Conflicting("A user with this subject already exists.", field="subject")
-    user = await add_user(session, subject, display_name, [(committee.id, role)])
+    try:
+        user = await add_user(session, subject, display_name, [(committee.id, role)])
+    except IntegrityError as error:
+        # The same subject created concurrently: run again, and the check above answers.
+        raise Contention("subject taken concurrently") from error
     append_audit(
         session,
         actor,

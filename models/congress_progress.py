@@ -331,7 +331,8 @@ async def set_level_deadline(
         (Congress.deadline != deadline) | Congress.deadline.is_(None),
     )
     # Events first, each with the version the update below gives its congress.
-    payload = {"deadline": deadline.isoformat(), "level": depth, "under": under.id}
+    # Committees in events are references the reader's scope decides on (see history).
+    payload = {"deadline": deadline.isoformat(), "level": depth, "under": {"committeeId": under.id}}
     await session.execute(
         insert(CongressEvent).from_select(
             [

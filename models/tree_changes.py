@@ -11,13 +11,14 @@ import re
 import uuid
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts import checked_display_name
 from models.audit import Actor, append_audit
 from models.base import utc_now
 from models.congress import Congress, Term
-from models.refusals import Conflicting, Invalid
+from models.refusals import Conflicting, Contention, Invalid
 from models.text import search_key
 from models.tree import Committee, CommitteeKind, child_path, is_in_subtree
 from models.tree_moves import move_children, move_subtree
@@ -66,7 +67,11 @@ async def create_committee(
         path=f"/pending-{uuid.uuid4().hex}/",
     )
     session.add(committee)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        # The same code created concurrently: run again, and the check above answers.
+        raise Contention("committee code taken concurrently") from error
     committee.path = child_path(parent.path, committee.id)
     current_term = await session.scalar(select(Term.id).where(Term.is_current))
     if current_term is not None:

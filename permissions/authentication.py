@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.audit import Actor, append_audit
+from models.audit import Actor, AuditEntry, append_audit
+from models.base import utc_now
 from permissions.tokens import InsufficientAssurance, TokenError, TokenVerifier
 from permissions.viewer import Viewer, load_active_viewer
+
+LOGIN_REFUSED = "login.refused"
+REFUSAL_RECORD_INTERVAL = timedelta(hours=1)
 
 
 class RefusalReason(StrEnum):
@@ -77,9 +83,22 @@ async def record_refusal(
 
     A verified identity without an active account, or below the required assurance level,
     is worth an administrator's attention. Missing and invalid tokens are not recorded:
-    anyone can send those, and logging them would let anyone fill the audit log.
+    anyone can send those, and logging them would let anyone fill the audit log. A verified
+    identity retrying in a loop is recorded once per subject and hour, for the same reason.
     """
     if error.subject is None:
+        return
+    recently = await session.scalar(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.committee_id.is_(None),
+            AuditEntry.action == LOGIN_REFUSED,
+            AuditEntry.actor_subject == error.subject,
+            AuditEntry.occurred_at > utc_now() - REFUSAL_RECORD_INTERVAL,
+        )
+        .limit(1)
+    )
+    if recently is not None:
         return
     after: dict[str, object] = {"reason": error.reason.value}
     if error.required_assurance_level is not None:
@@ -87,7 +106,7 @@ async def record_refusal(
     append_audit(
         session,
         Actor(user_id=None, subject=error.subject, request_id=request_id),
-        action="login.refused",
+        action=LOGIN_REFUSED,
         committee_id=None,
         after=after,
     )

@@ -334,3 +334,15 @@ async def test_refused_logins_of_verified_identities_are_audited_for_root_admins
     ]
     province = await fresh_world.client.query(PROVINCE_ADMIN, AUDIT_LOG)
     assert [e for e in province["auditLog"]["nodes"] if e["action"] == "login.refused"] == []
+
+
+async def test_a_verified_identity_retrying_in_a_loop_is_recorded_once(
+    fresh_world: DemoWorld,
+) -> None:
+    token = fresh_world.client.token_for(INACTIVE_VIEWER)
+    for _ in range(5):
+        assert (
+            await fresh_world.client.post("{ viewer { subject } }", token=token)
+        ).status_code == 401
+    central = await fresh_world.client.query(demo_user(Role.ADMIN, CENTRAL_CODE), AUDIT_LOG)
+    assert [e["action"] for e in central["auditLog"]["nodes"]].count("login.refused") == 1

@@ -94,3 +94,18 @@ async def test_query_within_the_node_limit_runs(demo_world: DemoWorld) -> None:
         children(first: 100) { nodes { children(first: $inner) { totalCount } } } } } }"""
     data = await demo_world.client.query(CENTRAL_VIEWER, query, inner=3)
     assert len(data["committees"]["nodes"]) == 100
+
+
+async def test_a_variable_default_counts_towards_the_node_limit(demo_world: DemoWorld) -> None:
+    query = """query($n: Int = 100) { committees(first: $n) { nodes {
+        children(first: $n) { nodes { children(first: $n) { totalCount } } } } } }"""
+    errors = await demo_world.client.query_errors(CENTRAL_VIEWER, query)
+    assert errors[0]["extensions"]["requestedNodes"] == 1_010_100
+
+
+async def test_lists_without_paging_multiply_what_is_below_them(demo_world: DemoWorld) -> None:
+    query = """{ committees(first: 100) { nodes { ancestors {
+        children(first: 100) { nodes { children(first: 10) { totalCount } } } } } } }"""
+    errors = await demo_world.client.query_errors(CENTRAL_VIEWER, query)
+    # 100 committees x up to 10 ancestors x 100 children x 10 grandchildren.
+    assert errors[0]["extensions"]["requestedNodes"] == 100 + 1_000 + 100_000 + 1_000_000

@@ -321,3 +321,19 @@ async def test_many_moves_and_merges_keep_every_path_consistent(fresh_world: Dem
     committees = await snapshot(fresh_world.engine)
     assert len(committees) > 6000
     assert_paths_follow_parent_links(committees)
+
+
+async def test_a_refusal_does_not_break_the_next_mutation_in_the_same_request(
+    fresh_world: DemoWorld,
+) -> None:
+    cell = await committee_gid(fresh_world, demo_cell_code())
+    document = """mutation($id: ID!) {
+      bad: renameCommittee(input: {id: $id, name: "  "}) { __typename }
+      good: renameCommittee(input: {id: $id, name: "Chi bộ Đoàn Kết"}) {
+        __typename ... on CommitteePayload { committee { name } } } }"""
+    data = await fresh_world.client.query(COMMUNE_ADMIN, document, id=cell)
+    assert data["bad"] == {"__typename": "ValidationError"}
+    assert data["good"] == {
+        "__typename": "CommitteePayload",
+        "committee": {"name": "Chi bộ Đoàn Kết"},
+    }

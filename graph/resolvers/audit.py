@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from graph.context import Context
-from graph.errors import NotFoundError
 from graph.global_ids import GlobalId
 from graph.resolvers import committees as read_committees
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
@@ -23,9 +22,7 @@ async def audit_log(
     after_id = decode_cursor(after)
     scope = context.viewer.scope_for(Role.ADMIN)
     if under is not None:
-        under_committee = await read_committees.committee_by_global_id(context, under)
-        if under_committee is None:
-            raise NotFoundError("No committee found for `under`.", argument="under")
+        under_committee = await read_committees.committee_argument(context, under, "under")
         scope = scope.narrowed_to(under_committee.path)
     # Entries tied to no committee (refused logins) concern the whole tree: only admins of
     # a root read them, and only when not narrowing to a subtree.

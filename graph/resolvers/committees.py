@@ -21,6 +21,15 @@ async def committee_by_global_id(context: Context, global_id: str) -> Committee 
     return None if row_id is None else await context.loaders.committee_by_id.load(row_id)
 
 
+async def committee_argument(context: Context, global_id: str, argument: str) -> Committee:
+    """A committee named by an argument (`under`, `handledAt`): missing and invisible ones are
+    the same NOT_FOUND error."""
+    committee = await committee_by_global_id(context, global_id)
+    if committee is None:
+        raise NotFoundError(f"No committee found for `{argument}`.", argument=argument)
+    return committee
+
+
 async def committee_by_code(context: Context, code: str) -> Committee | None:
     found = await visible.committees_by_codes(context.session, context.viewer.scope, [code])
     return found.get(code)
@@ -73,9 +82,7 @@ async def committees(
     after_id = decode_cursor(after)
     scope = context.viewer.scope
     if under is not None:
-        under_committee = await committee_by_global_id(context, under)
-        if under_committee is None:
-            raise NotFoundError("No committee found for `under`.", argument="under")
+        under_committee = await committee_argument(context, under, "under")
         scope = scope.narrowed_to(under_committee.path)
     where = CommitteeFilter(depth=depth, search=search, include_closed=include_closed)
     found = await visible.committee_page(

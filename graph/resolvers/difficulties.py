@@ -9,7 +9,6 @@ The writes themselves live in `models.difficulties`.
 from __future__ import annotations
 
 from graph.context import Context
-from graph.errors import NotFoundError
 from graph.global_ids import row_id_of
 from graph.loaders import DifficultyEventsPageKey
 from graph.resolvers import committees as read_committees
@@ -37,13 +36,6 @@ async def difficulty_by_global_id(context: Context, global_id: str) -> Difficult
     return None if row_id is None else await context.loaders.difficulty_by_id.load(row_id)
 
 
-async def _committee_argument(context: Context, global_id: str, argument: str) -> Committee:
-    committee = await read_committees.committee_by_global_id(context, global_id)
-    if committee is None:
-        raise NotFoundError(f"No committee found for `{argument}`.", argument=argument)
-    return committee
-
-
 async def difficulties_page(
     context: Context,
     under: str | None,
@@ -58,10 +50,14 @@ async def difficulties_page(
     after_id = decode_cursor(after)
     scope = context.viewer.scope
     if under is not None:
-        scope = scope.narrowed_to((await _committee_argument(context, under, "under")).path)
+        scope = scope.narrowed_to(
+            (await read_committees.committee_argument(context, under, "under")).path
+        )
     handling_id = None
     if handled_at is not None:
-        handling_id = (await _committee_argument(context, handled_at, "handledAt")).id
+        handling_id = (
+            await read_committees.committee_argument(context, handled_at, "handledAt")
+        ).id
     where = DifficultyFilter(status=status, handling_committee_id=handling_id)
     found = await visible_difficulties.difficulty_page(
         context.session, scope, where, limit=size + 1, after_id=after_id

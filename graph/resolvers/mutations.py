@@ -83,15 +83,19 @@ async def run_mutation(
             await context.session.commit()
         except Refusal as refusal:
             await context.session.rollback()
+            # The rollback expired every object the loaders hold: later fields read afresh.
+            context.reset_loaders()
             return refusal
         except Contention:
             pass
         except DBAPIError as error:
             if not is_transient(error):
                 await context.session.rollback()
+                context.reset_loaders()
                 raise
         except BaseException:
             await context.session.rollback()
+            context.reset_loaders()
             raise
         else:
             context.reset_loaders()
@@ -148,6 +152,8 @@ async def run_exactly_once(
         try:
             row = await act()
         except Refusal:
+            # Nothing `act` wrote before refusing may be kept, whatever the answer.
+            await context.session.rollback()
             replayed = await first_answer(key)
             if replayed is not None:
                 return replayed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from graph.context import Context
-from graph.errors import NotFoundError
 from graph.global_ids import row_id_of
 from graph.resolvers import committees as read_committees
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
@@ -35,9 +34,7 @@ async def users(
     after_id = decode_cursor(after)
     scope = context.viewer.scope_for(Role.ADMIN)
     if under is not None:
-        under_committee = await read_committees.committee_by_global_id(context, under)
-        if under_committee is None:
-            raise NotFoundError("No committee found for `under`.", argument="under")
+        under_committee = await read_committees.committee_argument(context, under, "under")
         scope = scope.narrowed_to(under_committee.path)
     found = await visible.users_page(
         context.session, scope, search, limit=size + 1, after_id=after_id

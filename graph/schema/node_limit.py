@@ -23,13 +23,24 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
     get_named_type,
+    get_nullable_type,
     get_operation_ast,
+    is_list_type,
 )
+from graphql.execution.values import get_variable_values
 from strawberry.extensions import SchemaExtension
 
 from graph.errors import ClientError
 
 PAGE_ARGUMENT = "first"
+# What a list without `first` counts as: more than any of ours holds (the ancestors of the
+# deepest unit, one official's roles, a term's milestones).
+UNPAGED_LIST_ITEMS = 10
+
+
+def _in_connection(parent_type: GraphQLNamedType) -> bool:
+    """`edges` and `nodes` are the page their connection's `first` already counted."""
+    return parent_type.name.endswith("Connection")
 
 
 class NodeLimit(SchemaExtension):
@@ -51,8 +62,18 @@ class NodeLimit(SchemaExtension):
             }
             schema: GraphQLSchema = context.schema._schema
             root_type = schema.get_root_type(operation.operation)
+            # Coerced as execution will see them, so a variable's default counts too.
+            coerced = get_variable_values(
+                schema, operation.variable_definitions or (), context.variables or {}
+            )
+            # graphql-core 3.3 wraps the values (`.coerced`), 3.2 returns the dict; a list
+            # means bad variables, which execution reports itself.
+            variables = getattr(coerced, "coerced", coerced)
             counter = _NodeCounter(
-                schema, fragments, context.variables or {}, self.default_page_size
+                schema,
+                fragments,
+                variables if isinstance(variables, dict) else {},
+                self.default_page_size,
             )
             worst_case = counter.count(operation.selection_set, root_type, multiplier=1)
             if worst_case > self.max_nodes:
@@ -110,6 +131,13 @@ class _NodeCounter:
             return 0
         field_type = get_named_type(field_definition.type)
         if PAGE_ARGUMENT not in field_definition.args:
+            if is_list_type(get_nullable_type(field_definition.type)) and not _in_connection(
+                parent_type
+            ):
+                # A short list without paging (ancestors, assignments, milestones): its
+                # items can each carry connections, so they multiply what is below them.
+                items = multiplier * UNPAGED_LIST_ITEMS
+                return items + self.count(field.selection_set, field_type, items)
             return self.count(field.selection_set, field_type, multiplier)
         page = multiplier * self._page_size(field)
         return page + self.count(field.selection_set, field_type, page)

@@ -8,6 +8,8 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
+from graph.context import Info
+from graph.resolvers.audit import redacted
 from models import CongressEvent as CongressEventRow
 from models import CongressMilestone, CongressResult, MilestoneTemplate
 from models.congress import CongressStatus as CongressStatusValue
@@ -79,18 +81,22 @@ class CongressResults:
 
 @strawberry.type(description="One recorded change; corrections are more of these, never edits.")
 class CongressHistoryEvent:
+    row: strawberry.Private[CongressEventRow]
     version: int
     kind: str = strawberry.field(description="milestone, results or deadline.")
-    change: JSON
     recorded_by: str | None
     recorded_at: datetime.datetime
 
     @classmethod
     def from_row(cls, row: CongressEventRow) -> CongressHistoryEvent:
         return cls(
+            row=row,
             version=row.version,
             kind=row.kind,
-            change=cast(JSON, row.payload),
             recorded_by=row.recorded_by_subject,
             recorded_at=row.recorded_at,
         )
+
+    @strawberry.field(description="What changed; committees you cannot see read as null.")
+    async def change(self, info: Info) -> JSON:
+        return cast(JSON, await redacted(info.context, self.row.payload))
