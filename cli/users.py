@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cli.runtime import pass_settings, run_with_engine
@@ -211,7 +211,7 @@ def list_users(settings: Settings, under_code: str | None, search: str | None) -
             pattern = like_contains(search_key(search))
             statement = statement.where(
                 User.search_name.like(pattern, escape="\\")
-                | User.subject.like(pattern, escape="\\")
+                | func.lower(User.subject).like(pattern, escape="\\")
             )
         listing: dict[int, tuple[User, list[tuple[str, str]]]] = {}
         for user, code, role in await session.execute(statement):

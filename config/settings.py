@@ -14,6 +14,7 @@ class Environment(StrEnum):
 
 
 DEFAULT_DATA_DIR = Path("congress-data")
+MIN_ALLOWED_ASSURANCE_LEVEL = 2
 SQLITE_FILE_NAME = "congress.db"
 # Asymmetric only; permissions.oidc refuses anything else (HS*, none) at startup.
 DEFAULT_OIDC_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
@@ -74,10 +75,10 @@ class Settings:
             database_url=env.get("CONGRESS_DATABASE_URL") or None,
             environment=environment,
             local_issuer_enabled=_flag(env.get("CONGRESS_LOCAL_ISSUER"), default=not is_production),
-            max_query_depth=int(env.get("CONGRESS_MAX_QUERY_DEPTH", cls.max_query_depth)),
-            max_page_size=int(env.get("CONGRESS_MAX_PAGE_SIZE", cls.max_page_size)),
-            max_query_nodes=int(env.get("CONGRESS_MAX_QUERY_NODES", cls.max_query_nodes)),
-            token_ttl_seconds=int(env.get("CONGRESS_TOKEN_TTL", cls.token_ttl_seconds)),
+            max_query_depth=int(env.get("CONGRESS_MAX_QUERY_DEPTH") or cls.max_query_depth),
+            max_page_size=int(env.get("CONGRESS_MAX_PAGE_SIZE") or cls.max_page_size),
+            max_query_nodes=int(env.get("CONGRESS_MAX_QUERY_NODES") or cls.max_query_nodes),
+            token_ttl_seconds=int(env.get("CONGRESS_TOKEN_TTL") or cls.token_ttl_seconds),
             graphiql=_flag(env.get("CONGRESS_GRAPHIQL"), default=not is_production),
             oidc_issuer=env.get("CONGRESS_OIDC_ISSUER") or None,
             oidc_audience=env.get("CONGRESS_OIDC_AUDIENCE") or None,
@@ -102,6 +103,14 @@ class Settings:
                 env.get("CONGRESS_ESCALATION_INTERVAL_SECONDS") or cls.escalation_interval_seconds
             ),
         )
+
+    def __post_init__(self) -> None:
+        # Officials are identified at level 2 at least: a lower setting would quietly let
+        # weaker identities in, so it is refused rather than obeyed.
+        if self.min_assurance_level < MIN_ALLOWED_ASSURANCE_LEVEL:
+            raise ValueError(
+                f"CONGRESS_MIN_ASSURANCE_LEVEL must be at least {MIN_ALLOWED_ASSURANCE_LEVEL}."
+            )
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

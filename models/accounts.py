@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.audit import Actor, append_audit
 from models.refusals import Conflicting, Contention, Invalid, NotVisible
 from models.text import search_key
-from models.tree import Committee
+from models.tree import Committee, require_open
 from models.users import Assignment, Role, User
 from models.versions import check_expected_version, claim_next_version
 
@@ -41,12 +41,6 @@ def checked_display_name(name: str, *, field: str = "name") -> str:
     if not 1 <= len(name) <= MAX_DISPLAY_NAME:
         raise Invalid(f"The name must be 1-{MAX_DISPLAY_NAME} characters.", field=field)
     return name
-
-
-def _open_committee(committee: Committee, field: str) -> Committee:
-    if committee.is_closed:
-        raise Invalid("This committee is closed.", field=field)
-    return committee
 
 
 async def add_user(
@@ -86,7 +80,7 @@ async def create_user(
 ) -> User:
     subject = checked_subject(subject)
     display_name = checked_display_name(display_name)
-    _open_committee(committee, "committeeId")
+    require_open(committee, "committeeId")
     if await session.scalar(select(User.id).where(User.subject == subject)) is not None:
         raise Conflicting("A user with this subject already exists.", field="subject")
     try:
@@ -116,7 +110,7 @@ async def grant_role(
     expected_version: int | None = None,
 ) -> None:
     """Give `user` `role` at `committee`, replacing the role they had there; no-op if unchanged."""
-    _open_committee(committee, "committeeId")
+    require_open(committee, "committeeId")
     assignment = await _assignment(session, user.id, committee.id)
     before = None if assignment is None else {"role": assignment.role.value}
     if assignment is not None and assignment.role is role:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, insert, literal, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from models.congress import Congress, CongressStatus, MilestoneStatus, Milestone
 from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressMilestone, CongressResult
 from models.refusals import Contention, Invalid
-from models.tree import Committee, subtree_condition
+from models.tree import Committee, require_open, subtree_condition
 from models.versions import check_expected_version, claim_next_version
 
 # The party's calendar is Vietnam's: "today" and "in the future" are judged there.
@@ -174,6 +174,7 @@ async def record_milestone(
     note: str | None,
     expected_version: int | None,
 ) -> Congress:
+    require_open(committee, "committeeId")
     congress = await congress_of(session, committee, term)
     templates = await templates_of(session, term.id)
     template = next((t for t in templates if t.code == milestone), None)
@@ -189,6 +190,12 @@ async def record_milestone(
     current = await milestone_states(session, congress.id)
     states = {code: row.status for code, row in current.items()}
     check_order(template, templates, states, status)
+    undoing_held = template.marks_held and status is not MilestoneStatus.DONE
+    if undoing_held and await session.get(CongressResult, congress.id) is not None:
+        raise Invalid(
+            "The congress has recorded results, so it stays held; correct the results first.",
+            field="status",
+        )
     existing = current.get(milestone)
     if existing is not None and (existing.status, existing.occurred_on, existing.note) == (
         status,
@@ -252,6 +259,7 @@ async def record_results(
     expected_version: int | None,
 ) -> Congress:
     check_results(results)
+    require_open(committee, "committeeId")
     congress = await congress_of(session, committee, term)
     if congress.held_on is None:
         raise Invalid(
@@ -299,6 +307,7 @@ async def set_deadline(
 ) -> Congress:
     """The deadline of one committee's congress."""
     check_deadline(deadline, term)
+    require_open(committee, "committeeId")
     congress = await congress_of(session, committee, term)
     if congress.deadline == deadline:
         check_expected_version(congress, expected_version)
@@ -323,47 +332,47 @@ async def set_level_deadline(
     if depth <= under.depth:
         raise Invalid("The level must be below the committee.", field="depth")
     at_level = select(Committee.id).where(
-        subtree_condition(Committee.path, under.path), Committee.depth == depth
+        subtree_condition(Committee.path, under.path),
+        Committee.depth == depth,
+        Committee.closed_at.is_(None),
     )
     targets = (
         Congress.term_id == term.id,
         Congress.committee_id.in_(at_level),
         (Congress.deadline != deadline) | Congress.deadline.is_(None),
     )
-    # Events first, each with the version the update below gives its congress.
     # Committees in events are references the reader's scope decides on (see history).
     payload = {"deadline": deadline.isoformat(), "level": depth, "under": {"committeeId": under.id}}
-    await session.execute(
-        insert(CongressEvent).from_select(
-            [
-                "congress_id",
-                "version",
-                "kind",
-                "payload",
-                "recorded_by_user_id",
-                "recorded_by_subject",
-                "recorded_at",
-                "request_id",
-            ],
-            select(
-                Congress.id,
-                Congress.version + 1,
-                literal("deadline"),
-                literal(payload, JSON),
-                literal(actor.user_id),
-                literal(actor.subject),
-                literal(utc_now()),
-                literal(actor.request_id),
-            ).where(*targets),
+    # The update says which congresses it changed and their new versions, and exactly those
+    # get their events: a second statement re-reading `targets` could see other rows.
+    changed_rows = (
+        await session.execute(
+            update(Congress)
+            .where(*targets)
+            .values(deadline=deadline, version=Congress.version + 1)
+            .returning(Congress.id, Congress.version)
+            .execution_options(synchronize_session=False)
         )
-    )
-    result = await session.execute(
-        update(Congress)
-        .where(*targets)
-        .values(deadline=deadline, version=Congress.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    changed = int(getattr(result, "rowcount", 0) or 0)
+    ).all()
+    now = utc_now()
+    if changed_rows:
+        await session.execute(
+            insert(CongressEvent),
+            [
+                {
+                    "congress_id": congress_id,
+                    "version": version,
+                    "kind": "deadline",
+                    "payload": payload,
+                    "recorded_by_user_id": actor.user_id,
+                    "recorded_by_subject": actor.subject,
+                    "recorded_at": now,
+                    "request_id": actor.request_id,
+                }
+                for congress_id, version in changed_rows
+            ],
+        )
+    changed = len(changed_rows)
     append_audit(
         session,
         actor,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.audit import Actor, append_audit
 from models.base import Base, UtcDateTime, utc_now
 from models.refusals import Contention, Invalid
-from models.tree import Committee
+from models.tree import Committee, require_open
 from models.versions import claim_next_version
 
 MAX_TITLE_LENGTH = 200
@@ -219,8 +219,7 @@ async def raise_difficulty(
     """A new open difficulty at `committee`, handled there first."""
     title = checked_title(title)
     description = checked_text(description, field="description", required=False)
-    if committee.is_closed:
-        raise Invalid("This committee is closed.", field="committeeId")
+    require_open(committee, "committeeId")
     now = utc_now()
     difficulty = Difficulty(
         committee_id=committee.id,

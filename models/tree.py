@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.base import Base, PathString, UtcDateTime
+from models.refusals import Invalid
 
 PATH_SEPARATOR = "/"
 # Ten digits hold every id of a 32-bit integer key.
@@ -70,6 +71,12 @@ class Committee(Base):
 
     def __repr__(self) -> str:
         return f"Committee(id={self.id}, code={self.code!r}, path={self.path!r})"
+
+
+def require_open(committee: Committee, field: str) -> None:
+    """Closed units keep their records but take no new ones."""
+    if committee.is_closed:
+        raise Invalid("This committee is closed.", field=field)
 
 
 def child_path(parent_path: str | None, committee_id: int) -> str:

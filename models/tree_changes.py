@@ -20,7 +20,7 @@ from models.base import utc_now
 from models.congress import Congress, Term
 from models.refusals import Conflicting, Contention, Invalid
 from models.text import search_key
-from models.tree import Committee, CommitteeKind, child_path, is_in_subtree
+from models.tree import Committee, CommitteeKind, child_path, is_in_subtree, require_open
 from models.tree_moves import move_children, move_subtree
 from models.users import Assignment
 from models.versions import check_expected_version, claim_next_version
@@ -33,11 +33,6 @@ def checked_code(code: str) -> str:
     if not CODE_PATTERN.fullmatch(code):
         raise Invalid("The code must be 1-64 letters, digits or . _ / - (no spaces).", field="code")
     return code
-
-
-def require_open(committee: Committee, field: str) -> None:
-    if committee.is_closed:
-        raise Invalid("This committee is closed.", field=field)
 
 
 async def create_committee(
@@ -73,7 +68,9 @@ async def create_committee(
         # The same code created concurrently: run again, and the check above answers.
         raise Contention("committee code taken concurrently") from error
     committee.path = child_path(parent.path, committee.id)
-    current_term = await session.scalar(select(Term.id).where(Term.is_current))
+    current_term = await session.scalar(
+        select(Term.id).where(Term.is_current).order_by(Term.starts_on.desc()).limit(1)
+    )
     if current_term is not None:
         session.add(Congress(committee_id=committee.id, term_id=current_term))
     append_audit(

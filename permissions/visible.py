@@ -203,7 +203,8 @@ def _user_conditions(scope: Scope, search: str | None) -> list[ColumnElement[boo
     if search:
         pattern = like_contains(search_key(search))
         conditions.append(
-            User.search_name.like(pattern, escape="\\") | User.subject.like(pattern, escape="\\")
+            User.search_name.like(pattern, escape="\\")
+            | func.lower(User.subject).like(pattern, escape="\\")
         )
     return conditions
 

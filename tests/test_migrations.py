@@ -54,3 +54,36 @@ async def test_audit_rows_cannot_be_changed_or_deleted(empty_engine: AsyncEngine
                 await connection.execute(text(statement))
     async with empty_engine.connect() as connection:
         assert await connection.scalar(text("SELECT action FROM audit_log")) == "x"
+
+
+async def test_upgrading_a_database_that_holds_data(empty_engine: AsyncEngine) -> None:
+    """Every revision applies on top of real rows (SQLite rebuilds tables to alter them)."""
+    await downgrade_database(empty_engine, "0001")
+    async with empty_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO committee (id, code, name, search_name, kind, depth, path) "
+                "VALUES (1, 'TW', 'Trung ương', 'trung uong', 'central', 1, '/0000000001/')"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO app_user (id, subject, display_name, is_active, created_at) "
+                "VALUES (1, '001', 'Nguyễn Văn An', true, CURRENT_TIMESTAMP)"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO assignment (user_id, committee_id, role, created_at) "
+                "VALUES (1, 1, 'admin', CURRENT_TIMESTAMP)"
+            )
+        )
+    await upgrade_database(empty_engine)
+    assert await current_revision(empty_engine) == head_revision()
+    async with empty_engine.connect() as connection:
+        assert await connection.scalar(text("SELECT version FROM committee WHERE code = 'TW'")) == 1
+        assert await connection.scalar(text("SELECT count(*) FROM assignment")) == 1
+        if connection.dialect.name == "sqlite":
+            assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+    async with empty_engine.connect() as connection:
+        assert await connection.scalar(text("SELECT search_name FROM app_user")) == "nguyen van an"

@@ -1,5 +1,8 @@
 """Append-only tables: the database itself refuses UPDATE and DELETE on them (used by the
-migrations of the audit log and the event tables)."""
+migrations of the audit log and the event tables).
+
+Frozen: revisions already applied import this, so a change here would silently change them.
+Stronger protection goes into a new revision of its own."""
 
 from __future__ import annotations
 

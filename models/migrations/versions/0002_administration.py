@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from models.migrations.append_only import append_only, drop_append_only
+from models.text import search_key
 
 revision = "0002"
 down_revision = "0001"
@@ -24,6 +25,14 @@ def upgrade() -> None:
     with op.batch_alter_table("app_user") as batch_op:
         batch_op.add_column(
             sa.Column("search_name", sa.String(255), nullable=False, server_default="")
+        )
+    # Accounts made before this revision become searchable too.
+    connection = op.get_bind()
+    users = connection.execute(sa.text("SELECT id, display_name FROM app_user")).all()
+    for user_id, display_name in users:
+        connection.execute(
+            sa.text("UPDATE app_user SET search_name = :key WHERE id = :id"),
+            {"key": search_key(display_name), "id": user_id},
         )
     op.create_table(
         "audit_log",

@@ -15,8 +15,6 @@ branch_labels = None
 depends_on = None
 
 
-# The same helpers as in 0004: a migration must not import another one, since a later
-# change to that file would silently change this revision.
 def upgrade() -> None:
     op.create_table(
         "difficulty",
