@@ -265,6 +265,11 @@ async def _move_assignments(session: AsyncSession, source_id: int, target_id: in
         if assignment.role.rank > existing.role.rank:
             existing.role = assignment.role
         await session.delete(assignment)
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        # A role granted at the target meanwhile: run the merge again with it in view.
+        raise Contention("a role at the merge target changed concurrently") from error
     return len(source_roles)
 
 

@@ -30,7 +30,7 @@ from models.tree_file import (
     TreeRow,
     index_by_code,
 )
-from models.tree_moves import move_subtree
+from models.tree_moves import lock_tree, move_subtree
 
 # Rows per INSERT/UPDATE executemany, and so per progress step: large enough that a
 # million-row file costs a few hundred round trips, small enough to keep memory flat.
@@ -109,9 +109,12 @@ async def import_tree(
     report_progress = progress or _ignore_progress
     row_by_code = index_by_code(rows)
     dialect_name = session.get_bind().dialect.name
+    # The checks below read the stored tree and the writes rely on them (and on max(id)):
+    # no structural change may run in between (see lock_tree).
+    await lock_tree(session)
     if dialect_name == "postgresql":
-        # The checks below read the stored tree and the writes rely on them (and on max(id)):
-        # keep other writers out until this transaction ends. Readers are not blocked.
+        # Nor any other insert of committees: keep all writers of the table out until this
+        # transaction ends. Readers are not blocked.
         await session.execute(text("LOCK TABLE committee IN SHARE ROW EXCLUSIVE MODE"))
     stored = await _load_stored(session, row_by_code)
     plan = _plan_import(rows, row_by_code, stored)

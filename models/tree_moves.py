@@ -79,3 +79,25 @@ async def move_children(session: AsyncSession, source: Committee, target: Commit
         )
     )
     return int(children or 0)
+
+
+# Any fixed number: the key of the one advisory lock that orders structural tree changes.
+TREE_LOCK_KEY = 7_300_001
+
+
+async def lock_tree(session: AsyncSession) -> None:
+    """Take the tree's write lock before reading what a structural change depends on.
+
+    A move rewrites the paths of a whole subtree while bumping only the moved committee's
+    version, so two changes that read paths (move, merge, create, close, import) must not
+    overlap: each one's reads have to come after the previous one's commit. PostgreSQL: a
+    transaction-scoped advisory lock. SQLite: `BEGIN IMMEDIATE`, which takes the database
+    write lock before the first read (busy_timeout makes others wait for it).
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(select(func.pg_advisory_xact_lock(TREE_LOCK_KEY)))
+        return
+    driver = (await connection.get_raw_connection()).driver_connection
+    if driver is not None and not driver.in_transaction:
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -87,3 +87,23 @@ async def test_upgrading_a_database_that_holds_data(empty_engine: AsyncEngine) -
             assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
     async with empty_engine.connect() as connection:
         assert await connection.scalar(text("SELECT search_name FROM app_user")) == "nguyen van an"
+
+
+async def test_audit_rows_cannot_be_replaced_or_truncated(empty_engine: AsyncEngine) -> None:
+    async with empty_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO audit_log (id, occurred_at, action) VALUES (1, CURRENT_TIMESTAMP, 'x')"
+            )
+        )
+    sqlite = empty_engine.dialect.name == "sqlite"
+    statement = (
+        "INSERT OR REPLACE INTO audit_log (id, occurred_at, action) VALUES (1, CURRENT_TIMESTAMP, 'forged')"
+        if sqlite
+        else "TRUNCATE audit_log"
+    )
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with empty_engine.begin() as connection:
+            await connection.execute(text(statement))
+    async with empty_engine.connect() as connection:
+        assert await connection.scalar(text("SELECT action FROM audit_log")) == "x"

@@ -3,6 +3,8 @@ below follows in the same transaction."""
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from models import Assignment, Committee, Congress, Role
@@ -337,3 +339,37 @@ async def test_a_refusal_does_not_break_the_next_mutation_in_the_same_request(
         "__typename": "CommitteePayload",
         "committee": {"name": "Chi bộ Đoàn Kết"},
     }
+
+
+async def test_crosswise_concurrent_moves_cannot_make_a_cycle(fresh_world: DemoWorld) -> None:
+    first, second = (await hanoi_communes(fresh_world))[:2]
+    a, b = await committee_gid(fresh_world, first), await committee_gid(fresh_world, second)
+    results = await asyncio.gather(
+        mutate(fresh_world, CENTRAL_ADMIN, MOVE_COMMITTEE, id=a, newParentId=b),
+        mutate(fresh_world, CENTRAL_ADMIN, MOVE_COMMITTEE, id=b, newParentId=a),
+    )
+    assert sorted(result["__typename"] for result in results) == [
+        "CommitteePayload",
+        "ValidationError",
+    ]
+    assert_paths_follow_parent_links(await snapshot(fresh_world.engine))
+
+
+async def test_a_merge_racing_a_move_of_its_target_keeps_paths_consistent(
+    fresh_world: DemoWorld,
+) -> None:
+    communes = await hanoi_communes(fresh_world)
+    source, target = (
+        await committee_gid(fresh_world, communes[0]),
+        await committee_gid(fresh_world, communes[1]),
+    )
+    elsewhere = await committee_gid(fresh_world, SIBLING_PROVINCE_CODE)
+    results = await asyncio.gather(
+        mutate(fresh_world, CENTRAL_ADMIN, MERGE_COMMITTEES, fromId=source, intoId=target),
+        mutate(fresh_world, CENTRAL_ADMIN, MOVE_COMMITTEE, id=target, newParentId=elsewhere),
+    )
+    assert {result["__typename"] for result in results} == {
+        "MergeCommitteesPayload",
+        "CommitteePayload",
+    }
+    assert_paths_follow_parent_links(await snapshot(fresh_world.engine))

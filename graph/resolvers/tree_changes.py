@@ -12,12 +12,20 @@ from graph.resolvers.mutations import (
 )
 from models import Committee, CommitteeKind, tree_changes
 from models.refusals import Refusal
+from models.tree_moves import lock_tree
+
+
+async def lock_tree_for(context: Context) -> None:
+    """The tree lock, then fresh loaders: every path this change reads is read after it."""
+    await lock_tree(context.session)
+    context.reset_loaders()
 
 
 async def create_committee(
     context: Context, parent_id: str, code: str, name: str, kind: CommitteeKind
 ) -> Committee | Refusal:
     async def change() -> Committee:
+        await lock_tree_for(context)
         parent = await visible_committee(context, parent_id, "parentId")
         require_admin_at(context, parent)
         return await tree_changes.create_committee(
@@ -49,6 +57,7 @@ async def move_committee(
     context: Context, committee_id: str, new_parent_id: str, expected_version: int | None
 ) -> Committee | Refusal:
     async def change() -> Committee:
+        await lock_tree_for(context)
         committee = await visible_committee(context, committee_id, "id")
         new_parent = await visible_committee(context, new_parent_id, "newParentId")
         require_admin_above(context, committee)
@@ -69,6 +78,7 @@ async def merge_committees(
     context: Context, from_id: str, into_id: str, expected_version: int | None
 ) -> tuple[Committee, Committee] | Refusal:
     async def change() -> tuple[Committee, Committee]:
+        await lock_tree_for(context)
         source = await visible_committee(context, from_id, "fromId")
         target = await visible_committee(context, into_id, "intoId")
         require_admin_above(context, source)
@@ -89,6 +99,7 @@ async def close_committee(
     context: Context, committee_id: str, expected_version: int | None
 ) -> Committee | Refusal:
     async def change() -> Committee:
+        await lock_tree_for(context)
         committee = await visible_committee(context, committee_id, "id")
         require_admin_above(context, committee)
         await tree_changes.close_committee(
