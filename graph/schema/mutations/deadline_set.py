@@ -10,13 +10,14 @@ import strawberry
 from graph.context import Info
 from graph.resolvers import progress
 from graph.schema.committee import Congress
-from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError, error_from_refusal
+from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError
 from graph.schema.mutations.milestone_record import (
     EXPECTED_VERSION_HELP,
     CongressVersionConflict,
     congress_now,
+    congress_refusal,
 )
-from models.refusals import Refusal, StaleVersion
+from models.refusals import Refusal
 
 
 @strawberry.input
@@ -62,14 +63,8 @@ async def set_deadline(info: Info, input: SetDeadlineInput) -> SetDeadlineResult
         depth=input.depth,
         expected_version=input.expected_version,
     )
-    if isinstance(outcome, StaleVersion):
-        return CongressVersionConflict(
-            message=outcome.message,
-            current_version=outcome.current_version,
-            congress=await congress_now(info, outcome.row_id),
-        )
     if isinstance(outcome, Refusal):
-        return error_from_refusal(outcome)  # type: ignore[return-value]
+        return await congress_refusal(info, outcome)
     recorded, updated = outcome
     congress = None if recorded is None else await congress_now(info, recorded.row_id)
     return SetDeadlinePayload(updated=updated, congress=congress)

@@ -95,15 +95,22 @@ async def congress_now(info: Info, congress_id: int) -> Congress | None:
     return None if found is None else Congress.from_row(*found)
 
 
-async def shape(info: Info, outcome: Answer | Refusal) -> CongressResult:
-    if isinstance(outcome, StaleVersion):
+async def congress_refusal(
+    info: Info, refusal: Refusal
+) -> NotFound | Forbidden | ValidationError | Conflict | CongressVersionConflict:
+    """A refused congress write; a stale version comes with the congress as it is now."""
+    if isinstance(refusal, StaleVersion):
         return CongressVersionConflict(
-            message=outcome.message,
-            current_version=outcome.current_version,
-            congress=await congress_now(info, outcome.row_id),
+            message=refusal.message,
+            current_version=refusal.current_version,
+            congress=await congress_now(info, refusal.row_id),
         )
+    return error_from_refusal(refusal)  # type: ignore[return-value]
+
+
+async def shape(info: Info, outcome: Answer | Refusal) -> CongressResult:
     if isinstance(outcome, Refusal):
-        return error_from_refusal(outcome)  # type: ignore[return-value]
+        return await congress_refusal(info, outcome)
     return CongressPayload(
         congress=await congress_now(info, outcome.row_id),
         recorded_version=outcome.version,
