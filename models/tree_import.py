@@ -16,6 +16,7 @@ from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.congress import Congress, Term
 from models.database import advance_id_sequence
 from models.text import search_key
 from models.tree import (
@@ -119,8 +120,17 @@ async def import_tree(
     stored = await _load_stored(session, row_by_code)
     plan = _plan_import(rows, row_by_code, stored)
 
+    # New units hold a congress in the current term, as units created through the API do.
+    current_term = await session.scalar(
+        select(Term.id).where(Term.is_current).order_by(Term.starts_on.desc()).limit(1)
+    )
     for batch in _batches(plan.inserts, batch_size):
         await session.execute(insert(_COMMITTEE), batch)
+        if current_term is not None:
+            await session.execute(
+                insert(Congress),
+                [{"committee_id": row["id"], "term_id": current_term} for row in batch],
+            )
         report_progress(len(batch))
     moved_since_report = 0
     for committee_id, new_parent_id in plan.moves:

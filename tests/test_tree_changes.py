@@ -4,11 +4,15 @@ below follows in the same transaction."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Assignment, Committee, Congress, Role
 from models.demo import CENTRAL_CODE, DEMO_PROVINCE_CODE
+from models.tree_file import read_tree_file
+from models.tree_import import import_tree
 from tests.admin_api import (
     AUDIT_LOG,
     CLOSE_COMMITTEE,
@@ -373,3 +377,20 @@ async def test_a_merge_racing_a_move_of_its_target_keeps_paths_consistent(
         "CommitteePayload",
     }
     assert_paths_follow_parent_links(await snapshot(fresh_world.engine))
+
+
+async def test_imported_units_hold_a_congress_in_the_current_term(
+    fresh_world: DemoWorld, tmp_path: Path
+) -> None:
+    tree = tmp_path / "more.csv"
+    tree.write_text(
+        f"code,parent_code,name,kind\nNEW-CELL,{demo_commune_code()},Chi bộ Mới,cell\n",
+        encoding="utf-8",
+    )
+    async with AsyncSession(fresh_world.engine) as session, session.begin():
+        report = await import_tree(session, read_tree_file(tree))
+    assert report.created == 1
+    data = await fresh_world.client.query(
+        COMMUNE_ADMIN, '{ committee(code: "NEW-CELL") { congress { status term { code } } } }'
+    )
+    assert data["committee"]["congress"] == {"status": "NOT_STARTED", "term": {"code": "2025-2030"}}
