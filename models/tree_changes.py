@@ -22,7 +22,7 @@ from models.refusals import Conflicting, Contention, Invalid
 from models.text import search_key
 from models.tree import Committee, CommitteeKind, child_path, is_in_subtree, require_open
 from models.tree_moves import move_children, move_subtree
-from models.users import Assignment
+from models.users import Assignment, User
 from models.versions import check_expected_version, claim_next_version
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9._/-]{1,64}")
@@ -270,6 +270,10 @@ async def _move_assignments(session: AsyncSession, source_id: int, target_id: in
     except IntegrityError as error:
         # A role granted at the target meanwhile: run the merge again with it in view.
         raise Contention("a role at the merge target changed concurrently") from error
+    # Their roles changed, so do their versions (an admin holding an old one must re-read).
+    moved_users = {assignment.user_id for assignment in source_roles}
+    for user in await session.scalars(select(User).where(User.id.in_(moved_users))):
+        await claim_next_version(session, user, None)
     return len(source_roles)
 
 

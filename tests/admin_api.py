@@ -14,7 +14,7 @@ fragment Errors on MutationError {
   ... on Conflict { field }
 }"""
 
-USER_FIELDS = "id subject name active assignments { role committee { code } }"
+USER_FIELDS = "id subject name active version assignments { role committee { code } }"
 COMMITTEE_FIELDS = "id code name depth closedAt parent { code } mergedInto { code }"
 
 CREATE_USER = f"""mutation($input: CreateUserInput!) {{ createUser(input: $input) {{

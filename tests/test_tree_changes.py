@@ -21,6 +21,7 @@ from tests.admin_api import (
     MERGE_COMMITTEES,
     MOVE_COMMITTEE,
     RENAME_COMMITTEE,
+    USERS,
     committee_gid,
     mutate,
 )
@@ -262,6 +263,9 @@ async def test_the_merged_units_officials_serve_the_unit_it_joined(fresh_world: 
     assert viewer["viewer"]["assignments"] == [
         {"role": "ADMIN", "committee": {"code": target_code}}
     ]
+    users = await fresh_world.client.query(PROVINCE_ADMIN, USERS, search=COMMUNE_ADMIN)
+    [moved] = users["users"]["nodes"]
+    assert moved["version"] == 2, "a role that moved is a change to the account"
 
 
 async def test_merge_into_own_descendant_is_refused(fresh_world: DemoWorld) -> None:
