@@ -6,15 +6,31 @@ with them by the Context.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from graph.loaders import MAX_KEYS_PER_STATEMENT
-from models import Congress, CongressMilestone, CongressResult, MilestoneTemplate, Term
+from models import (
+    Congress,
+    CongressEvent,
+    CongressMilestone,
+    CongressResult,
+    MilestoneTemplate,
+    Term,
+)
 from permissions import visible
 from permissions.scope import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPageKey:
+    congress_id: int
+    limit: int
+    after_id: int | None
 
 
 class ProgressLoaders:
@@ -31,9 +47,33 @@ class ProgressLoaders:
         self.results = DataLoader[int, CongressResult | None](
             load_fn=self._results, max_batch_size=batch
         )
+        self.history_page = DataLoader[HistoryPageKey, list[CongressEvent]](
+            load_fn=self._history_pages, max_batch_size=batch
+        )
+        self.history_count = DataLoader[int, int](
+            load_fn=self._history_counts, max_batch_size=batch
+        )
         self.congress_by_id = DataLoader[int, tuple[Congress, Term] | None](
             load_fn=self._congresses, max_batch_size=batch
         )
+
+    async def _history_pages(self, keys: Sequence[HistoryPageKey]) -> list[list[CongressEvent]]:
+        # Keys of one query share their window: one statement per distinct window.
+        windows: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+        for key in keys:
+            windows[key.limit, key.after_id].append(key.congress_id)
+        pages: dict[HistoryPageKey, list[CongressEvent]] = {}
+        for (limit, after_id), congress_ids in windows.items():
+            found = await visible.congress_history_pages(
+                self._session, self._scope, congress_ids, limit=limit, after_id=after_id
+            )
+            for congress_id, events in found.items():
+                pages[HistoryPageKey(congress_id, limit, after_id)] = events
+        return [pages[key] for key in keys]
+
+    async def _history_counts(self, congress_ids: Sequence[int]) -> list[int]:
+        counts = await visible.congress_history_counts(self._session, self._scope, congress_ids)
+        return [counts[congress_id] for congress_id in congress_ids]
 
     async def _congresses(self, ids: Sequence[int]) -> list[tuple[Congress, Term] | None]:
         found = await visible.congresses_by_ids(self._session, self._scope, ids)

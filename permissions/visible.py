@@ -341,25 +341,50 @@ async def congress_results(
     return {result.congress_id: result for result in rows}
 
 
-async def congress_history(
-    session: AsyncSession, scope: Scope, congress_id: int, *, limit: int, after_id: int | None
-) -> list[CongressEvent]:
-    """A congress's events, newest first."""
-    statement = select(CongressEvent).where(
-        CongressEvent.congress_id == congress_id,
+async def congress_history_pages(
+    session: AsyncSession,
+    scope: Scope,
+    congress_ids: Sequence[int],
+    *,
+    limit: int,
+    after_id: int | None,
+) -> dict[int, list[CongressEvent]]:
+    """Up to `limit` events of each congress, newest first, in one statement for all."""
+    conditions = [
+        CongressEvent.congress_id.in_(congress_ids),
         _congress_in_scope(scope, CongressEvent.congress_id),
-    )
+    ]
     if after_id is not None:
-        statement = statement.where(CongressEvent.id < after_id)
-    rows = await session.scalars(statement.order_by(CongressEvent.id.desc()).limit(limit))
-    return list(rows)
+        conditions.append(CongressEvent.id < after_id)
+    position = (
+        func.row_number()
+        .over(partition_by=CongressEvent.congress_id, order_by=CongressEvent.id.desc())
+        .label("position")
+    )
+    ranked = select(CongressEvent, position).where(*conditions).subquery()
+    ranked_event = aliased(CongressEvent, ranked)
+    rows = await session.scalars(
+        select(ranked_event)
+        .where(ranked.c.position <= limit)
+        .order_by(ranked.c.congress_id, ranked.c.id.desc())
+    )
+    pages: dict[int, list[CongressEvent]] = {congress_id: [] for congress_id in congress_ids}
+    for event in rows:
+        pages[event.congress_id].append(event)
+    return pages
 
 
-async def congress_history_count(session: AsyncSession, scope: Scope, congress_id: int) -> int:
-    count = await session.scalar(
-        select(func.count(CongressEvent.id)).where(
-            CongressEvent.congress_id == congress_id,
+async def congress_history_counts(
+    session: AsyncSession, scope: Scope, congress_ids: Sequence[int]
+) -> dict[int, int]:
+    rows = await session.execute(
+        select(CongressEvent.congress_id, func.count())
+        .where(
+            CongressEvent.congress_id.in_(congress_ids),
             _congress_in_scope(scope, CongressEvent.congress_id),
         )
+        .group_by(CongressEvent.congress_id)
     )
-    return int(count or 0)
+    counts = dict.fromkeys(congress_ids, 0)
+    counts.update({congress_id: count for congress_id, count in rows.all()})
+    return counts

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from models import Role
 from models.demo import CENTRAL_CODE, DEMO_PROVINCE_CODE
@@ -270,3 +271,25 @@ async def test_deadline_outside_the_term_is_refused(fresh_world: DemoWorld) -> N
 async def test_all_milestone_codes_come_from_the_template(demo_world: DemoWorld) -> None:
     congress = await congress_of(demo_world, CELL_REPORTER, CELL)
     assert [m["milestone"] for m in congress["milestones"]] == list(MILESTONES)
+
+
+async def test_history_of_many_congresses_costs_the_same_statements(demo_world: DemoWorld) -> None:
+    query = """query($n: Int) { committees(first: $n) { nodes { congress {
+        history(first: 2) { totalCount nodes { version } } } } } }"""
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    counts = []
+    event.listen(demo_world.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for size in (2, 40):
+            statements = 0
+            data = await demo_world.client.query(PROVINCE_ADMIN, query, n=size)
+            assert len(data["committees"]["nodes"]) == size
+            counts.append(statements)
+    finally:
+        event.remove(demo_world.engine.sync_engine, "before_cursor_execute", count)
+    assert counts[0] == counts[1]

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import date
 
 from graph.context import Context
+from graph.progress_loaders import HistoryPageKey
 from graph.resolvers.mutations import (
     Answer,
     actor_of,
@@ -30,7 +31,6 @@ from models import (
 from models import congress_progress as progress
 from models.congress_progress import Results, local_today
 from models.refusals import NotAllowed, Refusal
-from permissions import visible
 
 
 async def milestones(
@@ -64,14 +64,11 @@ async def history(
     context: Context, congress: Congress, first: int | None, after: str | None
 ) -> Page[CongressEvent]:
     size = page_size(first, context.settings)
-    scope = context.viewer.scope
-    found = await visible.congress_history(
-        context.session, scope, congress.id, limit=size + 1, after_id=decode_cursor(after)
-    )
-    rows, has_next_page = split_page(found, size)
+    key = HistoryPageKey(congress.id, size + 1, decode_cursor(after))
+    rows, has_next_page = split_page(await context.progress.history_page.load(key), size)
 
     async def total_count() -> int:
-        return await visible.congress_history_count(context.session, scope, congress.id)
+        return await context.progress.history_count.load(congress.id)
 
     return Page(rows, has_next_page, total_count)
 
