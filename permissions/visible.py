@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import ScalarSelect, SQLColumnExpression, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import (
@@ -29,6 +30,8 @@ from models import (
 from models.text import like_contains, search_key
 from permissions.scope import Scope
 from permissions.viewer import Grant
+
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,33 @@ def _after_cursor(scope: Scope, after_id: int) -> ScalarSelect[str]:
     )
 
 
+async def first_per_group(
+    session: AsyncSession,
+    entity: type[Row],
+    *,
+    group_by: InstrumentedAttribute[Any],
+    order_by: ColumnElement[Any] | InstrumentedAttribute[Any],
+    conditions: Sequence[ColumnElement[bool]],
+    group_ids: Sequence[int],
+    limit: int,
+) -> dict[int, list[Row]]:
+    """Up to `limit` rows of each group, in `order_by` order, in one statement for all groups
+    (a window over the groups): how nested pages avoid one query per parent."""
+    position = func.row_number().over(partition_by=group_by, order_by=order_by).label("position")
+    ranked = select(entity, position).where(*conditions).subquery()
+    rows = await session.scalars(
+        select(aliased(entity, ranked))
+        .where(ranked.c.position <= limit)
+        .order_by(ranked.c.position)
+        # Moves rewrite paths with bulk UPDATEs; never serve a stale copy from the session.
+        .execution_options(populate_existing=True)
+    )
+    pages: dict[int, list[Row]] = {group_id: [] for group_id in group_ids}
+    for row in rows:
+        pages[getattr(row, group_by.key)].append(row)
+    return pages
+
+
 async def children_pages(
     session: AsyncSession,
     scope: Scope,
@@ -88,24 +118,15 @@ async def children_pages(
         conditions.append(Committee.closed_at.is_(None))
     if after_id is not None:
         conditions.append(Committee.path > _after_cursor(scope, after_id))
-    position = (
-        func.row_number()
-        .over(partition_by=Committee.parent_id, order_by=Committee.path)
-        .label("position")
+    return await first_per_group(
+        session,
+        Committee,
+        group_by=Committee.parent_id,
+        order_by=Committee.path,
+        conditions=conditions,
+        group_ids=parent_ids,
+        limit=limit,
     )
-    ranked = select(Committee, position).where(*conditions).subquery()
-    ranked_committee = aliased(Committee, ranked)
-    rows = await session.scalars(
-        select(ranked_committee)
-        .where(ranked.c.position <= limit)
-        .order_by(ranked.c.parent_id, ranked.c.path)
-        .execution_options(populate_existing=True)
-    )
-    pages: dict[int, list[Committee]] = {parent_id: [] for parent_id in parent_ids}
-    for committee in rows:
-        assert committee.parent_id is not None
-        pages[committee.parent_id].append(committee)
-    return pages
 
 
 async def children_counts(
@@ -356,22 +377,15 @@ async def congress_history_pages(
     ]
     if after_id is not None:
         conditions.append(CongressEvent.id < after_id)
-    position = (
-        func.row_number()
-        .over(partition_by=CongressEvent.congress_id, order_by=CongressEvent.id.desc())
-        .label("position")
+    return await first_per_group(
+        session,
+        CongressEvent,
+        group_by=CongressEvent.congress_id,
+        order_by=CongressEvent.id.desc(),
+        conditions=conditions,
+        group_ids=congress_ids,
+        limit=limit,
     )
-    ranked = select(CongressEvent, position).where(*conditions).subquery()
-    ranked_event = aliased(CongressEvent, ranked)
-    rows = await session.scalars(
-        select(ranked_event)
-        .where(ranked.c.position <= limit)
-        .order_by(ranked.c.congress_id, ranked.c.id.desc())
-    )
-    pages: dict[int, list[CongressEvent]] = {congress_id: [] for congress_id in congress_ids}
-    for event in rows:
-        pages[event.congress_id].append(event)
-    return pages
 
 
 async def congress_history_counts(

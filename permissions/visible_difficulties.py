@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models import Committee, Difficulty, DifficultyEvent, DifficultyStatus
 from permissions.scope import Scope
+from permissions.visible import first_per_group
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,24 +101,15 @@ async def event_pages(
     ]
     if after_id is not None:
         conditions.append(DifficultyEvent.id > after_id)
-    position = (
-        func.row_number()
-        .over(partition_by=DifficultyEvent.difficulty_id, order_by=DifficultyEvent.id)
-        .label("position")
+    return await first_per_group(
+        session,
+        DifficultyEvent,
+        group_by=DifficultyEvent.difficulty_id,
+        order_by=DifficultyEvent.id,
+        conditions=conditions,
+        group_ids=difficulty_ids,
+        limit=limit,
     )
-    ranked = select(DifficultyEvent, position).where(*conditions).subquery()
-    ranked_event = aliased(DifficultyEvent, ranked)
-    rows = await session.scalars(
-        select(ranked_event)
-        .where(ranked.c.position <= limit)
-        .order_by(ranked.c.difficulty_id, ranked.c.id)
-    )
-    pages: dict[int, list[DifficultyEvent]] = {
-        difficulty_id: [] for difficulty_id in difficulty_ids
-    }
-    for event in rows:
-        pages[event.difficulty_id].append(event)
-    return pages
 
 
 async def event_counts(
