@@ -11,6 +11,7 @@ from models.difficulties import (
     DifficultyStatus,
 )
 from models.progress import CongressEvent, CongressMilestone, CongressResult, IdempotencyRecord
+from models.rollups import ProgressRollup, ProgressRollupDay
 from models.tree import Committee, CommitteeKind
 from models.users import Assignment, Role, User
 
@@ -33,6 +34,8 @@ __all__ = [
     "IdempotencyRecord",
     "MilestoneStatus",
     "MilestoneTemplate",
+    "ProgressRollup",
+    "ProgressRollupDay",
     "Role",
     "Term",
     "User",

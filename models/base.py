@@ -17,7 +17,10 @@ NAMING_CONVENTION = {
 
 # Paths are compared byte by byte for the subtree range scan; PostgreSQL's default
 # (linguistic) collation would ignore the "/" separators, so it gets the "C" collation.
-PathString = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+PATH_MAX_LENGTH = 1024
+PathString = String(PATH_MAX_LENGTH).with_variant(
+    String(PATH_MAX_LENGTH, collation="C"), "postgresql"
+)
 
 UtcDateTime = DateTime(timezone=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -81,7 +81,11 @@ class Congress(Base):
     )
     held_on: Mapped[date | None]
 
-    __table_args__ = (UniqueConstraint("committee_id", "term_id"),)
+    __table_args__ = (
+        UniqueConstraint("committee_id", "term_id"),
+        # overdueCongresses: a term's open deadlines in date order.
+        Index("ix_congress_term_id_deadline", "term_id", "deadline"),
+    )
 
 
 # The template a new term starts with: (code, name); each step requires the one before it.

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from models.congress import Congress, CongressStatus, MilestoneStatus, Milestone
 from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressMilestone, CongressResult
 from models.refusals import Contention, Invalid
+from models.rollups import rollups_follow
 from models.tree import Committee, require_open, subtree_condition
 from models.versions import check_expected_version, claim_next_version
 
@@ -80,9 +81,11 @@ async def congress_of(session: AsyncSession, committee: Committee, term: Term) -
     )
     if congress is None:
         congress = Congress(committee_id=committee.id, term_id=term.id)
-        session.add(congress)
+        this_congress = (Congress.committee_id == committee.id) & (Congress.term_id == term.id)
         try:
-            await session.flush()
+            async with rollups_follow(session, this_congress):
+                session.add(congress)
+                await session.flush()
         except IntegrityError as error:
             # Created by a concurrent first write: run the change again and use that one.
             raise Contention("congress created concurrently") from error
@@ -212,21 +215,21 @@ async def record_milestone(
         "note": note,
     }
     await append_event(session, actor, congress, version, "milestone", payload)
-    now = utc_now()
-    if existing is None:
-        existing = CongressMilestone(congress_id=congress.id, milestone_code=milestone)
-        session.add(existing)
-    existing.status, existing.occurred_on, existing.note = status, occurred_on, note
-    existing.version, existing.recorded_by_subject, existing.recorded_at = (
-        version,
-        actor.subject,
-        now,
-    )
-    states[milestone] = status
-    congress.status = derived_status(templates, states)
-    held = next((t for t in templates if t.marks_held), None)
-    if held is not None and held.code == milestone:
-        congress.held_on = occurred_on if status is MilestoneStatus.DONE else None
+    async with rollups_follow(session, Congress.id == congress.id):
+        if existing is None:
+            existing = CongressMilestone(congress_id=congress.id, milestone_code=milestone)
+            session.add(existing)
+        existing.status, existing.occurred_on, existing.note = status, occurred_on, note
+        existing.version, existing.recorded_by_subject, existing.recorded_at = (
+            version,
+            actor.subject,
+            utc_now(),
+        )
+        states[milestone] = status
+        congress.status = derived_status(templates, states)
+        held = next((t for t in templates if t.marks_held), None)
+        if held is not None and held.code == milestone:
+            congress.held_on = occurred_on if status is MilestoneStatus.DONE else None
     await finish_change(session, actor, congress, "congress.milestone", payload)
     return congress
 
@@ -274,16 +277,17 @@ async def record_results(
         RESULT_FIELDS.get(k, "secretaryDirectlyElected"): v for k, v in asdict(results).items()
     }
     await append_event(session, actor, congress, version, "results", payload)
-    if current is None:
-        current = CongressResult(congress_id=congress.id)
-        session.add(current)
-    for key, value in asdict(results).items():
-        setattr(current, key, value)
-    current.version, current.recorded_by_subject, current.recorded_at = (
-        version,
-        actor.subject,
-        utc_now(),
-    )
+    async with rollups_follow(session, Congress.id == congress.id):
+        if current is None:
+            current = CongressResult(congress_id=congress.id)
+            session.add(current)
+        for key, value in asdict(results).items():
+            setattr(current, key, value)
+        current.version, current.recorded_by_subject, current.recorded_at = (
+            version,
+            actor.subject,
+            utc_now(),
+        )
     await finish_change(session, actor, congress, "congress.results", payload)
     return congress
 
@@ -318,7 +322,8 @@ async def set_deadline(
         "previous": congress.deadline.isoformat() if congress.deadline else None,
     }
     await append_event(session, actor, congress, version, "deadline", payload)
-    congress.deadline = deadline
+    async with rollups_follow(session, Congress.id == congress.id):
+        congress.deadline = deadline
     await finish_change(session, actor, congress, "congress.deadline", payload)
     return congress
 
@@ -336,24 +341,29 @@ async def set_level_deadline(
         Committee.depth == depth,
         Committee.closed_at.is_(None),
     )
+    at_level_in_term = (Congress.term_id == term.id) & Congress.committee_id.in_(at_level)
     targets = (
-        Congress.term_id == term.id,
-        Congress.committee_id.in_(at_level),
+        at_level_in_term,
         (Congress.deadline != deadline) | Congress.deadline.is_(None),
     )
     # Committees in events are references the reader's scope decides on (see history).
     payload = {"deadline": deadline.isoformat(), "level": depth, "under": {"committeeId": under.id}}
     # The update says which congresses it changed and their new versions, and exactly those
     # get their events: a second statement re-reading `targets` could see other rows.
-    changed_rows = (
-        await session.execute(
-            update(Congress)
-            .where(*targets)
-            .values(deadline=deadline, version=Congress.version + 1)
-            .returning(Congress.id, Congress.version)
-            .execution_options(synchronize_session=False)
-        )
-    ).all()
+    # The rollups' "before" must be the state this update changes: lock the rows first
+    # (PostgreSQL; SQLite has one writer at a time anyway).
+    locked = select(Congress.id).where(*targets).with_for_update().subquery()
+    await session.execute(select(func.count()).select_from(locked))
+    async with rollups_follow(session, at_level_in_term):
+        changed_rows = (
+            await session.execute(
+                update(Congress)
+                .where(*targets)
+                .values(deadline=deadline, version=Congress.version + 1)
+                .returning(Congress.id, Congress.version)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
     now = utc_now()
     if changed_rows:
         await session.execute(

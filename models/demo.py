@@ -17,6 +17,7 @@ from vietnam_provinces import Province, VietNamDivisionType, Ward
 from models.accounts import add_user
 from models.congress import Congress, Term, default_milestone_templates
 from models.database import advance_id_sequence
+from models.rollup_check import rebuild_statements
 from models.text import search_key
 from models.tree import Committee, CommitteeKind, child_path
 from models.users import Role, User
@@ -189,6 +190,8 @@ async def build_demo(
                 await _insert_batches(connection, committee_batch, congress_batch, progress)
         await _insert_batches(connection, committee_batch, congress_batch, progress)
         await advance_id_sequence(connection, "committee")
+        for statement in rebuild_statements():
+            await connection.execute(statement)
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         session.add_all(default_milestone_templates(term_id))
         users = demo_users(cells_per_commune)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UtcDateTime, utc_now
@@ -31,7 +31,11 @@ class CongressEvent(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     request_id: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (UniqueConstraint("congress_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("congress_id", "version"),
+        # recentProgress: a congress's events newest first.
+        Index("ix_congress_event_congress_id_id", "congress_id", "id"),
+    )
 
 
 class CongressMilestone(Base):

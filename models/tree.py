@@ -19,12 +19,14 @@ from sqlalchemy import Enum, ForeignKey, Index, SQLColumnExpression, String
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.base import Base, PathString, UtcDateTime
+from models.base import PATH_MAX_LENGTH, Base, PathString, UtcDateTime
 from models.refusals import Invalid
 
 PATH_SEPARATOR = "/"
 # Ten digits hold every id of a 32-bit integer key.
 PATH_SEGMENT_DIGITS = 10
+# The deepest path the path column holds (93 levels; real trees have six).
+MAX_DEPTH = PATH_MAX_LENGTH // (PATH_SEGMENT_DIGITS + 1)
 # The character right after "/" in every collation we use ("C" on PostgreSQL, binary on SQLite).
 _AFTER_SEPARATOR = chr(ord(PATH_SEPARATOR) + 1)
 

@@ -19,6 +19,7 @@ from models.audit import Actor, append_audit
 from models.base import utc_now
 from models.congress import Congress, Term
 from models.refusals import Conflicting, Contention, Invalid
+from models.rollups import rollups_follow
 from models.text import search_key
 from models.tree import Committee, CommitteeKind, child_path, is_in_subtree, require_open
 from models.tree_moves import move_children, move_subtree
@@ -67,12 +68,13 @@ async def create_committee(
     except IntegrityError as error:
         # The same code created concurrently: run again, and the check above answers.
         raise Contention("committee code taken concurrently") from error
-    committee.path = child_path(parent.path, committee.id)
     current_term = await session.scalar(
         select(Term.id).where(Term.is_current).order_by(Term.starts_on.desc()).limit(1)
     )
-    if current_term is not None:
-        session.add(Congress(committee_id=committee.id, term_id=current_term))
+    async with rollups_follow(session, Congress.committee_id == committee.id):
+        committee.path = child_path(parent.path, committee.id)
+        if current_term is not None:
+            session.add(Congress(committee_id=committee.id, term_id=current_term))
     append_audit(
         session,
         actor,
@@ -171,13 +173,14 @@ async def merge_committees(
     await claim_next_version(session, source, expected_version)
     await claim_next_version(session, target, None)
     moved_children = await move_children(session, source, target)
-    moved_congresses = await _move_congresses(session, source.id, target.id)
+    async with rollups_follow(session, Congress.committee_id.in_([source.id, target.id])):
+        moved_congresses = await _move_congresses(session, source.id, target.id)
+        await session.execute(
+            update(Committee)
+            .where(Committee.id == source.id)
+            .values(closed_at=utc_now(), merged_into_id=target.id)
+        )
     moved_roles = await _move_assignments(session, source.id, target.id)
-    await session.execute(
-        update(Committee)
-        .where(Committee.id == source.id)
-        .values(closed_at=utc_now(), merged_into_id=target.id)
-    )
     details = {
         "children": moved_children,
         "congresses": moved_congresses,
@@ -219,7 +222,8 @@ async def close_committee(
             field="id",
         )
     await claim_next_version(session, committee, expected_version)
-    committee.closed_at = utc_now()
+    async with rollups_follow(session, Congress.committee_id == committee.id):
+        committee.closed_at = utc_now()
     append_audit(
         session,
         actor,

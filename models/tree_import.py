@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.congress import Congress, Term
 from models.database import advance_id_sequence
+from models.rollups import add_contributions
 from models.text import search_key
 from models.tree import (
     Committee,
@@ -130,6 +131,10 @@ async def import_tree(
             await session.execute(
                 insert(Congress),
                 [{"committee_id": row["id"], "term_id": current_term} for row in batch],
+            )
+            inserted = [row["id"] for row in batch]
+            await add_contributions(
+                session, (Congress.term_id == current_term) & Congress.committee_id.in_(inserted)
             )
         report_progress(len(batch))
     moved_since_report = 0

@@ -8,7 +8,15 @@ from sqlalchemy import Integer, String, Table, case, func, literal, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.tree import Committee, child_path, is_in_subtree, path_depth, subtree_condition
+from models.rollups import Chain, ancestor_chain, shift_subtrees
+from models.tree import (
+    Committee,
+    child_path,
+    is_in_subtree,
+    path_depth,
+    path_ids,
+    subtree_condition,
+)
 
 _COMMITTEE: Final = cast(Table, Committee.__table__)
 
@@ -17,7 +25,8 @@ async def move_subtree(session: AsyncSession, committee_id: int, new_parent_id: 
     """Put a committee, with everything below it, under `new_parent_id` (None: make it a root).
 
     One UPDATE over the subtree's path range rewrites the path and depth of the committee
-    and all its descendants, and the committee's parent. Raises ValueError if either
+    and all its descendants, and the committee's parent; what the subtree counts for in
+    the rollups moves from the old ancestors to the new ones. Raises ValueError if either
     committee does not exist or the new parent is the committee itself or below it. Does not
     commit; committees already loaded in `session` may be stale afterwards.
     """
@@ -39,6 +48,12 @@ async def move_subtree(session: AsyncSession, committee_id: int, new_parent_id: 
     new_path = child_path(new_parent_path, committee_id)
     if new_path == old_path:
         return
+    await shift_subtrees(
+        session,
+        Committee.id == committee_id,
+        old=Chain(ancestor_chain(path_ids(old_path), including_self=False), path_depth(old_path)),
+        new=Chain(ancestor_chain(path_ids(new_path), including_self=False), path_depth(new_path)),
+    )
     path = _COMMITTEE.c.path
     await session.execute(
         sql_update(_COMMITTEE)
@@ -63,6 +78,12 @@ async def move_children(session: AsyncSession, source: Committee, target: Commit
     """
     children = await session.scalar(
         select(func.count()).select_from(_COMMITTEE).where(_COMMITTEE.c.parent_id == source.id)
+    )
+    await shift_subtrees(
+        session,
+        Committee.parent_id == source.id,
+        old=Chain(ancestor_chain(path_ids(source.path), including_self=True), source.depth + 1),
+        new=Chain(ancestor_chain(path_ids(target.path), including_self=True), target.depth + 1),
     )
     path = _COMMITTEE.c.path
     await session.execute(
