@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -22,8 +23,24 @@ from models import (
     MilestoneTemplate,
     Term,
 )
-from permissions import visible
+from models.congress_progress import local_today
+from models.progress_summary import DUE_SOON_DAYS, SubtreeProgress, fold_progress
+from permissions import visible, visible_progress
 from permissions.scope import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class SubtreeKey:
+    committee_id: int
+    term_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineKey:
+    committee_id: int
+    term_id: int
+    start: date
+    end: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +73,46 @@ class ProgressLoaders:
         self.congress_by_id = DataLoader[int, tuple[Congress, Term] | None](
             load_fn=self._congresses, max_batch_size=batch
         )
+        self.subtree_progress = DataLoader[SubtreeKey, SubtreeProgress](
+            load_fn=self._subtree_progress, max_batch_size=batch
+        )
+        self.held_timeline = DataLoader[TimelineKey, tuple[int, list[tuple[date, int]]]](
+            load_fn=self._held_timelines, max_batch_size=batch
+        )
+
+    async def _subtree_progress(self, keys: Sequence[SubtreeKey]) -> list[SubtreeProgress]:
+        # A dashboard's children share a term: two statements for all of them.
+        found: dict[SubtreeKey, SubtreeProgress] = {}
+        today = local_today()
+        for term_id in {key.term_id for key in keys}:
+            ids = [key.committee_id for key in keys if key.term_id == term_id]
+            counters = await visible_progress.rollup_counters(
+                self._session, self._scope, ids, term_id
+            )
+            deadlines = await visible_progress.deadline_counts(
+                self._session, self._scope, ids, term_id, today=today, due_soon_days=DUE_SOON_DAYS
+            )
+            for committee_id, summary in fold_progress(ids, counters, deadlines).items():
+                found[SubtreeKey(committee_id, term_id)] = summary
+        return [found[key] for key in keys]
+
+    async def _held_timelines(
+        self, keys: Sequence[TimelineKey]
+    ) -> list[tuple[int, list[tuple[date, int]]]]:
+        found: dict[TimelineKey, tuple[int, list[tuple[date, int]]]] = {}
+        for term_id, start, end in {(key.term_id, key.start, key.end) for key in keys}:
+            window = [k for k in keys if (k.term_id, k.start, k.end) == (term_id, start, end)]
+            before, by_day = await visible_progress.held_by_day(
+                self._session,
+                self._scope,
+                [key.committee_id for key in window],
+                term_id,
+                start=start,
+                end=end,
+            )
+            for key in window:
+                found[key] = (before.get(key.committee_id, 0), by_day.get(key.committee_id, []))
+        return [found[key] for key in keys]
 
     async def _history_pages(self, keys: Sequence[HistoryPageKey]) -> list[list[CongressEvent]]:
         # Keys of one query share their window: one statement per distinct window.

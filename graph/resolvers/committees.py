@@ -96,15 +96,18 @@ async def committees(
     return Page(rows, has_next_page, total_count)
 
 
+async def term_named(context: Context, term_code: str | None) -> Term | None:
+    """The term with this code, or the current term when none is named."""
+    if term_code is None:
+        return await context.loaders.current_term.load(None)
+    return await context.loaders.term_by_code.load(term_code)
+
+
 async def congress(
     context: Context, committee: Committee, term_code: str | None
 ) -> tuple[Congress, Term] | None:
     """The committee's congress in the named term, or in the current term when none is named."""
-    term = await (
-        context.loaders.current_term.load(None)
-        if term_code is None
-        else context.loaders.term_by_code.load(term_code)
-    )
+    term = await term_named(context, term_code)
     if term is None:
         return None
     found = await context.loaders.congress.load(CongressKey(committee.id, term.id))

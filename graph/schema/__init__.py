@@ -17,12 +17,13 @@ from graph.schema.difficulty_root import DifficultyMutations, DifficultyQueries
 from graph.schema.errors import ERROR_TYPES
 from graph.schema.mutation import Mutation
 from graph.schema.node_limit import NodeLimit
+from graph.schema.progress_reports import ProgressQueries
 from graph.schema.progress_root import ProgressMutations
 from graph.schema.query import Query
 from graph.schema.user import User
 
 # Each area of the API contributes its root fields; the schema merges them.
-QUERY_PARTS: tuple[type, ...] = (Query, DifficultyQueries)
+QUERY_PARTS: tuple[type, ...] = (Query, DifficultyQueries, ProgressQueries)
 MUTATION_PARTS: tuple[type, ...] = (Mutation, ProgressMutations, DifficultyMutations)
 
 

@@ -10,6 +10,7 @@ from graph.context import Info
 from graph.global_ids import GlobalId
 from graph.resolvers import committees as resolve
 from graph.resolvers import progress as resolve_progress
+from graph.resolvers import progress_summary as resolve_summary
 from graph.schema.node import Node
 from graph.schema.pagination import Connection, connection_from_page
 from graph.schema.progress import (
@@ -18,6 +19,7 @@ from graph.schema.progress import (
     CongressStatus,
     MilestoneState,
 )
+from graph.schema.progress_summary import SubtreeProgressFigures
 from models import Congress as CongressRow
 from models import Term as TermRow
 from models.tree import Committee as CommitteeRow
@@ -65,6 +67,11 @@ class Congress(Node):
             version=row.version,
             held_on=row.held_on,
         )
+
+    @strawberry.field(description="The committee that holds it.")
+    async def committee(self, info: Info) -> Committee | None:
+        row = await info.context.loaders.committee_by_id.load(self.row.committee_id)
+        return None if row is None else Committee.from_row(row)
 
     @strawberry.field(description="Past its deadline and not yet held (dates in Vietnam's time).")
     def overdue(self) -> bool:
@@ -127,6 +134,18 @@ class Committee(Node):
     )
     async def ancestors(self, info: Info) -> list[Committee]:
         return [Committee.from_row(row) for row in await resolve.ancestors(info.context, self.row)]
+
+    @strawberry.field(
+        description="The congresses of this committee's subtree (itself included) in a term "
+        "(the current one if omitted), added up: read from rollups kept by every write, so it "
+        "costs the same at the centre as at a cell. Null for an unknown term."
+    )
+    async def progress(self, info: Info, term: str | None = None) -> SubtreeProgressFigures | None:
+        found = await resolve_summary.subtree_progress(info.context, self.row, term)
+        if found is None:
+            return None
+        summary, term_row = found
+        return SubtreeProgressFigures.of(summary, term_row, self.row.depth)
 
     @strawberry.field(description="The unit this one was merged into, if you can see it.")
     async def merged_into(self, info: Info) -> Committee | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,6 +14,9 @@ from models import CongressEvent as CongressEventRow
 from models import CongressMilestone, CongressResult, MilestoneTemplate
 from models.congress import CongressStatus as CongressStatusValue
 from models.congress import MilestoneStatus as MilestoneStatusValue
+
+if TYPE_CHECKING:
+    from graph.schema.committee import Congress
 
 CongressStatus = strawberry.enum(CongressStatusValue, name="CongressStatus")
 MilestoneStatus = strawberry.enum(MilestoneStatusValue, name="MilestoneStatus")
@@ -96,6 +99,15 @@ class CongressHistoryEvent:
             recorded_by=row.recorded_by_subject,
             recorded_at=row.recorded_at,
         )
+
+    @strawberry.field(description="The congress it was recorded on.")
+    async def congress(
+        self, info: Info
+    ) -> Annotated[Congress, strawberry.lazy("graph.schema.committee")] | None:
+        from graph.schema.committee import Congress
+
+        found = await info.context.progress.congress_by_id.load(self.row.congress_id)
+        return None if found is None else Congress.from_row(*found)
 
     @strawberry.field(description="What changed; committees you cannot see read as null.")
     async def change(self, info: Info) -> JSON:

@@ -1,0 +1,176 @@
+"""Progress summed over a subtree: what a leader's dashboard and the reports show."""
+
+from __future__ import annotations
+
+import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+
+from graph.context import Info
+from graph.resolvers import progress_summary as resolve
+from models import Term as TermRow
+from models.progress_summary import DUE_SOON_DAYS, ProgressCounts, SubtreeProgress
+
+
+@strawberry.enum(description="The spacing of timeline points.")
+class TimelineInterval(Enum):
+    DAY = "day"
+    WEEK = "week"
+
+
+_INTERVAL_DAYS = {TimelineInterval.DAY: 1, TimelineInterval.WEEK: 7}
+
+
+@strawberry.type(description="How many congresses have reached one step of the term's template.")
+class MilestoneProgress:
+    milestone: str = strawberry.field(description="The step's code in the term's template.")
+    name: str
+    position: int
+    done: int
+    in_progress: int
+    not_started: int
+
+
+@strawberry.type(description="Results added up over the congresses that reported them.")
+class ResultTotals:
+    congresses_reporting: int
+    members_elected: int
+    women: int
+    under40: int
+    ethnic_minority: int
+    secretary_directly_elected: int = strawberry.field(
+        description="Congresses that elected their secretary directly."
+    )
+
+
+@strawberry.type(description="Congresses held by a date, counting every one before it.")
+class TimelinePoint:
+    date: datetime.date
+    congresses_held: int
+
+
+@strawberry.type(description="Counts over a set of congresses in one term.")
+class ProgressFigures:
+    counts: strawberry.Private[ProgressCounts]
+    term_row: strawberry.Private[TermRow]
+
+    @strawberry.field(description="Congresses of open committees.")
+    def total(self) -> int:
+        return self.counts.total
+
+    @strawberry.field(description="Held (or completed): the congress took place.")
+    def congresses_held(self) -> int:
+        return self.counts.held
+
+    @strawberry.field(description="Every step done, results reported.")
+    def congresses_completed(self) -> int:
+        return self.counts.completed
+
+    @strawberry.field(description="Started, not yet held.")
+    def in_progress(self) -> int:
+        return self.counts.in_progress
+
+    @strawberry.field
+    def not_started(self) -> int:
+        return self.counts.not_started
+
+    @strawberry.field(description="congressesHeld / total, from 0 to 1 (0 with no congress).")
+    def completion_rate(self) -> float:
+        return self.counts.completion_rate
+
+    @strawberry.field(description="Past the deadline and not held (dates in Vietnam's time).")
+    def overdue(self) -> int:
+        return self.counts.overdue
+
+    @strawberry.field(
+        description=f"Not held, deadline today or within the next {DUE_SOON_DAYS} days."
+    )
+    def due_soon(self) -> int:
+        return self.counts.due_soon
+
+    @strawberry.field(description="Every step of the term's template, in order.")
+    async def by_milestone(self, info: Info) -> list[MilestoneProgress]:
+        templates = await info.context.progress.templates_of_term.load(self.term_row.id)
+        figures = []
+        for template in templates:
+            done = self.counts.milestones_done.get(template.code, 0)
+            started = self.counts.milestones_in_progress.get(template.code, 0)
+            figures.append(
+                MilestoneProgress(
+                    milestone=template.code,
+                    name=template.name,
+                    position=template.position,
+                    done=done,
+                    in_progress=started,
+                    not_started=self.counts.total - done - started,
+                )
+            )
+        return figures
+
+    @strawberry.field
+    def results(self) -> ResultTotals:
+        sums = self.counts.result_sums
+        return ResultTotals(
+            congresses_reporting=self.counts.results_recorded,
+            members_elected=sums.get("members_elected", 0),
+            women=sums.get("women", 0),
+            under40=sums.get("under_40", 0),
+            ethnic_minority=sums.get("ethnic_minority", 0),
+            secretary_directly_elected=self.counts.secretary_directly_elected,
+        )
+
+
+@strawberry.type(description="The congresses at one level below a committee.")
+class LevelProgress(ProgressFigures):
+    depth: int = strawberry.field(description="The level's depth in the tree (the root is 1).")
+    levels_below: int = strawberry.field(description="0 is the committee itself.")
+
+
+@strawberry.type(description="The congresses of a committee's subtree (itself included).")
+class SubtreeProgressFigures(ProgressFigures):
+    summary: strawberry.Private[SubtreeProgress]
+    committee_depth: strawberry.Private[int]
+
+    @strawberry.field
+    def term(self) -> str:
+        return self.term_row.code
+
+    @strawberry.field(description="One entry per level that has congresses, top down.")
+    def by_depth(self) -> list[LevelProgress]:
+        return [
+            LevelProgress(
+                counts=counts,
+                term_row=self.term_row,
+                depth=self.committee_depth + levels_below,
+                levels_below=levels_below,
+            )
+            for levels_below, counts in sorted(self.summary.by_level.items())
+            if counts.total
+        ]
+
+    @strawberry.field(
+        description="Congresses held so far at each point from `from` (the term's start) to "
+        "`to` (today), one point per interval: a progress curve."
+    )
+    async def timeline(
+        self,
+        info: Info,
+        from_: Annotated[datetime.date | None, strawberry.argument(name="from")] = None,
+        to: datetime.date | None = None,
+        interval: TimelineInterval = TimelineInterval.DAY,
+    ) -> list[TimelinePoint]:
+        points = await resolve.timeline(
+            info.context,
+            self.summary.committee_id,
+            self.term_row,
+            from_,
+            to,
+            _INTERVAL_DAYS[interval],
+        )
+        return [TimelinePoint(date=day, congresses_held=held) for day, held in points]
+
+    @classmethod
+    def of(cls, summary: SubtreeProgress, term: TermRow, depth: int) -> SubtreeProgressFigures:
+        return cls(counts=summary.overall, term_row=term, summary=summary, committee_depth=depth)

@@ -1,0 +1,136 @@
+"""What a subtree's rollup rows say, folded into the numbers a dashboard shows.
+
+Pure functions over rows read by permissions.visible_progress: no SQL here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from models import rollups
+from models.congress import MilestoneStatus
+
+# How far ahead "due soon" looks.
+DUE_SOON_DAYS = 14
+
+
+@dataclass(slots=True)
+class ProgressCounts:
+    """Counts over a set of congresses (a subtree, or one level of it)."""
+
+    total: int = 0
+    in_progress: int = 0
+    held: int = 0
+    completed: int = 0
+    overdue: int = 0
+    due_soon: int = 0
+    # Milestone code -> congresses where it is done / in progress.
+    milestones_done: dict[str, int] = field(default_factory=dict)
+    milestones_in_progress: dict[str, int] = field(default_factory=dict)
+    results_recorded: int = 0
+    secretary_directly_elected: int = 0
+    # Column of congress_result -> sum over the congresses that reported results.
+    result_sums: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def not_started(self) -> int:
+        return self.total - self.in_progress - self.held
+
+    @property
+    def completion_rate(self) -> float:
+        """The share of congresses held (0 with no congress)."""
+        return self.held / self.total if self.total else 0.0
+
+    def add_counter(self, measure: str, value: int) -> None:
+        if measure.startswith(rollups.MILESTONE_PREFIX):
+            status, code = measure.removeprefix(rollups.MILESTONE_PREFIX).split(":", 1)
+            by_code = (
+                self.milestones_done
+                if status == MilestoneStatus.DONE.value
+                else self.milestones_in_progress
+            )
+            by_code[code] = by_code.get(code, 0) + value
+        elif measure in rollups.RESULT_SUMS:
+            self.result_sums[measure] = self.result_sums.get(measure, 0) + value
+        elif measure in _SCALARS:
+            setattr(self, _SCALARS[measure], getattr(self, _SCALARS[measure]) + value)
+
+    def add(self, other: ProgressCounts) -> None:
+        for name in _SCALARS.values():
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.overdue += other.overdue
+        self.due_soon += other.due_soon
+        for mine, theirs in (
+            (self.milestones_done, other.milestones_done),
+            (self.milestones_in_progress, other.milestones_in_progress),
+            (self.result_sums, other.result_sums),
+        ):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+
+
+_SCALARS = {
+    rollups.TOTAL: "total",
+    rollups.IN_PROGRESS: "in_progress",
+    rollups.HELD: "held",
+    rollups.COMPLETED: "completed",
+    rollups.RESULTS_RECORDED: "results_recorded",
+    rollups.SECRETARY_DIRECTLY_ELECTED: "secretary_directly_elected",
+}
+
+
+@dataclass(slots=True)
+class SubtreeProgress:
+    """A committee's subtree in one term: in all, and level by level below the committee."""
+
+    committee_id: int
+    overall: ProgressCounts = field(default_factory=ProgressCounts)
+    # levels below the committee (0 = the committee itself) -> counts at that level.
+    by_level: dict[int, ProgressCounts] = field(default_factory=dict)
+
+    def level(self, levels_below: int) -> ProgressCounts:
+        return self.by_level.setdefault(levels_below, ProgressCounts())
+
+
+def fold_progress(
+    committee_ids: Iterable[int],
+    counters: Iterable[tuple[int, int, str, int]],
+    deadlines: Iterable[tuple[int, int, int, int]],
+) -> dict[int, SubtreeProgress]:
+    """Summaries from (committee, levels below, measure, value) counter rows and
+    (committee, levels below, overdue, due soon) deadline rows."""
+    found = {committee_id: SubtreeProgress(committee_id) for committee_id in committee_ids}
+    for committee_id, levels_below, measure, value in counters:
+        found[committee_id].level(levels_below).add_counter(measure, value)
+    for committee_id, levels_below, overdue, due_soon in deadlines:
+        counts = found[committee_id].level(levels_below)
+        counts.overdue += overdue
+        counts.due_soon += due_soon
+    for summary in found.values():
+        for counts in summary.by_level.values():
+            summary.overall.add(counts)
+    return found
+
+
+def timeline_points(
+    held_before: int, held_by_day: Iterable[tuple[date, int]], start: date, end: date, step: int
+) -> list[tuple[date, int]]:
+    """Cumulative congresses held at `start`, `start + step` days, ... up to `end` (always
+    included), from the count before `start` and the count held on each day in between."""
+    per_day: dict[date, int] = defaultdict(int)
+    for day, count in held_by_day:
+        per_day[day] += count
+    points: list[tuple[date, int]] = []
+    running = held_before
+    day = start
+    next_point = start
+    while day <= end:
+        running += per_day.get(day, 0)
+        if day in (next_point, end):
+            points.append((day, running))
+            next_point = day + timedelta(days=step)
+        day += timedelta(days=1)
+    return points

@@ -1,0 +1,227 @@
+"""Scoped reads of congress progress across subtrees: rollups, overdue lists, recent events.
+
+A rollup row counts the subtree of its committee; every committee asked for is checked
+against the scope here, and a subtree of a visible committee lies entirely in scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Select, case, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from models import Committee, Congress, CongressEvent, ProgressRollup, ProgressRollupDay, rollups
+from models.tree import subtree_condition
+from permissions.scope import Scope
+
+
+def _visible_committees(scope: Scope, committee_ids: Sequence[int]) -> Select[Any]:
+    return select(Committee.id).where(
+        Committee.id.in_(committee_ids), scope.condition(Committee.path)
+    )
+
+
+async def rollup_counters(
+    session: AsyncSession, scope: Scope, committee_ids: Sequence[int], term_id: int
+) -> list[tuple[int, int, str, int]]:
+    """(committee, levels below, measure, value) of the committees' rollups in a term."""
+    rows = await session.execute(
+        select(
+            ProgressRollup.committee_id,
+            ProgressRollup.levels_below,
+            ProgressRollup.measure,
+            ProgressRollup.value,
+        ).where(
+            ProgressRollup.committee_id.in_(_visible_committees(scope, committee_ids)),
+            ProgressRollup.term_id == term_id,
+            ProgressRollup.value != 0,
+        )
+    )
+    return [(c, levels, measure, int(value)) for c, levels, measure, value in rows]
+
+
+async def deadline_counts(
+    session: AsyncSession,
+    scope: Scope,
+    committee_ids: Sequence[int],
+    term_id: int,
+    *,
+    today: date,
+    due_soon_days: int,
+) -> list[tuple[int, int, int, int]]:
+    """(committee, levels below, overdue, due soon): congresses not yet held whose deadline
+    has passed, or falls within `due_soon_days` from `today`."""
+    day = ProgressRollupDay.day
+    value = ProgressRollupDay.value
+    rows = await session.execute(
+        select(
+            ProgressRollupDay.committee_id,
+            ProgressRollupDay.levels_below,
+            func.sum(case((day < today, value), else_=0)),
+            func.sum(case((day >= today, value), else_=0)),
+        )
+        .where(
+            ProgressRollupDay.committee_id.in_(_visible_committees(scope, committee_ids)),
+            ProgressRollupDay.term_id == term_id,
+            ProgressRollupDay.kind == rollups.DEADLINE,
+            day < today + timedelta(days=due_soon_days + 1),
+        )
+        .group_by(ProgressRollupDay.committee_id, ProgressRollupDay.levels_below)
+    )
+    return [(c, levels, int(overdue), int(soon)) for c, levels, overdue, soon in rows]
+
+
+async def held_by_day(
+    session: AsyncSession,
+    scope: Scope,
+    committee_ids: Sequence[int],
+    term_id: int,
+    *,
+    start: date,
+    end: date,
+) -> tuple[dict[int, int], dict[int, list[tuple[date, int]]]]:
+    """Congresses held before `start`, and on each day from `start` to `end`, per committee."""
+    visible = _visible_committees(scope, committee_ids)
+    day = ProgressRollupDay.day
+    held = (
+        ProgressRollupDay.committee_id.in_(visible),
+        ProgressRollupDay.term_id == term_id,
+        ProgressRollupDay.kind == rollups.HELD_ON,
+    )
+    before_rows = await session.execute(
+        select(ProgressRollupDay.committee_id, func.sum(ProgressRollupDay.value))
+        .where(*held, day < start)
+        .group_by(ProgressRollupDay.committee_id)
+    )
+    day_rows = await session.execute(
+        select(ProgressRollupDay.committee_id, day, func.sum(ProgressRollupDay.value))
+        .where(*held, day >= start, day <= end)
+        .group_by(ProgressRollupDay.committee_id, day)
+    )
+    before = {committee_id: int(count) for committee_id, count in before_rows}
+    by_day: dict[int, list[tuple[date, int]]] = {}
+    for committee_id, held_on, count in day_rows:
+        by_day.setdefault(committee_id, []).append((held_on, int(count)))
+    return before, by_day
+
+
+def overdue_conditions(
+    scope: Scope, under_path: str, term_id: int, today: date
+) -> list[ColumnElement[bool]]:
+    return [
+        Congress.term_id == term_id,
+        Congress.deadline < today,
+        Congress.held_on.is_(None),
+        Committee.closed_at.is_(None),
+        subtree_condition(Committee.path, under_path),
+        scope.condition(Committee.path),
+    ]
+
+
+async def overdue_page(
+    session: AsyncSession,
+    scope: Scope,
+    under_path: str,
+    term_id: int,
+    *,
+    today: date,
+    limit: int,
+    after_id: int | None,
+) -> list[Congress]:
+    """Overdue congresses below `under_path`, the latest first (earliest deadline), then by id.
+    A page continues after the cursor's congress even if it has been held since; a cursor
+    naming a congress out of scope matches nothing."""
+    conditions = overdue_conditions(scope, under_path, term_id, today)
+    if after_id is not None:
+        cursor_deadline = (
+            select(Congress.deadline)
+            .join(Committee, Committee.id == Congress.committee_id)
+            .where(Congress.id == after_id, scope.condition(Committee.path))
+            .scalar_subquery()
+        )
+        conditions.append(
+            tuple_(Congress.deadline, Congress.id) > tuple_(cursor_deadline, after_id)
+        )
+    rows = await session.scalars(
+        select(Congress)
+        .join(Committee, Committee.id == Congress.committee_id)
+        .where(*conditions)
+        .order_by(Congress.deadline, Congress.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def overdue_count(
+    session: AsyncSession, scope: Scope, under_path: str, term_id: int, *, today: date
+) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Congress)
+        .join(Committee, Committee.id == Congress.committee_id)
+        .where(*overdue_conditions(scope, under_path, term_id, today))
+    )
+    return int(count or 0)
+
+
+def _recent_conditions(scope: Scope, under_path: str) -> list[ColumnElement[bool]]:
+    return [subtree_condition(Committee.path, under_path), scope.condition(Committee.path)]
+
+
+async def recent_events_page(
+    session: AsyncSession, scope: Scope, under_path: str, *, limit: int, after_id: int | None
+) -> list[CongressEvent]:
+    """The newest congress events of every term below `under_path`, newest first."""
+    conditions = _recent_conditions(scope, under_path)
+    if after_id is not None:
+        conditions.append(CongressEvent.id < after_id)
+    rows = await session.scalars(
+        select(CongressEvent)
+        .join(Congress, Congress.id == CongressEvent.congress_id)
+        .join(Committee, Committee.id == Congress.committee_id)
+        .where(*conditions)
+        .order_by(CongressEvent.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def recent_events_count(session: AsyncSession, scope: Scope, under_path: str) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(CongressEvent)
+        .join(Congress, Congress.id == CongressEvent.congress_id)
+        .join(Committee, Committee.id == Congress.committee_id)
+        .where(*_recent_conditions(scope, under_path))
+    )
+    return int(count or 0)
+
+
+async def committees_at_depth(
+    session: AsyncSession,
+    scope: Scope,
+    under_path: str,
+    depth: int,
+    *,
+    after_path: str | None,
+    limit: int,
+) -> list[Committee]:
+    """Open committees at `depth` below `under_path`, in path order, `limit` after a path:
+    the keyset pages a streamed export walks through."""
+    conditions = [
+        subtree_condition(Committee.path, under_path),
+        scope.condition(Committee.path),
+        Committee.depth == depth,
+        Committee.closed_at.is_(None),
+    ]
+    if after_path is not None:
+        conditions.append(Committee.path > after_path)
+    rows = await session.scalars(
+        select(Committee).where(*conditions).order_by(Committee.path).limit(limit)
+    )
+    return list(rows)
