@@ -9,6 +9,7 @@ import click
 from cli.db import db
 from cli.demo import demo
 from cli.escalation import escalate_overdue_command
+from cli.rollups import check_rollups_command
 from cli.serve import serve
 from cli.tokens import token
 from cli.tree import import_tree
@@ -39,5 +40,14 @@ def main(context: click.Context, data_dir: Path | None, database_url: str | None
     context.obj = settings
 
 
-for command in (db, demo, escalate_overdue_command, import_tree, serve, token, users):
+for command in (
+    check_rollups_command,
+    db,
+    demo,
+    escalate_overdue_command,
+    import_tree,
+    serve,
+    token,
+    users,
+):
     main.add_command(command)

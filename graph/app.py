@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from config import Settings
+from graph import reports
 from graph.authentication import SESSION_STATE_KEY, VIEWER_STATE_KEY, AuthenticationMiddleware
 from graph.context import Context
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
@@ -90,11 +91,16 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     engine = engine or create_engine(settings.resolved_database_url)
     sessions = create_session_factory(engine)
     graphql_app = CongressGraphQL(settings)
+    verifier = token_verifier(settings)
     graphql = AuthenticationMiddleware(
         graphql_app,
-        verifier=token_verifier(settings),
+        verifier=verifier,
         sessions=sessions,
         graphiql_page=graphql_app.render_graphql_ide if settings.graphiql else None,
+    )
+    # The exports answer a token exactly as /graphql does: same verifier, same 401.
+    authenticated = Middleware(
+        AuthenticationMiddleware, verifier=verifier, sessions=sessions, graphiql_page=None
     )
 
     @asynccontextmanager
@@ -126,7 +132,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
         return JSONResponse({"status": "ok"})
 
     app = Starlette(
-        routes=[Route("/health", health), Route("/graphql", graphql)],
+        routes=[
+            Route("/health", health),
+            Route("/graphql", graphql),
+            Route("/reports/progress.csv", reports.progress_csv, middleware=[authenticated]),
+            Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=[authenticated]),
+        ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
     )

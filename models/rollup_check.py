@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     Executable,
     Select,
@@ -75,7 +76,11 @@ class DriftReport:
 def _drift_rows() -> Select[Any]:
     """Every counter whose stored value differs from the recomputed one (zero = absent)."""
     r, d = _ROLLUP.c, _ROLLUP_DAY.c
-    stored = union_all(
+    zero = literal_column("0", BigInteger)
+    expected = contribution_rows(true()).subquery("expected")
+    e = expected.c
+    # One flat UNION ALL (SQLite cannot nest one in parentheses) of stored and recomputed.
+    both = union_all(
         select(
             r.committee_id,
             r.term_id,
@@ -83,7 +88,7 @@ def _drift_rows() -> Select[Any]:
             r.measure,
             sql_cast(literal_column("NULL"), Date).label("day"),
             r.value.label("stored"),
-            (r.value * 0).label("expected"),
+            zero.label("expected"),
         ),
         select(
             d.committee_id,
@@ -92,20 +97,15 @@ def _drift_rows() -> Select[Any]:
             d.kind.label("measure"),
             d.day,
             d.value.label("stored"),
-            (d.value * 0).label("expected"),
+            zero.label("expected"),
         ),
-    )
-    expected = contribution_rows(true()).subquery("expected")
-    e = expected.c
-    both = union_all(
-        stored,
         select(
             e.committee_id,
             e.term_id,
             e.levels_below,
             e.measure,
             e.day,
-            (e.value * 0).label("stored"),
+            zero.label("stored"),
             e.value.label("expected"),
         ),
     ).subquery("both")

@@ -373,6 +373,24 @@ async def probe_difficulties(matrix: Matrix, subject: str, position: str) -> dic
     )
 
 
+async def probe_overdue_congresses(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await run(
+        matrix,
+        subject,
+        "query($id: ID!) { overdueCongresses(under: $id) { totalCount } }",
+        id=await matrix.committee(position),
+    )
+
+
+async def probe_recent_progress(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await run(
+        matrix,
+        subject,
+        "query($id: ID!) { recentProgress(under: $id) { totalCount } }",
+        id=await matrix.committee(position),
+    )
+
+
 async def probe_raise_difficulty(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
     return await run(
         matrix, subject, RAISE_DIFFICULTY,
@@ -440,6 +458,8 @@ QUERIES: dict[str, tuple[Probe, Expectation]] = {
     "auditLog": (probe_audit_log, listed_below),
     "difficulty": (probe_difficulty, visible_below),
     "difficulties": (probe_difficulties, listed_below),
+    "overdueCongresses": (probe_overdue_congresses, listed_below),
+    "recentProgress": (probe_recent_progress, listed_below),
 }
 MUTATIONS: dict[str, tuple[Probe, Expectation]] = {
     "createUser": (probe_create_user, admin_below),
