@@ -17,11 +17,16 @@ from graph.app import create_app
 from models import Committee, CommitteeKind, Congress, Role, Term
 from models.accounts import add_user
 from models.database import create_engine
+from models.rollup_check import rebuild_statements
 from models.text import search_key
 from models.tree import child_path
 from permissions.tokens import LocalIssuer
 
 ADMIN = "001000000001"
+# A dashboard: one bar per child and grandchild, each with its subtree's summary.
+NESTED_PROGRESS = """{ committee(code: "R") { progress { total overdue byMilestone { done } }
+  children(first: 20) { nodes { progress { total congressesHeld overdue dueSoon byDepth { total } }
+    children(first: 10) { nodes { progress { total overdue results { women } } } } } } } }"""
 NESTED = """{ committee(code: "R") { name children(first: 100) { totalCount edges { node { name
     children(first: 100) { totalCount edges { node { name
         children(first: 3) { totalCount nodes { name code depth parent { code } congress { deadline } } } } } } } } } } }"""
@@ -63,6 +68,19 @@ async def statements_for_nested_query(
     url: str, data_dir: Path, widths: tuple[int, ...]
 ) -> tuple[int, int]:
     """(SQL statements, leaf nodes returned) for the three-level query on a uniform tree."""
+    statements, data = await statements_for(url, data_dir, widths, NESTED)
+    leaves = sum(
+        len(grandchild["node"]["children"]["nodes"])
+        for child in data["committee"]["children"]["edges"]
+        for grandchild in child["node"]["children"]["edges"]
+    )
+    return statements, leaves
+
+
+async def statements_for(
+    url: str, data_dir: Path, widths: tuple[int, ...], query: str
+) -> tuple[int, dict[str, Any]]:
+    """(SQL statements, data) for `query` as the root's admin on a uniform tree."""
     engine = create_engine(url)
     tree = uniform_tree(widths)
     async with engine.begin() as connection:
@@ -83,6 +101,8 @@ async def statements_for_nested_query(
             for row in tree
         ]
         await connection.execute(insert(Congress), congresses)
+        for statement in rebuild_statements():
+            await connection.execute(statement)
     async with AsyncSession(engine) as session, session.begin():
         await add_user(session, ADMIN, "Root admin", [(1, Role.ADMIN)])
     settings = Settings(data_dir=data_dir, database_url=url)
@@ -97,17 +117,13 @@ async def statements_for_nested_query(
     transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         response = await http.post(
-            "/graphql", json={"query": NESTED}, headers={"Authorization": f"Bearer {token}"}
+            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
         )
     await engine.dispose()
     body = response.json()
     assert "errors" not in body, body
-    leaves = sum(
-        len(grandchild["node"]["children"]["nodes"])
-        for child in body["data"]["committee"]["children"]["edges"]
-        for grandchild in child["node"]["children"]["edges"]
-    )
-    return statements, leaves
+    data: dict[str, Any] = body["data"]
+    return statements, data
 
 
 @pytest.fixture
@@ -138,3 +154,22 @@ async def test_nested_query_statements_do_not_grow_with_children(
     # 2 to authenticate, 1 for the root, one page and one count per level (6), and at the
     # leaves one each for their parents, the current term and their congresses.
     assert small_statements == 12
+
+
+async def test_progress_of_every_child_costs_the_same_statements(
+    empty_database_url: str, second_database_url: str, tmp_path: Path
+) -> None:
+    small_statements, small = await statements_for(
+        empty_database_url, tmp_path, (2, 2, 2), NESTED_PROGRESS
+    )
+    large_statements, large = await statements_for(
+        second_database_url, tmp_path, (20, 10, 5), NESTED_PROGRESS
+    )
+    assert small["committee"]["progress"]["total"] == 1 + 2 + 4 + 8
+    assert large["committee"]["progress"]["total"] == 1 + 20 + 200 + 1000
+    assert large["committee"]["progress"]["overdue"] == 1221  # every deadline is in 2025
+    assert small_statements == large_statements
+    # 2 to authenticate, 1 for the root, the current term, 2 for the root's summary and 1
+    # for the template (7); then for each level of children one page and 2 for all their
+    # summaries (3 + 3).
+    assert small_statements == 13
