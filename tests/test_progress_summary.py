@@ -132,7 +132,7 @@ async def direct_counts(world: DemoWorld, code: str) -> dict[str, Any]:
                 params,
             )
         ).one()
-        done = dict(
+        done: dict[str, int] = dict(
             (
                 await connection.execute(
                     text(
