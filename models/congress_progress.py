@@ -22,7 +22,7 @@ from models.congress import Congress, CongressStatus, MilestoneStatus, Milestone
 from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressMilestone, CongressResult
 from models.refusals import Contention, Invalid
-from models.rollups import rollups_follow
+from models.rollups import add_contributions, rollups_follow
 from models.tree import Committee, require_open, subtree_condition
 from models.versions import check_expected_version, claim_next_version
 
@@ -331,8 +331,9 @@ async def set_deadline(
 async def set_level_deadline(
     session: AsyncSession, actor: Actor, *, under: Committee, term: Term, depth: int, deadline: date
 ) -> int:
-    """The deadline of every congress at `depth` below `under`: two statements, whatever the
-    number of congresses (a national level of cells is hundreds of thousands)."""
+    """The deadline of every congress at `depth` below `under`: a fixed number of statements
+    (lock, update, events, rollups), whatever the number of congresses (a national level of
+    cells is hundreds of thousands)."""
     check_deadline(deadline, term)
     if depth <= under.depth:
         raise Invalid("The level must be below the committee.", field="depth")
@@ -350,20 +351,23 @@ async def set_level_deadline(
     payload = {"deadline": deadline.isoformat(), "level": depth, "under": {"committeeId": under.id}}
     # The update says which congresses it changed and their new versions, and exactly those
     # get their events: a second statement re-reading `targets` could see other rows.
-    # The rollups' "before" must be the state this update changes: lock the rows first
-    # (PostgreSQL; SQLite has one writer at a time anyway).
+    # The rollups lose what the targets count for now and gain what they count for after:
+    # lock the rows first so that "now" is the state this update changes (PostgreSQL;
+    # SQLite has one writer at a time anyway). Only open-deadline counters can move, and
+    # the database computes them: a national level is too many rows to pass through Python.
     locked = select(Congress.id).where(*targets).with_for_update().subquery()
     await session.execute(select(func.count()).select_from(locked))
-    async with rollups_follow(session, at_level_in_term):
-        changed_rows = (
-            await session.execute(
-                update(Congress)
-                .where(*targets)
-                .values(deadline=deadline, version=Congress.version + 1)
-                .returning(Congress.id, Congress.version)
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
+    await add_contributions(session, at_level_in_term, sign=-1, deadlines_only=True)
+    changed_rows = (
+        await session.execute(
+            update(Congress)
+            .where(*targets)
+            .values(deadline=deadline, version=Congress.version + 1)
+            .returning(Congress.id, Congress.version)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    await add_contributions(session, at_level_in_term, deadlines_only=True)
     now = utc_now()
     if changed_rows:
         await session.execute(

@@ -135,9 +135,12 @@ def _quoted(text: str) -> ColumnElement[str]:
     return literal_column(f"'{text}'", String)
 
 
-def contribution_rows(congresses: ColumnElement[bool]) -> Select[Any]:
+def contribution_rows(
+    congresses: ColumnElement[bool], *, deadlines_only: bool = False
+) -> Select[Any]:
     """(committee_id, term_id, levels_below, measure, day, value) for every ancestor of every
     congress matching `congresses`, summed: the one definition of what a congress counts for.
+    `deadlines_only` keeps the open-deadline counters alone: what a deadline change moves.
 
     The ancestors of a committee are the ids in its path: the n-th (root first) is the n-th
     ten-digit segment, and the congress sits `depth - n` levels below it.
@@ -193,12 +196,14 @@ def contribution_rows(congresses: ColumnElement[bool]) -> Select[Any]:
             )
             for column in RESULT_SUMS
         ),
-        select(*where_each, _quoted(DEADLINE), c.deadline, one).where(
-            c.deadline.is_not(None), c.held_on.is_(None)
-        ),
         select(*where_each, _quoted(HELD_ON), c.held_on, one).where(c.held_on.is_not(None)),
     ]
-    measured = union_all(*parts).subquery("measured")
+    open_deadlines = select(
+        *where_each, _quoted(DEADLINE).label("measure"), c.deadline.label("day"), one.label("value")
+    ).where(c.deadline.is_not(None), c.held_on.is_(None))
+    measured = (open_deadlines if deadlines_only else union_all(*parts, open_deadlines)).subquery(
+        "measured"
+    )
     m = measured.c
     levels = select(literal_column("1", Integer).label("n")).cte("levels", recursive=True)
     # 1 .. the deepest chosen congress (MAX_DEPTH at most): joining every row with all 93
@@ -288,9 +293,17 @@ def _upsert(
     )
 
 
-async def add_contributions(session: AsyncSession, congresses: ColumnElement[bool]) -> None:
-    """Count congresses that counted nowhere before (just inserted), in two statements."""
-    rows = contribution_rows(congresses).subquery("added")
+async def add_contributions(
+    session: AsyncSession,
+    congresses: ColumnElement[bool],
+    *,
+    sign: int = 1,
+    deadlines_only: bool = False,
+) -> None:
+    """Add what the congresses matching `congresses` count for to the rollups (or, with
+    `sign=-1`, take it out) in two statements computed by the database: for inserts, and
+    for changes to more congresses than should pass through Python (a level's deadlines)."""
+    rows = contribution_rows(congresses, deadlines_only=deadlines_only).subquery("added")
     r = rows.c
     for table, columns, measure_column, day_condition in (
         (
@@ -309,7 +322,7 @@ async def add_contributions(session: AsyncSession, congresses: ColumnElement[boo
         selected = [r.committee_id, r.term_id, r.levels_below, r.measure]
         if measure_column is not None:
             selected.append(measure_column)
-        source = select(*selected, r.value).where(day_condition)
+        source = select(*selected, (r.value * sign).label("value")).where(day_condition)
         await session.execute(_upsert(session, table, (columns, source)))
 
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import httpx
 from click.testing import CliRunner, Result
+from sqlalchemy import text
 
 from cli.main import main
+from models.database import create_engine
 from models.demo import demo_users
 from models.migrate import head_revision
 from permissions.tokens import LocalIssuer
@@ -181,3 +183,28 @@ def test_import_tree_names_the_bad_row_and_changes_nothing(
     )
     retry = congress(tmp_path, empty_database_url, "import-tree", str(tree))
     assert "1 created, 0 updated, 0 moved, 0 unchanged" in retry.output
+
+
+def test_check_rollups_finds_drift_and_repairs_it(empty_database_url: str, tmp_path: Path) -> None:
+    congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
+    clean = congress(tmp_path, empty_database_url, "check-rollups")
+    assert clean.exit_code == 0, clean.output
+    assert "no drift" in clean.output
+
+    async def corrupt() -> None:
+        engine = create_engine(empty_database_url)
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE progress_rollup SET value = value + 1 WHERE measure = 'total'")
+            )
+        await engine.dispose()
+
+    asyncio.run(corrupt())
+    drifted = congress(tmp_path, empty_database_url, "check-rollups")
+    assert drifted.exit_code == 1
+    assert "rollup counters differ" in drifted.output
+    assert "total: stored" in drifted.output
+    repaired = congress(tmp_path, empty_database_url, "check-rollups", "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert "Repaired" in repaired.output
+    assert "no drift" in congress(tmp_path, empty_database_url, "check-rollups").output
