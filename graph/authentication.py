@@ -1,4 +1,5 @@
-"""ASGI middleware that authenticates every GraphQL request before any resolver runs."""
+"""ASGI middleware that authenticates every request to /graphql and /reports before any
+resolver or export runs."""
 
 from __future__ import annotations
 

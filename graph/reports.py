@@ -24,9 +24,8 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from enum import Enum
 from typing import IO, Any
 
 from openpyxl import Workbook
@@ -42,10 +41,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from graph.authentication import SESSION_STATE_KEY, VIEWER_STATE_KEY
 from graph.global_ids import row_id_of
 from graph.progress_loaders import ProgressLoaders, SubtreeKey
+from graph.report_columns import CellValue, Column, ColumnKind, ReportRow, progress_columns
 from graph.resolvers.committees import COMMITTEE_TYPE
-from models import Committee, MilestoneTemplate
+from models import Committee
 from models.congress_progress import term_by_code
-from models.progress_summary import DUE_SOON_DAYS, ProgressCounts
+from models.database import begin_read_snapshot
 from models.refusals import Invalid
 from models.tree import MAX_DEPTH
 from permissions import visible, visible_progress
@@ -64,85 +64,6 @@ FILE_CHUNK_BYTES = 64 * 1024
 # "=HYPERLINK(...)" by a careless or hostile admin must stay text in the centre's export.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _UNSAFE_FILENAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class ColumnKind(Enum):
-    TEXT = "text"
-    COUNT = "count"
-    # A share from 0 to 1: four decimals in the CSV, a percentage format in the spreadsheet.
-    RATE = "rate"
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRow:
-    committee: Committee
-    counts: ProgressCounts
-
-
-CellValue = str | int | float
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column of the export, for both formats: its header and how a row fills it."""
-
-    header: str
-    value: Callable[[ReportRow], CellValue]
-    kind: ColumnKind = ColumnKind.COUNT
-    # In characters, for the spreadsheet.
-    width: int = 14
-
-
-def _result_sum(name: str) -> Callable[[ReportRow], CellValue]:
-    return lambda row: row.counts.result_sums.get(name, 0)
-
-
-def _milestone_done(code: str) -> Callable[[ReportRow], CellValue]:
-    return lambda row: row.counts.milestones_done.get(code, 0)
-
-
-def progress_columns(templates: Sequence[MilestoneTemplate]) -> list[Column]:
-    """The export's columns, milestones in the order of the term's template. Headers are
-    Vietnamese for the people who read them, with the English (the API's words) after."""
-    return [
-        Column("Mã đơn vị (code)", lambda row: row.committee.code, ColumnKind.TEXT),
-        Column("Tên đơn vị (name)", lambda row: row.committee.name, ColumnKind.TEXT, 40),
-        Column("Cấp (depth)", lambda row: row.committee.depth, width=8),
-        Column("Tổng số đại hội (total)", lambda row: row.counts.total),
-        Column("Đã tổ chức đại hội (held)", lambda row: row.counts.held),
-        Column("Đã hoàn thành (completed)", lambda row: row.counts.completed),
-        Column("Đang chuẩn bị (in progress)", lambda row: row.counts.in_progress),
-        Column("Chưa bắt đầu (not started)", lambda row: row.counts.not_started),
-        Column(
-            "Tỷ lệ đã tổ chức (completion rate)",
-            lambda row: row.counts.completion_rate,
-            ColumnKind.RATE,
-        ),
-        Column("Quá hạn (overdue)", lambda row: row.counts.overdue),
-        Column(
-            f"Đến hạn trong {DUE_SOON_DAYS} ngày tới (due soon)", lambda row: row.counts.due_soon
-        ),
-        *(
-            Column(
-                f"{template.name}: đã xong ({template.code} done)",
-                _milestone_done(template.code),
-                width=20,
-            )
-            for template in templates
-        ),
-        Column(
-            "Số đại hội đã báo cáo kết quả (congresses reporting)",
-            lambda row: row.counts.results_recorded,
-        ),
-        Column("Cấp ủy viên được bầu (members elected)", _result_sum("members_elected")),
-        Column("Trong đó nữ (women)", _result_sum("women")),
-        Column("Trong đó dưới 40 tuổi (under 40)", _result_sum("under_40")),
-        Column("Trong đó dân tộc thiểu số (ethnic minority)", _result_sum("ethnic_minority")),
-        Column(
-            "Bầu trực tiếp bí thư tại đại hội (secretary directly elected)",
-            lambda row: row.counts.secretary_directly_elected,
-        ),
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +173,7 @@ async def _progress_report(
             )
     term_code = parameters.get("term", "").strip() or None
 
-    await _begin_snapshot(session)
+    await begin_read_snapshot(session)
     try:
         term = await term_by_code(session, term_code)
     except Invalid as refusal:
@@ -284,27 +205,6 @@ async def _committee_named(session: AsyncSession, scope: Scope, argument: str) -
     if row_id is not None:
         return (await visible.committees_by_ids(session, scope, [row_id])).get(row_id)
     return (await visible.committees_by_codes(session, scope, [argument])).get(argument)
-
-
-async def _begin_snapshot(session: AsyncSession) -> None:
-    """Read the whole export from one snapshot, so rows written meanwhile cannot make its
-    pages disagree (a committee moved between two pages, counters half updated).
-
-    Authentication read in its own transaction: end it, then begin a read-only repeatable
-    read on PostgreSQL, or a deferred transaction on SQLite, whose first read fixes the
-    snapshot in WAL mode (the driver would otherwise run every SELECT on its own). The
-    session's end, after the response, closes it.
-    """
-    await session.rollback()
-    if session.get_bind().dialect.name == "postgresql":
-        await session.connection(
-            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        )
-        return
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    if driver is not None and not driver.in_transaction:
-        await connection.exec_driver_sql("BEGIN")
 
 
 async def _row_pages(

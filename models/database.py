@@ -65,3 +65,25 @@ async def advance_id_sequence(executor: AsyncConnection | AsyncSession, table_na
             f"(SELECT max(id) FROM {table_name}))"
         )
     )
+
+
+async def begin_read_snapshot(session: AsyncSession) -> None:
+    """Make the session's next reads come from one snapshot, so that a long read in pages
+    (an export) cannot see rows written meanwhile disagree (a committee moved between two
+    pages, counters half updated).
+
+    Ends the session's current transaction, then begins a read-only repeatable
+    read on PostgreSQL, or a deferred transaction on SQLite, whose first read fixes the
+    snapshot in WAL mode (the driver would otherwise run every SELECT on its own). The
+    session closes it when it ends.
+    """
+    await session.rollback()
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+        return
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if driver is not None and not driver.in_transaction:
+        await connection.exec_driver_sql("BEGIN")
