@@ -21,7 +21,7 @@ from models.demo import CENTRAL_CODE, build_demo, demo_users
 from models.migrate import upgrade_database
 from permissions.tokens import LocalIssuer
 from tests.api import GraphQLClient
-from tests.databases import BACKENDS, throwaway_database
+from tests.databases import BACKENDS, copied_database, throwaway_database
 
 # Small enough to build in a second, deep enough for every level: centre, province, commune, cell.
 DEMO_CELLS_PER_COMMUNE = 2
@@ -112,21 +112,31 @@ async def _add_test_users(engine: AsyncEngine) -> None:
         await add_user(session, UNASSIGNED_VIEWER, "Official with no assignment")
 
 
+async def _fill_demo(engine: AsyncEngine) -> None:
+    await upgrade_database(engine)
+    await build_demo(engine, cells_per_commune=DEMO_CELLS_PER_COMMUNE)
+    await _add_test_users(engine)
+
+
+@asynccontextmanager
+async def _serving(url: str, engine: AsyncEngine, directory: Path) -> AsyncIterator[DemoWorld]:
+    settings = Settings(data_dir=directory, database_url=url)
+    app = create_app(settings, engine=engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        issuer = LocalIssuer.load_or_create(settings.signing_key_path)
+        yield DemoWorld(url, engine, GraphQLClient(http, issuer), settings)
+    await engine.dispose()
+
+
 @asynccontextmanager
 async def demo_world_on(backend: str, directory: Path) -> AsyncIterator[DemoWorld]:
     """A new demo database with the test users, and an app serving it."""
     async with throwaway_database(backend, directory) as url:
         engine = create_engine(url)
-        await upgrade_database(engine)
-        await build_demo(engine, cells_per_commune=DEMO_CELLS_PER_COMMUNE)
-        await _add_test_users(engine)
-        settings = Settings(data_dir=directory, database_url=url)
-        app = create_app(settings, engine=engine)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            issuer = LocalIssuer.load_or_create(settings.signing_key_path)
-            yield DemoWorld(url, engine, GraphQLClient(http, issuer), settings)
-        await engine.dispose()
+        await _fill_demo(engine)
+        async with _serving(url, engine, directory) as world:
+            yield world
 
 
 @pytest.fixture(scope="session")
@@ -138,10 +148,25 @@ async def demo_world(
         yield world
 
 
+@pytest.fixture(scope="session")
+async def demo_template(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A demo database that is never served, only copied by `fresh_world`."""
+    async with throwaway_database(backend, tmp_path_factory.mktemp(f"template-{backend}")) as url:
+        engine = create_engine(url)
+        await _fill_demo(engine)
+        await engine.dispose()
+        yield url
+
+
 @pytest.fixture
-async def fresh_world(backend: str, tmp_path: Path) -> AsyncIterator[DemoWorld]:
-    """A demo world of its own, for a test that writes."""
-    async with demo_world_on(backend, tmp_path) as world:
+async def fresh_world(backend: str, demo_template: str, tmp_path: Path) -> AsyncIterator[DemoWorld]:
+    """A demo world of its own, for a test that writes: a copy of the template."""
+    async with (
+        copied_database(backend, demo_template, tmp_path) as url,
+        _serving(url, create_engine(url), tmp_path) as world,
+    ):
         yield world
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,32 @@ async def throwaway_database(backend: str, directory: Path) -> AsyncIterator[str
     base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].split("://", 1)[1]
     try:
         yield f"postgresql+asyncpg://{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@asynccontextmanager
+async def copied_database(backend: str, template_url: str, directory: Path) -> AsyncIterator[str]:
+    """Yield the URL of a new database holding a copy of `template_url`'s (whose engines are
+    all disposed), and drop it afterwards: much faster than building the same rows again."""
+    if backend == "sqlite":
+        copy = directory / f"{uuid.uuid4().hex}.db"
+        shutil.copyfile(template_url.split(":///", 1)[1], copy)
+        yield f"sqlite+aiosqlite:///{copy}"
+        return
+    template_name = template_url.rsplit("/", 1)[1]
+    name = f"congress_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{template_url.rsplit('/', 1)[0]}/{name}"
     finally:
         admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
         try:
