@@ -215,7 +215,7 @@ async def record_milestone(
         "note": note,
     }
     await append_event(session, actor, congress, version, "milestone", payload)
-    async with rollups_follow(session, Congress.id == congress.id):
+    async with rollups_follow(session, congress.id):
         if existing is None:
             existing = CongressMilestone(congress_id=congress.id, milestone_code=milestone)
             session.add(existing)
@@ -277,7 +277,7 @@ async def record_results(
         RESULT_FIELDS.get(k, "secretaryDirectlyElected"): v for k, v in asdict(results).items()
     }
     await append_event(session, actor, congress, version, "results", payload)
-    async with rollups_follow(session, Congress.id == congress.id):
+    async with rollups_follow(session, congress.id):
         if current is None:
             current = CongressResult(congress_id=congress.id)
             session.add(current)
@@ -322,7 +322,7 @@ async def set_deadline(
         "previous": congress.deadline.isoformat() if congress.deadline else None,
     }
     await append_event(session, actor, congress, version, "deadline", payload)
-    async with rollups_follow(session, Congress.id == congress.id):
+    async with rollups_follow(session, congress.id):
         congress.deadline = deadline
     await finish_change(session, actor, congress, "congress.deadline", payload)
     return congress

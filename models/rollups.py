@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any, Final, cast
 
 from sqlalchemy import (
@@ -36,6 +37,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     func,
     literal,
     literal_column,
@@ -229,9 +231,23 @@ def contribution_rows(
     )
 
 
-async def contributions(session: AsyncSession, congresses: ColumnElement[bool]) -> Contributions:
+@cache
+def _one_congress_rows() -> Select[Any]:
+    """contribution_rows of the congress with id `:congress_id`, built once: building the
+    statement costs more than running it, and every progress write runs it twice."""
+    return contribution_rows(Congress.id == bindparam("congress_id", type_=Integer))
+
+
+# Which congresses a rollup change is about: a condition, or one congress's id (the hot path).
+Congresses = ColumnElement[bool] | int
+
+
+async def contributions(session: AsyncSession, congresses: Congresses) -> Contributions:
     """What the congresses matching `congresses` add to every rollup, as stored right now."""
-    rows = await session.execute(contribution_rows(congresses))
+    if isinstance(congresses, int):
+        rows = await session.execute(_one_congress_rows(), {"congress_id": congresses})
+    else:
+        rows = await session.execute(contribution_rows(congresses))
     return Counter(
         {
             RollupKey(committee_id, term_id, levels_below, measure, day): int(value)
@@ -327,9 +343,7 @@ async def add_contributions(
 
 
 @asynccontextmanager
-async def rollups_follow(
-    session: AsyncSession, congresses: ColumnElement[bool]
-) -> AsyncIterator[None]:
+async def rollups_follow(session: AsyncSession, congresses: Congresses) -> AsyncIterator[None]:
     """Bracket a change to the congresses matching `congresses` (the same ones before and
     after it): the rollups get what they count for afterwards minus what they counted for
     before. The caller holds the congresses' row locks (a version claim) where others could
