@@ -6,7 +6,13 @@ from collections.abc import Callable
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -23,6 +29,9 @@ from graph.schema.query import Query
 from graph.schema.user import User
 
 # Each area of the API contributes its root fields; the schema merges them.
+# Distinct query documents whose parse and validation are kept.
+DOCUMENT_CACHE_SIZE = 256
+
 QUERY_PARTS: tuple[type, ...] = (Query, DifficultyQueries, ProgressQueries)
 MUTATION_PARTS: tuple[type, ...] = (Mutation, ProgressMutations, DifficultyMutations)
 
@@ -35,9 +44,16 @@ class CongressSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # One rule for the life of the schema: the validation cache is keyed by the rules, so a
+    # rule made per request (as QueryDepthLimiter does) would never hit it.
+    depth_rule = create_validator(settings.max_query_depth, should_ignore=None)
     # Factories, not instances: strawberry builds fresh extensions for every request.
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        # Parsing and validating a document cost more than answering a small query; clients
+        # send the same few documents over and over. Bounded, so unique texts cannot grow it.
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: AddValidationRules([depth_rule]),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: NodeLimit(
             max_nodes=settings.max_query_nodes, default_page_size=settings.default_page_size
         ),
