@@ -36,7 +36,6 @@ from sqlalchemy import (
     Select,
     String,
     Table,
-    and_,
     bindparam,
     func,
     literal,
@@ -390,7 +389,7 @@ async def shift_subtrees(
                     )
                     .where(table.c.committee_id.in_(select(Committee.id).where(roots)))
                     .group_by(*keys, table.c.levels_below)
-                    .having(and_(func.sum(table.c.value) != 0))
+                    .having(func.sum(table.c.value) != 0)
                 )
                 columns = ["committee_id", *key_columns, "levels_below", "value"]
                 await session.execute(_upsert(session, table, (columns, shifted)))
