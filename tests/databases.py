@@ -24,21 +24,8 @@ async def throwaway_database(backend: str, directory: Path) -> AsyncIterator[str
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{directory / f'{uuid.uuid4().hex}.db'}"
         return
-    name = f"congress_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].split("://", 1)[1]
-    try:
-        yield f"postgresql+asyncpg://{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with _postgres_database(template=None) as url:
+        yield url
 
 
 @asynccontextmanager
@@ -50,18 +37,26 @@ async def copied_database(backend: str, template_url: str, directory: Path) -> A
         shutil.copyfile(template_url.split(":///", 1)[1], copy)
         yield f"sqlite+aiosqlite:///{copy}"
         return
-    template_name = template_url.rsplit("/", 1)[1]
-    name = f"congress_test_{uuid.uuid4().hex[:12]}"
+    async with _postgres_database(template=template_url.rsplit("/", 1)[1]) as url:
+        yield url
+
+
+async def _run_as_admin(sql: str) -> None:
     admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        await admin.execute(sql)
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def _postgres_database(template: str | None) -> AsyncIterator[str]:
+    """A new database on the local server (a copy of `template` if given), dropped after."""
+    name = f"congress_test_{uuid.uuid4().hex[:12]}"
+    copy_of = "" if template is None else f' TEMPLATE "{template}"'
+    await _run_as_admin(f'CREATE DATABASE "{name}"{copy_of}')
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].split("://", 1)[1]
     try:
-        yield f"{template_url.rsplit('/', 1)[0]}/{name}"
+        yield f"postgresql+asyncpg://{base}/{name}"
     finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await _run_as_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
