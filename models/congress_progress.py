@@ -61,6 +61,10 @@ RESULT_FIELDS = {
 }
 
 
+def no_term_message(code: str | None) -> str:
+    return f"No term {code!r}." if code else "There is no current term."
+
+
 async def term_by_code(session: AsyncSession, code: str | None) -> Term:
     """The named term, or the current one; an unknown code is a refusal naming `term`."""
     statement = (
@@ -68,7 +72,7 @@ async def term_by_code(session: AsyncSession, code: str | None) -> Term:
     )
     term = await session.scalar(statement.order_by(Term.starts_on.desc()).limit(1))
     if term is None:
-        raise Invalid(f"No term {code!r}." if code else "There is no current term.", field="term")
+        raise Invalid(no_term_message(code), field="term")
     return term
 
 

@@ -10,7 +10,7 @@ from graph.progress_loaders import SubtreeKey, TimelineKey
 from graph.resolvers.committees import committee_argument, term_named
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
 from models import Committee, Congress, CongressEvent, Term
-from models.congress_progress import local_today
+from models.congress_progress import local_today, no_term_message
 from models.progress_summary import SubtreeProgress, timeline_points
 from permissions import visible_progress
 
@@ -61,10 +61,7 @@ async def _under_and_term(
     committee = await committee_argument(context, under, "under")
     term = await term_named(context, term_code)
     if term is None:
-        raise ClientError(
-            f"No term {term_code!r}." if term_code else "There is no current term.",
-            argument="term",
-        )
+        raise ClientError(no_term_message(term_code), argument="term")
     return committee, term
 
 
