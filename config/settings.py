@@ -41,7 +41,12 @@ class Settings:
     max_query_depth: int = 15
     max_page_size: int = 100
     # Worst-case objects one query may return (sum over connections of nested `first`s).
-    max_query_nodes: int = 50_000
+    # A 20 x 10 x 10 dashboard is 2,220; each object costs the server ~10 KB while the
+    # query runs, so this keeps one query within ~100 MB.
+    max_query_nodes: int = 10_000
+    # Worst-case objects all queries running in one worker may return together; a query
+    # that does not fit waits for others to finish (graph/schema/node_budget.py).
+    max_nodes_in_flight: int = 10_000
     default_page_size: int = 20
     token_ttl_seconds: int = 12 * 3600
     graphiql: bool = True
@@ -78,6 +83,9 @@ class Settings:
             max_query_depth=int(env.get("CONGRESS_MAX_QUERY_DEPTH") or cls.max_query_depth),
             max_page_size=int(env.get("CONGRESS_MAX_PAGE_SIZE") or cls.max_page_size),
             max_query_nodes=int(env.get("CONGRESS_MAX_QUERY_NODES") or cls.max_query_nodes),
+            max_nodes_in_flight=int(
+                env.get("CONGRESS_MAX_NODES_IN_FLIGHT") or cls.max_nodes_in_flight
+            ),
             token_ttl_seconds=int(env.get("CONGRESS_TOKEN_TTL") or cls.token_ttl_seconds),
             graphiql=_flag(env.get("CONGRESS_GRAPHIQL"), default=not is_production),
             oidc_issuer=env.get("CONGRESS_OIDC_ISSUER") or None,
@@ -111,6 +119,8 @@ class Settings:
             raise ValueError(
                 f"CONGRESS_MIN_ASSURANCE_LEVEL must be at least {MIN_ALLOWED_ASSURANCE_LEVEL}."
             )
+        if self.max_nodes_in_flight < 1:
+            raise ValueError("CONGRESS_MAX_NODES_IN_FLIGHT must be at least 1.")
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -136,6 +146,7 @@ class Settings:
             "CONGRESS_MAX_QUERY_DEPTH": str(self.max_query_depth),
             "CONGRESS_MAX_PAGE_SIZE": str(self.max_page_size),
             "CONGRESS_MAX_QUERY_NODES": str(self.max_query_nodes),
+            "CONGRESS_MAX_NODES_IN_FLIGHT": str(self.max_nodes_in_flight),
             "CONGRESS_TOKEN_TTL": str(self.token_ttl_seconds),
             "CONGRESS_GRAPHIQL": "1" if self.graphiql else "0",
             "CONGRESS_OIDC_ISSUER": self.oidc_issuer or "",

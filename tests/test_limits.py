@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from config import Settings
 from models import Role
 from models.demo import CENTRAL_CODE
 from tests.conftest import DemoWorld, demo_user
@@ -75,7 +76,7 @@ async def test_query_that_could_return_too_many_objects_is_refused(demo_world: D
     errors = await demo_world.client.query_errors(CENTRAL_VIEWER, query, inner=100)
     assert errors[0]["extensions"] == {
         "code": "BAD_USER_INPUT",
-        "maxNodes": 50_000,
+        "maxNodes": Settings().max_query_nodes,
         "requestedNodes": 100 + 100 * 100 + 100 * 100 * 100,
     }
     assert errors[0]["message"].startswith("This query could return up to 1,010,100 objects")
@@ -90,9 +91,10 @@ async def test_fragments_count_towards_the_node_limit(demo_world: DemoWorld) -> 
 
 
 async def test_query_within_the_node_limit_runs(demo_world: DemoWorld) -> None:
+    # 100 + 100 x 40 + 100 x 40 x 1 = 8,100 objects at most: under the default 10,000.
     query = """query($inner: Int) { committees(first: 100) { nodes {
-        children(first: 100) { nodes { children(first: $inner) { totalCount } } } } } }"""
-    data = await demo_world.client.query(CENTRAL_VIEWER, query, inner=3)
+        children(first: 40) { nodes { children(first: $inner) { totalCount } } } } } }"""
+    data = await demo_world.client.query(CENTRAL_VIEWER, query, inner=1)
     assert len(data["committees"]["nodes"]) == 100
 
 

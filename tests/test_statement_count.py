@@ -27,8 +27,8 @@ ADMIN = "001000000001"
 NESTED_PROGRESS = """{ committee(code: "R") { progress { total overdue byMilestone { done } }
   children(first: 20) { nodes { progress { total congressesHeld overdue dueSoon byDepth { total } }
     children(first: 10) { nodes { progress { total overdue results { women } } } } } } } }"""
-NESTED = """{ committee(code: "R") { name children(first: 100) { totalCount edges { node { name
-    children(first: 100) { totalCount edges { node { name
+NESTED = """{ committee(code: "R") { name children(first: 40) { totalCount edges { node { name
+    children(first: 40) { totalCount edges { node { name
         children(first: 3) { totalCount nodes { name code depth parent { code } congress { deadline } } } } } } } } } } }"""
 
 
@@ -144,12 +144,12 @@ async def test_nested_query_statements_do_not_grow_with_children(
     small_statements, small_leaves = await statements_for_nested_query(
         empty_database_url, tmp_path, (5, 5, 5)
     )
-    # 100 children at each of the first two levels, 3 below each: 30,000 leaves in one
-    # response (100 x 100 x 100 would exceed the query node limit, and a million rows).
+    # 40 children at each of the first two levels, 3 below each: 4,800 leaves in one
+    # response (6,440 objects at most, within the default node limit of 10,000).
     large_statements, large_leaves = await statements_for_nested_query(
-        second_database_url, tmp_path, (100, 100, 3)
+        second_database_url, tmp_path, (40, 40, 3)
     )
-    assert (small_leaves, large_leaves) == (5 * 5 * 3, 100 * 100 * 3)
+    assert (small_leaves, large_leaves) == (5 * 5 * 3, 40 * 40 * 3)
     assert small_statements == large_statements
     # 2 to authenticate, 1 for the root, one page and one count per level (6), and at the
     # leaves one each for their parents, the current term and their congresses.

@@ -22,6 +22,7 @@ from graph.schema.committee import Committee, Congress
 from graph.schema.difficulty_root import DifficultyMutations, DifficultyQueries
 from graph.schema.errors import ERROR_TYPES
 from graph.schema.mutation import Mutation
+from graph.schema.node_budget import NodeBudget
 from graph.schema.node_limit import NodeLimit
 from graph.schema.progress_reports import ProgressQueries
 from graph.schema.progress_root import ProgressMutations
@@ -47,6 +48,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # One rule for the life of the schema: the validation cache is keyed by the rules, so a
     # rule made per request (as QueryDepthLimiter does) would never hit it.
     depth_rule = create_validator(settings.max_query_depth, should_ignore=None)
+    # One budget per schema, so per process: what its queries may hold in memory at once.
+    budget = NodeBudget(settings.max_nodes_in_flight)
     # Factories, not instances: strawberry builds fresh extensions for every request.
     extensions: list[Callable[[], SchemaExtension]] = [
         # Parsing and validating a document cost more than answering a small query; clients
@@ -55,7 +58,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: AddValidationRules([depth_rule]),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: NodeLimit(
-            max_nodes=settings.max_query_nodes, default_page_size=settings.default_page_size
+            max_nodes=settings.max_query_nodes,
+            default_page_size=settings.default_page_size,
+            budget=budget,
         ),
     ]
     if settings.environment is Environment.PRODUCTION:

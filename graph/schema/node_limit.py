@@ -4,11 +4,13 @@ Each connection can return up to `first` nodes for every node of the connection 
 so the worst case of a query is the sum, over its connection fields, of the product of the
 `first` arguments on the way down (GitHub's GraphQL API counts the same way). Page limits
 and the depth limit alone do not bound it: 100 x 100 x 100 is a million committees.
+A query within the limit then reserves its worst case from the process's NodeBudget
+(graph/schema/node_budget.py) while it executes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -31,6 +33,7 @@ from graphql.execution.values import get_variable_values
 from strawberry.extensions import SchemaExtension
 
 from graph.errors import ClientError
+from graph.schema.node_budget import NodeBudget
 
 PAGE_ARGUMENT = "first"
 # What a list without `first` counts as: more than any of ours holds (the ancestors of the
@@ -44,16 +47,18 @@ def _in_connection(parent_type: GraphQLNamedType) -> bool:
 
 
 class NodeLimit(SchemaExtension):
-    def __init__(self, *, max_nodes: int, default_page_size: int) -> None:
+    def __init__(self, *, max_nodes: int, default_page_size: int, budget: NodeBudget) -> None:
         self.max_nodes = max_nodes
         self.default_page_size = default_page_size
+        self.budget = budget
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         document = context.graphql_document
         operation = (
             None if document is None else get_operation_ast(document, context.operation_name)
         )
+        worst_case = 0
         if document is not None and operation is not None:
             fragments = {
                 definition.name.value: definition
@@ -84,7 +89,10 @@ class NodeLimit(SchemaExtension):
                     requestedNodes=worst_case,
                 )
                 context.result = ExecutionResult(data=None, errors=[error])
-        yield
+                yield
+                return
+        async with self.budget.reserve(worst_case):
+            yield
 
 
 class _NodeCounter:
