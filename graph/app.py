@@ -23,6 +23,7 @@ from graph.authentication import SESSION_STATE_KEY, VIEWER_STATE_KEY, Authentica
 from graph.context import Context
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.schema import build_schema
+from graph.term_catalog import TermCatalog
 from models.database import create_engine, create_session_factory
 from models.difficulties import escalate_overdue_periodically
 from permissions.oidc import OidcConfig, OidcVerifier
@@ -45,6 +46,7 @@ class CongressGraphQL(GraphQL[Context, None]):
             allow_queries_via_get=True,
         )
         self._settings = settings
+        self._terms = TermCatalog()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -52,6 +54,7 @@ class CongressGraphQL(GraphQL[Context, None]):
             session=getattr(request.state, SESSION_STATE_KEY),
             viewer=getattr(request.state, VIEWER_STATE_KEY),
             request_id=getattr(request.state, REQUEST_ID_STATE_KEY),
+            terms=self._terms,
         )
 
 

@@ -10,6 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 from config import Settings
 from graph.loaders import Loaders
 from graph.progress_loaders import ProgressLoaders
+from graph.term_catalog import TermCatalog
 from permissions.viewer import Viewer
 
 
@@ -19,6 +20,7 @@ class Context:
     session: AsyncSession
     viewer: Viewer
     request_id: str
+    terms: TermCatalog
     loaders: Loaders = field(init=False)
     progress: ProgressLoaders = field(init=False)
 
@@ -27,7 +29,7 @@ class Context:
 
     def reset_loaders(self) -> None:
         """Forget every cached read: after a mutation commits, later fields see its result."""
-        self.loaders = Loaders(self.session, self.viewer)
+        self.loaders = Loaders(self.session, self.viewer, self.terms)
         self.progress = ProgressLoaders(self.session, self.viewer.scope)
 
 

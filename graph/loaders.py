@@ -10,11 +10,20 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from models import Committee, Congress, Difficulty, DifficultyEvent, Role, Term, User
+from graph.term_catalog import TermCatalog
+from models import (
+    Committee,
+    Congress,
+    Difficulty,
+    DifficultyEvent,
+    MilestoneTemplate,
+    Role,
+    Term,
+    User,
+)
 from permissions import visible, visible_difficulties
 from permissions.viewer import Grant, Viewer
 
@@ -46,8 +55,9 @@ class CongressKey:
 class Loaders:
     """The DataLoaders of one request."""
 
-    def __init__(self, session: AsyncSession, viewer: Viewer) -> None:
+    def __init__(self, session: AsyncSession, viewer: Viewer, terms: TermCatalog) -> None:
         self._session = session
+        self._terms = terms
         self._scope = viewer.scope
         # Users are visible where the viewer administers, not merely where they can read.
         self._admin_scope = viewer.scope_for(Role.ADMIN)
@@ -69,6 +79,9 @@ class Loaders:
         )
         self.term_by_code = DataLoader[str, Term | None](load_fn=self._terms_by_code)
         self.current_term = DataLoader[None, Term | None](load_fn=self._current_term)
+        self.templates_of_term = DataLoader[int, list[MilestoneTemplate]](
+            load_fn=self._templates_of_terms
+        )
         self.congress = DataLoader[CongressKey, Congress | None](
             load_fn=self._congresses, max_batch_size=batch
         )
@@ -125,17 +138,18 @@ class Loaders:
             )
         return [counts[key] for key in keys]
 
+    # Terms and templates are configuration shared by the whole tree, not scoped data.
     async def _terms_by_code(self, codes: Sequence[str]) -> list[Term | None]:
-        # Terms are configuration shared by the whole tree, not scoped data.
-        terms = await self._session.scalars(select(Term).where(Term.code.in_(codes)))
-        by_code = {term.code: term for term in terms}
-        return [by_code.get(code) for code in codes]
+        terms = await self._terms.snapshot(self._session)
+        return [terms.named(code) for code in codes]
 
     async def _current_term(self, keys: Sequence[None]) -> list[Term | None]:
-        term = await self._session.scalar(
-            select(Term).where(Term.is_current).order_by(Term.starts_on.desc()).limit(1)
-        )
-        return [term for _ in keys]
+        terms = await self._terms.snapshot(self._session)
+        return [terms.current for _ in keys]
+
+    async def _templates_of_terms(self, term_ids: Sequence[int]) -> list[list[MilestoneTemplate]]:
+        terms = await self._terms.snapshot(self._session)
+        return [terms.templates_of(term_id) for term_id in term_ids]
 
     async def _congresses(self, keys: Sequence[CongressKey]) -> list[Congress | None]:
         committees_by_term: dict[int, list[int]] = defaultdict(list)

@@ -1,4 +1,4 @@
-"""Per-request DataLoaders for congress progress: templates, milestone states, results.
+"""Per-request DataLoaders for congress progress: milestone states, results, summaries.
 
 Separate from graph.loaders to keep each file about one thing; built and reset together
 with them by the Context.
@@ -20,7 +20,6 @@ from models import (
     CongressEvent,
     CongressMilestone,
     CongressResult,
-    MilestoneTemplate,
     Term,
 )
 from models.congress_progress import local_today
@@ -55,9 +54,6 @@ class ProgressLoaders:
         self._session = session
         self._scope = scope
         batch = MAX_KEYS_PER_STATEMENT
-        self.templates_of_term = DataLoader[int, list[MilestoneTemplate]](
-            load_fn=self._templates, max_batch_size=batch
-        )
         self.milestone_states = DataLoader[int, list[CongressMilestone]](
             load_fn=self._milestone_states, max_batch_size=batch
         )
@@ -81,18 +77,15 @@ class ProgressLoaders:
         )
 
     async def _subtree_progress(self, keys: Sequence[SubtreeKey]) -> list[SubtreeProgress]:
-        # A dashboard's children share a term: two statements for all of them.
+        # A dashboard's children share a term: one statement for all of them.
         found: dict[SubtreeKey, SubtreeProgress] = {}
         today = local_today()
         for term_id in {key.term_id for key in keys}:
             ids = [key.committee_id for key in keys if key.term_id == term_id]
-            counters = await visible_progress.rollup_counters(
-                self._session, self._scope, ids, term_id
-            )
-            deadlines = await visible_progress.deadline_counts(
+            counters = await visible_progress.subtree_counters(
                 self._session, self._scope, ids, term_id, today=today, due_soon_days=DUE_SOON_DAYS
             )
-            for committee_id, summary in fold_progress(ids, counters, deadlines).items():
+            for committee_id, summary in fold_progress(ids, counters).items():
                 found[SubtreeKey(committee_id, term_id)] = summary
         return [found[key] for key in keys]
 
@@ -135,10 +128,6 @@ class ProgressLoaders:
     async def _congresses(self, ids: Sequence[int]) -> list[tuple[Congress, Term] | None]:
         found = await visible.congresses_by_ids(self._session, self._scope, ids)
         return [found.get(congress_id) for congress_id in ids]
-
-    async def _templates(self, term_ids: Sequence[int]) -> list[list[MilestoneTemplate]]:
-        found = await visible.milestone_templates(self._session, term_ids)
-        return [found[term_id] for term_id in term_ids]
 
     async def _milestone_states(self, congress_ids: Sequence[int]) -> list[list[CongressMilestone]]:
         found = await visible.milestone_states(self._session, self._scope, congress_ids)

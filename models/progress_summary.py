@@ -15,6 +15,9 @@ from models.congress import MilestoneStatus
 
 # How far ahead "due soon" looks.
 DUE_SOON_DAYS = 14
+# Counted when read, from the open deadlines by day (never stored under these names).
+OVERDUE = "overdue"
+DUE_SOON = "due_soon"
 
 
 @dataclass(slots=True)
@@ -61,8 +64,6 @@ class ProgressCounts:
     def add(self, other: ProgressCounts) -> None:
         for name in _SCALARS.values():
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.overdue += other.overdue
-        self.due_soon += other.due_soon
         for mine, theirs in (
             (self.milestones_done, other.milestones_done),
             (self.milestones_in_progress, other.milestones_in_progress),
@@ -79,6 +80,8 @@ _SCALARS = {
     rollups.COMPLETED: "completed",
     rollups.RESULTS_RECORDED: "results_recorded",
     rollups.SECRETARY_DIRECTLY_ELECTED: "secretary_directly_elected",
+    OVERDUE: "overdue",
+    DUE_SOON: "due_soon",
 }
 
 
@@ -96,19 +99,12 @@ class SubtreeProgress:
 
 
 def fold_progress(
-    committee_ids: Iterable[int],
-    counters: Iterable[tuple[int, int, str, int]],
-    deadlines: Iterable[tuple[int, int, int, int]],
+    committee_ids: Iterable[int], counters: Iterable[tuple[int, int, str, int]]
 ) -> dict[int, SubtreeProgress]:
-    """Summaries from (committee, levels below, measure, value) counter rows and
-    (committee, levels below, overdue, due soon) deadline rows."""
+    """Summaries from (committee, levels below, measure, value) rows."""
     found = {committee_id: SubtreeProgress(committee_id) for committee_id in committee_ids}
     for committee_id, levels_below, measure, value in counters:
         found[committee_id].level(levels_below).add_counter(measure, value)
-    for committee_id, levels_below, overdue, due_soon in deadlines:
-        counts = found[committee_id].level(levels_below)
-        counts.overdue += overdue
-        counts.due_soon += due_soon
     for summary in found.values():
         for counts in summary.by_level.values():
             summary.overall.add(counts)

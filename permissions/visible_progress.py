@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, tuple_
+from sqlalchemy import Select, case, func, literal, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import Committee, Congress, CongressEvent, ProgressRollup, ProgressRollupDay, rollups
+from models.progress_summary import DUE_SOON, OVERDUE
 from models.tree import subtree_condition
 from permissions.scope import Scope
 
@@ -25,26 +26,7 @@ def _visible_committees(scope: Scope, committee_ids: Sequence[int]) -> Select[An
     )
 
 
-async def rollup_counters(
-    session: AsyncSession, scope: Scope, committee_ids: Sequence[int], term_id: int
-) -> list[tuple[int, int, str, int]]:
-    """(committee, levels below, measure, value) of the committees' rollups in a term."""
-    rows = await session.execute(
-        select(
-            ProgressRollup.committee_id,
-            ProgressRollup.levels_below,
-            ProgressRollup.measure,
-            ProgressRollup.value,
-        ).where(
-            ProgressRollup.committee_id.in_(_visible_committees(scope, committee_ids)),
-            ProgressRollup.term_id == term_id,
-            ProgressRollup.value != 0,
-        )
-    )
-    return [(c, levels, measure, int(value)) for c, levels, measure, value in rows]
-
-
-async def deadline_counts(
+async def subtree_counters(
     session: AsyncSession,
     scope: Scope,
     committee_ids: Sequence[int],
@@ -52,27 +34,50 @@ async def deadline_counts(
     *,
     today: date,
     due_soon_days: int,
-) -> list[tuple[int, int, int, int]]:
-    """(committee, levels below, overdue, due soon): congresses not yet held whose deadline
-    has passed, or falls within `due_soon_days` from `today`."""
+) -> list[tuple[int, int, str, int]]:
+    """(committee, levels below, measure, value) of the committees' rollups in a term and,
+    as the measures OVERDUE and DUE_SOON, their congresses not yet held whose deadline has
+    passed or falls within `due_soon_days` from `today`. One statement for both tables:
+    a summary is read on every dashboard, and each statement costs more than its SQL."""
+    visible_ids = _visible_committees(scope, committee_ids)
+    counters = select(
+        ProgressRollup.committee_id,
+        ProgressRollup.levels_below,
+        ProgressRollup.measure,
+        ProgressRollup.value,
+    ).where(
+        ProgressRollup.committee_id.in_(visible_ids),
+        ProgressRollup.term_id == term_id,
+        ProgressRollup.value != 0,
+    )
     day = ProgressRollupDay.day
-    value = ProgressRollupDay.value
-    rows = await session.execute(
+    open_deadlines = (
         select(
             ProgressRollupDay.committee_id,
             ProgressRollupDay.levels_below,
-            func.sum(case((day < today, value), else_=0)),
-            func.sum(case((day >= today, value), else_=0)),
+            case((day < today, literal(OVERDUE)), else_=literal(DUE_SOON)).label("measure"),
+            ProgressRollupDay.value,
         )
         .where(
-            ProgressRollupDay.committee_id.in_(_visible_committees(scope, committee_ids)),
+            ProgressRollupDay.committee_id.in_(visible_ids),
             ProgressRollupDay.term_id == term_id,
             ProgressRollupDay.kind == rollups.DEADLINE,
             day < today + timedelta(days=due_soon_days + 1),
         )
-        .group_by(ProgressRollupDay.committee_id, ProgressRollupDay.levels_below)
+        .subquery()
     )
-    return [(c, levels, int(overdue), int(soon)) for c, levels, overdue, soon in rows]
+    # Grouped outside: PostgreSQL cannot tell that a CASE with bound values in the select
+    # list and the same CASE in GROUP BY are one expression.
+    deadlines = select(
+        open_deadlines.c.committee_id,
+        open_deadlines.c.levels_below,
+        open_deadlines.c.measure,
+        func.sum(open_deadlines.c.value),
+    ).group_by(
+        open_deadlines.c.committee_id, open_deadlines.c.levels_below, open_deadlines.c.measure
+    )
+    rows = await session.execute(union_all(counters, deadlines))
+    return [(c, levels, measure, int(value)) for c, levels, measure, value in rows]
 
 
 async def held_by_day(

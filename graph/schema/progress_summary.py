@@ -92,7 +92,7 @@ class ProgressFigures:
 
     @strawberry.field(description="Every step of the term's template, in order.")
     async def by_milestone(self, info: Info) -> list[MilestoneProgress]:
-        templates = await info.context.progress.templates_of_term.load(self.term_row.id)
+        templates = await info.context.loaders.templates_of_term.load(self.term_row.id)
         figures = []
         for template in templates:
             done = self.counts.milestones_done.get(template.code, 0)

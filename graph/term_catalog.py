@@ -1,0 +1,81 @@
+"""Terms and their milestone templates, read once every few seconds per process, not per request.
+
+Every summary, congress and milestone list names a term (the current one unless asked
+otherwise) and walks its template; that is two statements on each request for a few rows
+that change once in five years, when a new term is opened. A summary is otherwise two or
+three statements, so these two were a third of its cost. The catalog keeps every term and
+template (a handful of rows) and reads them again when they are `max_age_seconds` old,
+so a new or switched term shows in reads within that time in every worker. Writes never
+use it: they read the term in their own transaction.
+
+The objects are transient (attached to no session), so a request's commit cannot expire
+them under the next request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import MilestoneTemplate, Term
+
+DEFAULT_MAX_AGE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class TermSnapshot:
+    terms: Sequence[Term]
+    templates: dict[int, list[MilestoneTemplate]]
+
+    @property
+    def current(self) -> Term | None:
+        """The current term; the latest to start if several are marked current."""
+        current = [term for term in self.terms if term.is_current]
+        return max(current, key=lambda term: term.starts_on, default=None)
+
+    def named(self, code: str) -> Term | None:
+        return next((term for term in self.terms if term.code == code), None)
+
+    def templates_of(self, term_id: int) -> list[MilestoneTemplate]:
+        """The term's milestone templates in order ([] for an unknown term)."""
+        return self.templates.get(term_id, [])
+
+
+class TermCatalog:
+    def __init__(
+        self,
+        max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_age_seconds = max_age_seconds
+        self._clock = clock
+        self._snapshot: TermSnapshot | None = None
+        self._read_at = 0.0
+
+    async def snapshot(self, session: AsyncSession) -> TermSnapshot:
+        now = self._clock()
+        if self._snapshot is None or now - self._read_at >= self._max_age_seconds:
+            # Two requests may both find it stale and both read: harmless, both are fresh.
+            self._snapshot = await _read(session)
+            self._read_at = now
+        return self._snapshot
+
+
+async def _read(session: AsyncSession) -> TermSnapshot:
+    term_rows = await session.execute(select(*Term.__table__.columns))
+    terms = [Term(**row._mapping) for row in term_rows]
+    template_rows = await session.execute(
+        select(*MilestoneTemplate.__table__.columns).order_by(
+            MilestoneTemplate.term_id, MilestoneTemplate.position
+        )
+    )
+    templates: dict[int, list[MilestoneTemplate]] = defaultdict(list)
+    for row in template_rows:
+        template = MilestoneTemplate(**row._mapping)
+        templates[template.term_id].append(template)
+    return TermSnapshot(terms, dict(templates))
