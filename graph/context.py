@@ -20,6 +20,8 @@ class Context:
     session: AsyncSession
     viewer: Viewer
     request_id: str
+    # Terms and templates: configuration shared by the whole tree, not scoped data, and
+    # cached per process rather than loaded per request (graph/term_catalog.py).
     terms: TermCatalog
     loaders: Loaders = field(init=False)
     progress: ProgressLoaders = field(init=False)
@@ -29,7 +31,7 @@ class Context:
 
     def reset_loaders(self) -> None:
         """Forget every cached read: after a mutation commits, later fields see its result."""
-        self.loaders = Loaders(self.session, self.viewer, self.terms)
+        self.loaders = Loaders(self.session, self.viewer)
         self.progress = ProgressLoaders(self.session, self.viewer.scope)
 
 

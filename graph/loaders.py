@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from graph.term_catalog import TermCatalog
 from models import (
     Committee,
     Congress,
     Difficulty,
     DifficultyEvent,
-    MilestoneTemplate,
     Role,
-    Term,
     User,
 )
 from permissions import visible, visible_difficulties
@@ -55,9 +52,8 @@ class CongressKey:
 class Loaders:
     """The DataLoaders of one request."""
 
-    def __init__(self, session: AsyncSession, viewer: Viewer, terms: TermCatalog) -> None:
+    def __init__(self, session: AsyncSession, viewer: Viewer) -> None:
         self._session = session
-        self._terms = terms
         self._scope = viewer.scope
         # Users are visible where the viewer administers, not merely where they can read.
         self._admin_scope = viewer.scope_for(Role.ADMIN)
@@ -76,11 +72,6 @@ class Loaders:
         )
         self.grants_of_user = DataLoader[int, list[Grant]](
             load_fn=self._grants_of_users, max_batch_size=batch
-        )
-        self.term_by_code = DataLoader[str, Term | None](load_fn=self._terms_by_code)
-        self.current_term = DataLoader[None, Term | None](load_fn=self._current_term)
-        self.templates_of_term = DataLoader[int, list[MilestoneTemplate]](
-            load_fn=self._templates_of_terms
         )
         self.congress = DataLoader[CongressKey, Congress | None](
             load_fn=self._congresses, max_batch_size=batch
@@ -137,19 +128,6 @@ class Loaders:
                 {ChildrenCountKey(parent, include_closed): n for parent, n in found.items()}
             )
         return [counts[key] for key in keys]
-
-    # Terms and templates are configuration shared by the whole tree, not scoped data.
-    async def _terms_by_code(self, codes: Sequence[str]) -> list[Term | None]:
-        terms = await self._terms.snapshot(self._session)
-        return [terms.named(code) for code in codes]
-
-    async def _current_term(self, keys: Sequence[None]) -> list[Term | None]:
-        terms = await self._terms.snapshot(self._session)
-        return [terms.current for _ in keys]
-
-    async def _templates_of_terms(self, term_ids: Sequence[int]) -> list[list[MilestoneTemplate]]:
-        terms = await self._terms.snapshot(self._session)
-        return [terms.templates_of(term_id) for term_id in term_ids]
 
     async def _congresses(self, keys: Sequence[CongressKey]) -> list[Congress | None]:
         committees_by_term: dict[int, list[int]] = defaultdict(list)

@@ -31,6 +31,8 @@ from permissions.scope import Scope
 @dataclass(frozen=True, slots=True)
 class SubtreeKey:
     committee_id: int
+    # The committee's path as read with it (the scope is checked on it).
+    path: str
     term_id: int
 
 
@@ -78,16 +80,16 @@ class ProgressLoaders:
 
     async def _subtree_progress(self, keys: Sequence[SubtreeKey]) -> list[SubtreeProgress]:
         # A dashboard's children share a term: one statement for all of them.
-        found: dict[SubtreeKey, SubtreeProgress] = {}
+        found: dict[tuple[int, int], SubtreeProgress] = {}
         today = local_today()
         for term_id in {key.term_id for key in keys}:
-            ids = [key.committee_id for key in keys if key.term_id == term_id]
+            paths = {key.committee_id: key.path for key in keys if key.term_id == term_id}
             counters = await visible_progress.subtree_counters(
-                self._session, self._scope, ids, term_id, today=today, due_soon_days=DUE_SOON_DAYS
+                self._session, self._scope, paths, term_id, today=today, due_soon_days=DUE_SOON_DAYS
             )
-            for committee_id, summary in fold_progress(ids, counters).items():
-                found[SubtreeKey(committee_id, term_id)] = summary
-        return [found[key] for key in keys]
+            for committee_id, summary in fold_progress(paths, counters).items():
+                found[committee_id, term_id] = summary
+        return [found[key.committee_id, key.term_id] for key in keys]
 
     async def _held_timelines(
         self, keys: Sequence[TimelineKey]

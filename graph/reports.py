@@ -227,7 +227,7 @@ async def _row_pages(
         if not committees:
             return
         found = await summaries.load_many(
-            [SubtreeKey(committee.id, report.term_id) for committee in committees]
+            [SubtreeKey(committee.id, committee.path, report.term_id) for committee in committees]
         )
         summaries.clear_all()
         yield [

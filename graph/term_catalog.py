@@ -14,6 +14,7 @@ them under the next request.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -56,17 +57,36 @@ class TermCatalog:
         self._clock = clock
         self._snapshot: TermSnapshot | None = None
         self._read_at = 0.0
+        # The read in progress, if any: the thousands of nodes of one big page (or many
+        # requests) finding the catalog old all wait for one read, and all wake together,
+        # so their DataLoaders still batch.
+        self._reading: asyncio.Task[TermSnapshot] | None = None
 
     async def snapshot(self, session: AsyncSession) -> TermSnapshot:
-        now = self._clock()
-        if self._snapshot is None or now - self._read_at >= self._max_age_seconds:
-            # Two requests may both find it stale and both read: harmless, both are fresh.
-            self._snapshot = await _read(session)
-            self._read_at = now
+        fresh = self._fresh()
+        if fresh is not None:
+            return fresh
+        if self._reading is None:
+            self._reading = asyncio.get_running_loop().create_task(self._read(session))
+        # Shielded: one waiter giving up must not cancel the read the others wait for.
+        return await asyncio.shield(self._reading)
+
+    async def _read(self, session: AsyncSession) -> TermSnapshot:
+        try:
+            read_at = self._clock()
+            snapshot = await _read_terms(session)
+            self._snapshot, self._read_at = snapshot, read_at
+            return snapshot
+        finally:
+            self._reading = None
+
+    def _fresh(self) -> TermSnapshot | None:
+        if self._snapshot is None or self._clock() - self._read_at >= self._max_age_seconds:
+            return None
         return self._snapshot
 
 
-async def _read(session: AsyncSession) -> TermSnapshot:
+async def _read_terms(session: AsyncSession) -> TermSnapshot:
     term_rows = await session.execute(select(*Term.__table__.columns))
     terms = [Term(**row._mapping) for row in term_rows]
     template_rows = await session.execute(

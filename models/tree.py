@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, SQLColumnExpression, String
+from sqlalchemy import BindParameter, Enum, ForeignKey, Index, SQLColumnExpression, String
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -119,4 +119,13 @@ def is_in_subtree(path: str, root_path: str) -> bool:
 
 def subtree_condition(path_column: SQLColumnExpression[str], root_path: str) -> ColumnElement[bool]:
     """SQL condition for "in the subtree of root_path (itself included)", as an index range."""
-    return (path_column >= root_path) & (path_column < path_upper_bound(root_path))
+    return path_range(path_column, root_path, path_upper_bound(root_path))
+
+
+def path_range(
+    path_column: SQLColumnExpression[str],
+    start: str | BindParameter[str],
+    end: str | BindParameter[str],
+) -> ColumnElement[bool]:
+    """start <= path < end: a subtree when `end` is `path_upper_bound(start)`."""
+    return (path_column >= start) & (path_column < end)

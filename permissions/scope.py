@@ -10,10 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import SQLColumnExpression, false, or_
+from sqlalchemy import SQLColumnExpression, bindparam, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.tree import is_in_subtree, path_prefixes, subtree_condition
+from models.tree import (
+    is_in_subtree,
+    path_prefixes,
+    path_range,
+    path_upper_bound,
+    subtree_condition,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +53,41 @@ class Scope:
             return false()
         return or_(*(subtree_condition(path_column, root) for root in self.root_paths))
 
+    def parameters(self) -> dict[str, str]:
+        """The values of `condition_with_parameters(column, len(root_paths))`."""
+        values: dict[str, str] = {}
+        for number, root in enumerate(self.root_paths):
+            values[_ROOT_PARAMETER.format(number)] = root
+            values[_END_PARAMETER.format(number)] = path_upper_bound(root)
+        return values
+
     def narrowed_to(self, path: str) -> Scope:
         """The part of this scope inside the subtree of `path` (empty if they do not meet)."""
         if self.contains(path):
             return Scope((path,))
         return Scope(tuple(root for root in self.root_paths if is_in_subtree(root, path)))
+
+
+_ROOT_PARAMETER = "scope_root_{}"
+_END_PARAMETER = "scope_end_{}"
+
+
+def condition_with_parameters(
+    path_column: SQLColumnExpression[str], roots: int
+) -> ColumnElement[bool]:
+    """`Scope.condition` of any scope with `roots` roots, its paths left as bound parameters
+    (filled by `Scope.parameters()`). A hot statement built with it is built once for
+    every viewer rather than once per request: building costs more than running it."""
+    if roots == 0:
+        return false()
+    return or_(
+        *(
+            path_range(
+                path_column,
+                # Untyped: each takes the path column's type, as literal paths do.
+                bindparam(_ROOT_PARAMETER.format(number)),
+                bindparam(_END_PARAMETER.format(number)),
+            )
+            for number in range(roots)
+        )
+    )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ScalarSelect, SQLColumnExpression, func, select
+from sqlalchemy import ScalarSelect, Select, SQLColumnExpression, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,7 +29,7 @@ from models import (
     User,
 )
 from models.text import like_contains, search_key
-from permissions.scope import Scope
+from permissions.scope import Scope, condition_with_parameters
 from permissions.viewer import Grant
 
 Row = TypeVar("Row")
@@ -43,14 +44,29 @@ class CommitteeFilter:
     include_closed: bool = False
 
 
+# The scoped lookups every request starts with, built once per number of scope roots.
+_COMMITTEE_LOOKUPS_CACHED = 32
+
+
+@lru_cache(maxsize=_COMMITTEE_LOOKUPS_CACHED)
+def _committees_by(key: InstrumentedAttribute[Any], scope_roots: int) -> Select[Committee]:
+    return (
+        select(Committee)
+        .where(
+            key.in_(bindparam("keys", expanding=True)),
+            condition_with_parameters(Committee.path, scope_roots),
+        )
+        # Moves rewrite paths with bulk UPDATEs; never serve a stale copy from the session.
+        .execution_options(populate_existing=True)
+    )
+
+
 async def committees_by_ids(
     session: AsyncSession, scope: Scope, ids: Sequence[int]
 ) -> dict[int, Committee]:
     rows = await session.scalars(
-        select(Committee)
-        .where(Committee.id.in_(ids), scope.condition(Committee.path))
-        # Moves rewrite paths with bulk UPDATEs; never serve a stale copy from the session.
-        .execution_options(populate_existing=True)
+        _committees_by(Committee.id, len(scope.root_paths)),
+        {"keys": list(ids), **scope.parameters()},
     )
     return {committee.id: committee for committee in rows}
 
@@ -59,9 +75,8 @@ async def committees_by_codes(
     session: AsyncSession, scope: Scope, codes: Sequence[str]
 ) -> dict[str, Committee]:
     rows = await session.scalars(
-        select(Committee)
-        .where(Committee.code.in_(codes), scope.condition(Committee.path))
-        .execution_options(populate_existing=True)
+        _committees_by(Committee.code, len(scope.root_paths)),
+        {"keys": list(codes), **scope.parameters()},
     )
     return {committee.code: committee for committee in rows}
 

@@ -6,11 +6,23 @@ against the scope here, and a subtree of a visible committee lies entirely in sc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, select, tuple_, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Date,
+    Integer,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,27 +38,17 @@ def _visible_committees(scope: Scope, committee_ids: Sequence[int]) -> Select[An
     )
 
 
-async def subtree_counters(
-    session: AsyncSession,
-    scope: Scope,
-    committee_ids: Sequence[int],
-    term_id: int,
-    *,
-    today: date,
-    due_soon_days: int,
-) -> list[tuple[int, int, str, int]]:
-    """(committee, levels below, measure, value) of the committees' rollups in a term and,
-    as the measures OVERDUE and DUE_SOON, their congresses not yet held whose deadline has
-    passed or falls within `due_soon_days` from `today`. One statement for both tables:
-    a summary is read on every dashboard, and each statement costs more than its SQL."""
-    visible_ids = _visible_committees(scope, committee_ids)
+def _subtree_counters_statement() -> CompoundSelect[Any]:
+    committee_ids = bindparam("committee_ids", expanding=True, type_=Integer)
+    term_id = bindparam("term_id", type_=Integer)
+    today = bindparam("today", type_=Date)
     counters = select(
         ProgressRollup.committee_id,
         ProgressRollup.levels_below,
         ProgressRollup.measure,
         ProgressRollup.value,
     ).where(
-        ProgressRollup.committee_id.in_(visible_ids),
+        ProgressRollup.committee_id.in_(committee_ids),
         ProgressRollup.term_id == term_id,
         ProgressRollup.value != 0,
     )
@@ -59,10 +61,10 @@ async def subtree_counters(
             ProgressRollupDay.value,
         )
         .where(
-            ProgressRollupDay.committee_id.in_(visible_ids),
+            ProgressRollupDay.committee_id.in_(committee_ids),
             ProgressRollupDay.term_id == term_id,
             ProgressRollupDay.kind == rollups.DEADLINE,
-            day < today + timedelta(days=due_soon_days + 1),
+            day < bindparam("soon_until", type_=Date),
         )
         .subquery()
     )
@@ -76,7 +78,44 @@ async def subtree_counters(
     ).group_by(
         open_deadlines.c.committee_id, open_deadlines.c.levels_below, open_deadlines.c.measure
     )
-    rows = await session.execute(union_all(counters, deadlines))
+    return union_all(counters, deadlines)
+
+
+# Built once: a summary is read on every dashboard, and building the expression (and its
+# cache key) for each request cost more than running it.
+_SUBTREE_COUNTERS = _subtree_counters_statement()
+
+
+async def subtree_counters(
+    session: AsyncSession,
+    scope: Scope,
+    committees: Mapping[int, str],
+    term_id: int,
+    *,
+    today: date,
+    due_soon_days: int,
+) -> list[tuple[int, int, str, int]]:
+    """(committee, levels below, measure, value) of the committees' rollups in a term and,
+    as the measures OVERDUE and DUE_SOON, their congresses not yet held whose deadline has
+    passed or falls within `due_soon_days` from `today`, in one statement.
+
+    `committees` maps ids to the paths the caller read with them. The scope is checked on
+    those paths here rather than by joining the tree in SQL: rollups are keyed by committee
+    only, and a committee outside the scope gets no rows at all."""
+    visible_ids = [
+        committee_id for committee_id, path in committees.items() if scope.contains(path)
+    ]
+    if not visible_ids:
+        return []
+    rows = await session.execute(
+        _SUBTREE_COUNTERS,
+        {
+            "committee_ids": visible_ids,
+            "term_id": term_id,
+            "today": today,
+            "soon_until": today + timedelta(days=due_soon_days + 1),
+        },
+    )
     return [(c, levels, measure, int(value)) for c, levels, measure, value in rows]
 
 

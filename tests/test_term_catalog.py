@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 from sqlalchemy import event, update
@@ -96,3 +97,17 @@ async def test_the_objects_outlive_the_session_that_read_them(empty_engine: Asyn
     # Transient objects: readable after the commit and the close, with no lazy load.
     assert (term.id, term.code, term.starts_on) == (term_id, "2020-2025", date(2020, 1, 1))
     assert snapshot.templates_of(term_id)[0].name == DEFAULT_MILESTONES[0][1]
+
+
+async def test_requests_finding_the_catalog_old_together_read_it_once(
+    empty_engine: AsyncEngine,
+) -> None:
+    await add_term(empty_engine, "2020-2025", date(2020, 1, 1))
+    catalog = TermCatalog()
+    statements = counted(empty_engine)
+    async with AsyncSession(empty_engine) as first, AsyncSession(empty_engine) as second:
+        snapshots = await asyncio.gather(
+            *(catalog.snapshot(session) for session in [first, second] * 50)
+        )
+    assert len(statements) == 2
+    assert all(snapshot is snapshots[0] for snapshot in snapshots)

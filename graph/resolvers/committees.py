@@ -98,9 +98,8 @@ async def committees(
 
 async def term_named(context: Context, term_code: str | None) -> Term | None:
     """The term with this code, or the current term when none is named."""
-    if term_code is None:
-        return await context.loaders.current_term.load(None)
-    return await context.loaders.term_by_code.load(term_code)
+    terms = await context.terms.snapshot(context.session)
+    return terms.current if term_code is None else terms.named(term_code)
 
 
 async def congress(

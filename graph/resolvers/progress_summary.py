@@ -26,7 +26,9 @@ async def subtree_progress(
     term = await term_named(context, term_code)
     if term is None:
         return None
-    summary = await context.progress.subtree_progress.load(SubtreeKey(committee.id, term.id))
+    summary = await context.progress.subtree_progress.load(
+        SubtreeKey(committee.id, committee.path, term.id)
+    )
     return summary, term
 
 

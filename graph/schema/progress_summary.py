@@ -92,7 +92,8 @@ class ProgressFigures:
 
     @strawberry.field(description="Every step of the term's template, in order.")
     async def by_milestone(self, info: Info) -> list[MilestoneProgress]:
-        templates = await info.context.loaders.templates_of_term.load(self.term_row.id)
+        terms = await info.context.terms.snapshot(info.context.session)
+        templates = terms.templates_of(self.term_row.id)
         figures = []
         for template in templates:
             done = self.counts.milestones_done.get(template.code, 0)
