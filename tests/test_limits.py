@@ -105,6 +105,25 @@ async def test_a_variable_default_counts_towards_the_node_limit(demo_world: Demo
     assert errors[0]["extensions"]["requestedNodes"] == 1_010_100
 
 
+async def test_the_same_document_is_counted_again_for_other_variables(
+    demo_world: DemoWorld,
+) -> None:
+    # Counts are kept per document and whole-number variables: one answer must never be
+    # reused for another's variables.
+    query = """query($n: Int = 100) { committees(first: $n) { nodes {
+        children(first: $n) { nodes { children(first: $n) { totalCount } } } } } }"""
+    small = await demo_world.client.query(CENTRAL_VIEWER, query, n=2)
+    assert len(small["committees"]["nodes"]) == 2
+    errors = await demo_world.client.query_errors(CENTRAL_VIEWER, query, n=30)
+    assert errors[0]["extensions"]["requestedNodes"] == 30 + 900 + 27_000
+    # Bad variables first (not counted as any number), then the default: still refused.
+    assert await demo_world.client.query_errors(CENTRAL_VIEWER, query, n="many")
+    errors = await demo_world.client.query_errors(CENTRAL_VIEWER, query)
+    assert errors[0]["extensions"]["requestedNodes"] == 1_010_100
+    again = await demo_world.client.query(CENTRAL_VIEWER, query, n=2)
+    assert again == small
+
+
 async def test_lists_without_paging_multiply_what_is_below_them(demo_world: DemoWorld) -> None:
     query = """{ committees(first: 100) { nodes { ancestors {
         children(first: 100) { nodes { children(first: 10) { totalCount } } } } } } }"""

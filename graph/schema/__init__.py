@@ -23,7 +23,7 @@ from graph.schema.difficulty_root import DifficultyMutations, DifficultyQueries
 from graph.schema.errors import ERROR_TYPES
 from graph.schema.mutation import Mutation
 from graph.schema.node_budget import NodeBudget
-from graph.schema.node_limit import NodeLimit
+from graph.schema.node_limit import NodeLimit, WorstCases
 from graph.schema.progress_reports import ProgressQueries
 from graph.schema.progress_root import ProgressMutations
 from graph.schema.query import Query
@@ -50,6 +50,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     depth_rule = create_validator(settings.max_query_depth, should_ignore=None)
     # One budget per schema, so per process: what its queries may hold in memory at once.
     budget = NodeBudget(settings.max_nodes_in_flight)
+    worst_cases = WorstCases(maxsize=DOCUMENT_CACHE_SIZE)
     # Factories, not instances: strawberry builds fresh extensions for every request.
     extensions: list[Callable[[], SchemaExtension]] = [
         # Parsing and validating a document cost more than answering a small query; clients
@@ -61,6 +62,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             max_nodes=settings.max_query_nodes,
             default_page_size=settings.default_page_size,
             budget=budget,
+            counted=worst_cases,
         ),
     ]
     if settings.environment is Environment.PRODUCTION:

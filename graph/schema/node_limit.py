@@ -10,6 +10,7 @@ A query within the limit then reserves its worst case from the process's NodeBud
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -47,10 +48,18 @@ def _in_connection(parent_type: GraphQLNamedType) -> bool:
 
 
 class NodeLimit(SchemaExtension):
-    def __init__(self, *, max_nodes: int, default_page_size: int, budget: NodeBudget) -> None:
+    def __init__(
+        self,
+        *,
+        max_nodes: int,
+        default_page_size: int,
+        budget: NodeBudget,
+        counted: WorstCases,
+    ) -> None:
         self.max_nodes = max_nodes
         self.default_page_size = default_page_size
         self.budget = budget
+        self.counted = counted
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
@@ -74,13 +83,21 @@ class NodeLimit(SchemaExtension):
             # graphql-core 3.3 wraps the values (`.coerced`), 3.2 returns the dict; a list
             # means bad variables, which execution reports itself.
             variables = getattr(coerced, "coerced", coerced)
-            counter = _NodeCounter(
-                schema,
-                fragments,
-                variables if isinstance(variables, dict) else {},
-                self.default_page_size,
+            if not isinstance(variables, dict):
+                variables = {}
+            # The count depends on the document and on the whole numbers among the
+            # variables only (what a `first` can be): clients repeat the same few.
+            key = (
+                context.query or "",
+                context.operation_name,
+                tuple(sorted((k, v) for k, v in variables.items() if type(v) is int)),
             )
-            worst_case = counter.count(operation.selection_set, root_type, multiplier=1)
+            found = self.counted.get(key)
+            if found is None:
+                counter = _NodeCounter(schema, fragments, variables, self.default_page_size)
+                found = counter.count(operation.selection_set, root_type, multiplier=1)
+                self.counted.put(key, found)
+            worst_case = found
             if worst_case > self.max_nodes:
                 error = ClientError(
                     f"This query could return up to {worst_case:,} objects; the limit is "
@@ -93,6 +110,28 @@ class NodeLimit(SchemaExtension):
                 return
         async with self.budget.reserve(worst_case):
             yield
+
+
+WorstCaseKey = tuple[str, str | None, tuple[tuple[str, int], ...]]
+
+
+class WorstCases:
+    """Worst cases already counted, the least recently used dropped beyond `maxsize`."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._maxsize = maxsize
+        self._found: OrderedDict[WorstCaseKey, int] = OrderedDict()
+
+    def get(self, key: WorstCaseKey) -> int | None:
+        found = self._found.get(key)
+        if found is not None:
+            self._found.move_to_end(key)
+        return found
+
+    def put(self, key: WorstCaseKey, worst_case: int) -> None:
+        self._found[key] = worst_case
+        if len(self._found) > self._maxsize:
+            self._found.popitem(last=False)
 
 
 class _NodeCounter:
