@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from config import Settings
 from graph.app import create_app
+from graph.global_ids import GlobalId
+from graph.resolvers.committees import COMMITTEE_TYPE
 from models import Committee, CommitteeKind, Congress, Role, Term
 from models.accounts import add_user
+from models.congress import default_milestone_templates
 from models.database import create_engine
 from models.rollup_check import rebuild_statements
 from models.text import search_key
@@ -77,12 +82,40 @@ async def statements_for_nested_query(
     return statements, leaves
 
 
-async def statements_for(
-    url: str, data_dir: Path, widths: tuple[int, ...], query: str
-) -> tuple[int, dict[str, Any]]:
-    """(SQL statements, data) for `query` as the root's admin on a uniform tree, asked
-    twice: the statements are the second time's, once the server has read the terms and
-    their templates (graph/term_catalog.py), as it does once in a while."""
+@dataclass
+class CountingServer:
+    """The app over a uniform tree, and the SQL statements it has run so far."""
+
+    http: httpx.AsyncClient
+    token: str
+    statements: int = 0
+
+    async def ask(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The response's data; the request must succeed."""
+        response = await self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def statements_of(
+        self, query: str, variables: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        before = self.statements
+        data = await self.ask(query, variables)
+        return self.statements - before, data
+
+
+@asynccontextmanager
+async def serving_uniform_tree(
+    url: str, data_dir: Path, widths: tuple[int, ...]
+) -> AsyncIterator[CountingServer]:
+    """A uniform tree with a congress per committee (deadline 2025-06-30), its root's admin,
+    and the app serving it, counting statements."""
     engine = create_engine(url)
     tree = uniform_tree(widths)
     async with engine.begin() as connection:
@@ -98,6 +131,7 @@ async def statements_for(
             )
             .returning(Term.id)
         )
+        assert term_id is not None
         congresses = [
             {"committee_id": row["id"], "term_id": term_id, "deadline": date(2025, 6, 30)}
             for row in tree
@@ -106,32 +140,34 @@ async def statements_for(
         for statement in rebuild_statements():
             await connection.execute(statement)
     async with AsyncSession(engine) as session, session.begin():
+        session.add_all(default_milestone_templates(term_id))
         await add_user(session, ADMIN, "Root admin", [(1, Role.ADMIN)])
     settings = Settings(data_dir=data_dir, database_url=url)
-    statements = 0
-
-    def count(*_args: object) -> None:
-        nonlocal statements
-        statements += 1
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
     token = LocalIssuer.load_or_create(settings.signing_key_path).issue(ADMIN, 600)
     transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        first = await http.post(
-            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
-        )
-        first_time, statements = statements, 0
-        response = await http.post(
-            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
-        )
+        server = CountingServer(http, token)
+
+        def count(*_args: object) -> None:
+            server.statements += 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        yield server
     await engine.dispose()
-    assert response.json() == first.json()
+
+
+async def statements_for(
+    url: str, data_dir: Path, widths: tuple[int, ...], query: str
+) -> tuple[int, dict[str, Any]]:
+    """(SQL statements, data) for `query` as the root's admin on a uniform tree, asked
+    twice: the statements are the second time's, once the server has read the terms and
+    their templates (graph/term_catalog.py), as it does once in a while."""
+    async with serving_uniform_tree(url, data_dir, widths) as server:
+        first_time, first = await server.statements_of(query)
+        statements, data = await server.statements_of(query)
+    assert data == first
     # The first time also read the terms and templates: once, not once per node.
     assert first_time <= statements + 2
-    body = response.json()
-    assert "errors" not in body, body
-    data: dict[str, Any] = body["data"]
     return statements, data
 
 
@@ -181,3 +217,33 @@ async def test_progress_of_every_child_costs_the_same_statements(
     # 2 to authenticate, 1 for the root and 1 for its summary (4); then for each level of
     # children one page and 1 for all their summaries (2 + 2).
     assert small_statements == 8
+
+
+# What one recordMilestone costs in statements (bench/progress.py turns it into a ceiling).
+MILESTONE_WRITE_STATEMENTS = 16
+RECORD_MILESTONE = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
+  __typename ... on CongressPayload { recordedVersion congress { id status version } }
+  ... on MutationError { message } } }"""
+
+
+async def test_a_milestone_write_costs_the_same_statements_anywhere(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """What one write costs, counted: the floor of its time (see README, Measured)."""
+    async with serving_uniform_tree(empty_database_url, tmp_path, (3, 3, 3)) as server:
+
+        async def write(committee_id: int) -> int:
+            variables = {"input": {"committeeId": str(GlobalId(COMMITTEE_TYPE, committee_id)),
+                                   "milestone": "plan_issued", "status": "IN_PROGRESS",
+                                   "occurredOn": "2025-03-01"}}  # fmt: skip
+            statements, data = await server.statements_of(RECORD_MILESTONE, variables)
+            assert data["recordMilestone"]["__typename"] == "CongressPayload", data
+            return statements
+
+        # The root, a child, a leaf (the ancestors' rollups grow with depth, in one upsert).
+        costs = [await write(committee_id) for committee_id in (1, 2, 40)]
+    # 2 to authenticate; the committee in scope, the current term, its congress, the term's
+    # templates and the congress's milestones (5); the version claim and the event (2); the
+    # rollup contributions before and after, the status, the milestone, the rollup upsert
+    # and the audit row (6); after the commit, the congress re-read for the answer (1).
+    assert costs == [MILESTONE_WRITE_STATEMENTS] * 3
