@@ -14,6 +14,8 @@ bench/.data; check the rollups once over the whole tree; start the real server
 3. a three-level page of the tree, 20 x 10 x 10, with and without each node's progress;
 4. `recordMilestone` on cells whose congress has not started, one cell per write (a run
    consumes them; later runs pick others), rollups maintained in each write's transaction;
+   beside it, what `SELECT 1` costs through the async session, and so what a write of
+   that many statements (tests/test_statement_count.py) could reach at best;
 5. the server's peak resident memory (VmHWM), after all of the above.
 
 Then the rollups are checked again: the writes must have left no drift. Latencies are per
@@ -59,6 +61,7 @@ from bench.progress_state import (
     not_started_cells,
     prepare,
     reset_database,
+    statement_floor_ms,
     timed_check,
 )
 from config import Settings
@@ -68,6 +71,7 @@ from models.demo import CENTRAL_CODE, demo_users
 from models.users import Role
 from permissions.tokens import LocalIssuer
 from tests.databases import BACKENDS
+from tests.test_statement_count import MILESTONE_WRITE_STATEMENTS
 
 TOKEN_TTL_SECONDS = 24 * 3600
 # Fresh congresses fetched for the write test: more than any backend writes in the time.
@@ -194,6 +198,12 @@ class Figures:
     writes_succeeded: int  # successful writes, warm-up included
     peak_mib: float
     check_after: TimedCheck
+    floor_ms: float  # one trivial statement through the async session
+
+    @property
+    def write_ceiling(self) -> float:
+        """Writes/s if a write cost nothing but its statements' floor."""
+        return 1000 / (MILESTONE_WRITE_STATEMENTS * self.floor_ms)
 
 
 async def centre_summary(client: httpx.AsyncClient, server: Server, token: str) -> dict[str, Any]:
@@ -285,6 +295,8 @@ async def run_backend(backend: str, cells: int, rebuild: bool, options: LoadOpti
         print(f"  {what:<15} " + ("reused" if seconds is None else f"{seconds:.1f} s"), flush=True)  # fmt: skip
     check_before = await timed_check(database)
     print(f"  check-rollups   {describe_check(check_before)}", flush=True)
+    floor_ms = await statement_floor_ms(database)
+    print(f"  SELECT 1        {floor_ms:.3f} ms through the async session", flush=True)
     writes_wanted = math.ceil((options.seconds + options.warmup) * MAX_WRITES_PER_SECOND)
     targets = await not_started_cells(database, writes_wanted)
     who = viewers(database)
@@ -305,7 +317,9 @@ async def run_backend(backend: str, cells: int, rebuild: bool, options: LoadOpti
         stop_server(server)
     check_after = await timed_check(database)
     print(f"  check-rollups   {describe_check(check_after)} (after the writes)", flush=True)
-    return Figures(backend, preparation, check_before, loads, written, sent, peak_mib, check_after)
+    return Figures(
+        backend, preparation, check_before, loads, written, sent, peak_mib, check_after, floor_ms
+    )
 
 
 def verdict(ok: bool) -> str:
@@ -358,6 +372,9 @@ def table(figures: list[Figures]) -> list[list[str]]:
     row("summary / typename req/s", f">= {MIN_SUMMARY_TO_TYPENAME}",
         lambda f: f"{summary_to_typename(f):.2f} {verdict(summary_to_typename(f) >= MIN_SUMMARY_TO_TYPENAME)}")  # fmt: skip
     row("writes/s, one worker", f">= {MIN_SQLITE_WRITES_PER_SECOND:.0f} (SQLite)", writes_ok)
+    row("SELECT 1 through the session (ms)", "", lambda f: f"{f.floor_ms:.3f}")
+    row(f"  writes/s at {MILESTONE_WRITE_STATEMENTS} such statements", "",
+        lambda f: f"{f.write_ceiling:,.0f}/s")  # fmt: skip
     row("writes seen at the centre", "= succeeded",
         lambda f: f"{f.written_at_centre:,} of {f.writes_succeeded:,} {verdict(f.written_at_centre == f.writes_succeeded)}")  # fmt: skip
     row("drift after the writes", "0",

@@ -415,6 +415,25 @@ async def timed_check(database: BenchDatabase) -> TimedCheck:
         await engine.dispose()
 
 
+FLOOR_REPEATS = 2_000
+
+
+async def statement_floor_ms(database: BenchDatabase) -> float:
+    """Milliseconds of `SELECT 1` through an AsyncSession, as the server runs statements:
+    what any statement costs before its SQL does anything (driver, thread hops, ORM)."""
+    engine = create_engine(database.url)
+    try:
+        async with create_session_factory(engine)() as session:
+            for _ in range(FLOOR_REPEATS // 10):  # connect and warm up
+                await session.execute(select(literal(1)))
+            started = time.perf_counter()
+            for _ in range(FLOOR_REPEATS):
+                await session.execute(select(literal(1)))
+            return (time.perf_counter() - started) / FLOOR_REPEATS * 1000
+    finally:
+        await engine.dispose()
+
+
 async def not_started_cells(database: BenchDatabase, count: int, seed: int = 2025) -> list[int]:
     """Ids of `count` cells whose congress has not started, spread over the whole tree (a
     run consumes them: the next run picks others)."""
