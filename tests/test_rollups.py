@@ -36,7 +36,7 @@ from models.congress import DEFAULT_MILESTONES, default_milestone_templates
 from models.database import create_engine
 from models.migrate import upgrade_database
 from models.refusals import Refusal
-from models.rollup_check import check_rollups
+from models.rollup_check import SAMPLE_SIZE, check_rollups
 from models.tree import path_ids
 from tests.databases import throwaway_database
 
@@ -363,12 +363,16 @@ async def test_check_rollups_reports_and_repairs_drift(tmp_path: Path) -> None:
         await upgrade_database(engine)
         await build_small_tree(engine)
         async with AsyncSession(engine) as session, session.begin():
+            corrupted = await session.scalar(
+                text("SELECT count(*) FROM progress_rollup WHERE measure = 'total'")
+            )
             await session.execute(
                 text("UPDATE progress_rollup SET value = value + 5 WHERE measure = 'total'")
             )
         async with AsyncSession(engine) as session, session.begin():
             report = await check_rollups(session, repair=False)
-        assert report.counters_wrong > 0
+        assert report.counters_wrong == corrupted
+        assert len(report.sample) == min(corrupted, SAMPLE_SIZE)
         drift = report.sample[0]
         assert drift.key.measure == rollups.TOTAL
         assert drift.stored == drift.expected + 5
