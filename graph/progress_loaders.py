@@ -95,8 +95,10 @@ class ProgressLoaders:
         self, keys: Sequence[TimelineKey]
     ) -> list[tuple[int, list[tuple[date, int]]]]:
         found: dict[TimelineKey, tuple[int, list[tuple[date, int]]]] = {}
-        for term_id, start, end in {(key.term_id, key.start, key.end) for key in keys}:
-            window = [k for k in keys if (k.term_id, k.start, k.end) == (term_id, start, end)]
+        windows: dict[tuple[int, date, date], list[TimelineKey]] = defaultdict(list)
+        for key in keys:
+            windows[key.term_id, key.start, key.end].append(key)
+        for (term_id, start, end), window in windows.items():
             before, by_day = await visible_progress.held_by_day(
                 self._session,
                 self._scope,

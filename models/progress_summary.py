@@ -95,7 +95,11 @@ class SubtreeProgress:
     by_level: dict[int, ProgressCounts] = field(default_factory=dict)
 
     def level(self, levels_below: int) -> ProgressCounts:
-        return self.by_level.setdefault(levels_below, ProgressCounts())
+        # Not setdefault: that would build (and drop) a ProgressCounts for every row read.
+        counts = self.by_level.get(levels_below)
+        if counts is None:
+            counts = self.by_level[levels_below] = ProgressCounts()
+        return counts
 
 
 def fold_progress(
