@@ -39,14 +39,14 @@ from permissions.tokens import (
 class CongressGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI app, with the Context built from what authentication put in the state."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, terms: TermCatalog) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
         )
         self._settings = settings
-        self._terms = TermCatalog()
+        self._terms = terms
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -93,7 +93,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     """The whole HTTP edge. Pass `engine` to share one (tests count its statements)."""
     engine = engine or create_engine(settings.resolved_database_url)
     sessions = create_session_factory(engine)
-    graphql_app = CongressGraphQL(settings)
+    graphql_app = CongressGraphQL(settings, TermCatalog(sessions))
     verifier = token_verifier(settings)
     graphql = AuthenticationMiddleware(
         graphql_app,

@@ -8,8 +8,9 @@ template (a handful of rows) and reads them again when they are `max_age_seconds
 so a new or switched term shows in reads within that time in every worker. Writes never
 use it: they read the term in their own transaction.
 
-The objects are transient (attached to no session), so a request's commit cannot expire
-them under the next request.
+The catalog reads with a session of its own, so a read shared by many requests does not
+depend on the one request that started it (which may end first). The objects are
+transient (attached to no session), so no commit can expire them under a request.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import MilestoneTemplate, Term
 
@@ -50,9 +51,11 @@ class TermSnapshot:
 class TermCatalog:
     def __init__(
         self,
+        sessions: async_sessionmaker[AsyncSession],
         max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._sessions = sessions
         self._max_age_seconds = max_age_seconds
         self._clock = clock
         self._snapshot: TermSnapshot | None = None
@@ -62,19 +65,20 @@ class TermCatalog:
         # so their DataLoaders still batch.
         self._reading: asyncio.Task[TermSnapshot] | None = None
 
-    async def snapshot(self, session: AsyncSession) -> TermSnapshot:
+    async def snapshot(self) -> TermSnapshot:
         fresh = self._fresh()
         if fresh is not None:
             return fresh
         if self._reading is None:
-            self._reading = asyncio.get_running_loop().create_task(self._read(session))
+            self._reading = asyncio.get_running_loop().create_task(self._read())
         # Shielded: one waiter giving up must not cancel the read the others wait for.
         return await asyncio.shield(self._reading)
 
-    async def _read(self, session: AsyncSession) -> TermSnapshot:
+    async def _read(self) -> TermSnapshot:
         try:
             read_at = self._clock()
-            snapshot = await _read_terms(session)
+            async with self._sessions() as session:
+                snapshot = await _read_terms(session)
             self._snapshot, self._read_at = snapshot, read_at
             return snapshot
         finally:
