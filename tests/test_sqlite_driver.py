@@ -1,0 +1,88 @@
+"""The one-trip aiosqlite cursor: the same results, metadata and errors, one trip each."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models.database import create_engine
+from models.sqlite_driver import OneTripCursor
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER)")
+        )
+    yield engine
+    await engine.dispose()
+
+
+async def test_engines_for_sqlite_use_the_one_trip_cursor(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.driver_connection, aiosqlite.Connection)
+        assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)  # type: ignore[union-attr]
+
+
+async def test_rows_and_what_sqlalchemy_reads_after_a_statement(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        inserted = await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1)"))
+        assert inserted.lastrowid == 1
+        many = await connection.execute(
+            text("INSERT INTO item (name, n) VALUES (:name, :n)"),
+            [{"name": "b", "n": 2}, {"name": "c", "n": 3}],
+        )
+        assert many.rowcount == 2
+        returned = await connection.execute(
+            text("INSERT INTO item (name, n) VALUES ('d', 4) RETURNING id, name")
+        )
+        assert [dict(row) for row in returned.mappings()] == [{"id": 4, "name": "d"}]
+        updated = await connection.execute(text("UPDATE item SET n = n + 10 WHERE n > 1"))
+        assert updated.rowcount == 3
+        rows = await connection.execute(text("SELECT name, n FROM item ORDER BY id"))
+        assert list(rows.keys()) == ["name", "n"]
+        assert rows.all() == [("a", 1), ("b", 12), ("c", 13), ("d", 14)]
+        empty = await connection.execute(text("SELECT name FROM item WHERE n < 0"))
+        assert list(empty.keys()) == ["name"]
+        assert empty.all() == []
+
+
+async def test_errors_keep_their_kind_and_the_transaction_rolls_back(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1)"))
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('b', 2)"))
+        with pytest.raises(IntegrityError):
+            await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 3)"))
+        await connection.rollback()
+    async with engine.connect() as connection:
+        names = (await connection.execute(text("SELECT name FROM item"))).scalars().all()
+    assert names == ["a"]
+
+
+async def test_a_statement_is_one_trip_to_the_connections_thread(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))  # connected and warmed up
+        trips: list[Any] = []
+        queued: Any = aiosqlite.Connection._execute
+
+        async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            trips.append(fn)
+            return await queued(self, fn, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        for _ in range(5):
+            await connection.execute(text("SELECT name FROM item"))
+        assert len(trips) == 5
