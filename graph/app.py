@@ -93,7 +93,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     """The whole HTTP edge. Pass `engine` to share one (tests count its statements)."""
     engine = engine or create_engine(settings.resolved_database_url)
     sessions = create_session_factory(engine)
-    graphql_app = CongressGraphQL(settings, TermCatalog(sessions))
+    graphql_app = CongressGraphQL(settings, TermCatalog())
     verifier = token_verifier(settings)
     graphql = AuthenticationMiddleware(
         graphql_app,

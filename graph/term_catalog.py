@@ -8,9 +8,10 @@ template (a handful of rows) and reads them again when they are `max_age_seconds
 so a new or switched term shows in reads within that time in every worker. Writes never
 use it: they read the term in their own transaction.
 
-The catalog reads with a session of its own, so a read shared by many requests does not
-depend on the one request that started it (which may end first). The objects are
-transient (attached to no session), so no commit can expire them under a request.
+The catalog reads with the session of the request that found it old, never a connection
+of its own: requests waiting for it hold their connections, and a read needing one more
+could wait for a pool they have emptied. The objects are transient (attached to no
+session), so no commit can expire them under a request.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import MilestoneTemplate, Term
 
@@ -51,11 +52,9 @@ class TermSnapshot:
 class TermCatalog:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
         max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._sessions = sessions
         self._max_age_seconds = max_age_seconds
         self._clock = clock
         self._snapshot: TermSnapshot | None = None
@@ -65,24 +64,36 @@ class TermCatalog:
         # so their DataLoaders still batch.
         self._reading: asyncio.Task[TermSnapshot] | None = None
 
-    async def snapshot(self) -> TermSnapshot:
+    async def snapshot(self, session: AsyncSession) -> TermSnapshot:
         fresh = self._fresh()
         if fresh is not None:
             return fresh
-        if self._reading is None:
-            self._reading = asyncio.get_running_loop().create_task(self._read())
-        # Shielded: one waiter giving up must not cancel the read the others wait for.
-        return await asyncio.shield(self._reading)
-
-    async def _read(self) -> TermSnapshot:
+        reading = self._reading
+        if reading is None:
+            reading = self._reading = asyncio.get_running_loop().create_task(
+                self._read_for_all(session)
+            )
+            # Shielded: the request that started the read giving up must not cancel it
+            # for the others.
+            return await asyncio.shield(reading)
         try:
-            read_at = self._clock()
-            async with self._sessions() as session:
-                snapshot = await _read_terms(session)
-            self._snapshot, self._read_at = snapshot, read_at
-            return snapshot
+            return await asyncio.shield(reading)
+        except Exception:
+            # The read of another request failed (its session may have closed under it):
+            # read with this one's.
+            return await self._read(session)
+
+    async def _read_for_all(self, session: AsyncSession) -> TermSnapshot:
+        try:
+            return await self._read(session)
         finally:
             self._reading = None
+
+    async def _read(self, session: AsyncSession) -> TermSnapshot:
+        read_at = self._clock()
+        snapshot = await _read_terms(session)
+        self._snapshot, self._read_at = snapshot, read_at
+        return snapshot
 
     def _fresh(self) -> TermSnapshot | None:
         if self._snapshot is None or self._clock() - self._read_at >= self._max_age_seconds:

@@ -98,7 +98,7 @@ async def committees(
 
 async def term_named(context: Context, term_code: str | None) -> Term | None:
     """The term with this code, or the current term when none is named."""
-    terms = await context.terms.snapshot()
+    terms = await context.terms.snapshot(context.session)
     return terms.current if term_code is None else terms.named(term_code)
 
 

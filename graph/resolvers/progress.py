@@ -37,7 +37,7 @@ async def milestones(
     context: Context, congress: Congress
 ) -> list[tuple[MilestoneTemplate, CongressMilestone | None]]:
     """Every step of the term's template, with its recorded state if any, in order."""
-    templates = (await context.terms.snapshot()).templates_of(congress.term_id)
+    templates = (await context.terms.snapshot(context.session)).templates_of(congress.term_id)
     states = {
         s.milestone_code: s for s in await context.progress.milestone_states.load(congress.id)
     }

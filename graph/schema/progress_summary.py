@@ -92,7 +92,7 @@ class ProgressFigures:
 
     @strawberry.field(description="Every step of the term's template, in order.")
     async def by_milestone(self, info: Info) -> list[MilestoneProgress]:
-        terms = await info.context.terms.snapshot()
+        terms = await info.context.terms.snapshot(info.context.session)
         templates = terms.templates_of(self.term_row.id)
         figures = []
         for template in templates:
