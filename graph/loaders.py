@@ -13,14 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from models import (
-    Committee,
-    Congress,
-    Difficulty,
-    DifficultyEvent,
-    Role,
-    User,
-)
+from models import Committee, Congress, Difficulty, DifficultyEvent, Role, User
 from permissions import visible, visible_difficulties
 from permissions.viewer import Grant, Viewer
 
