@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -34,28 +33,22 @@ from sqlalchemy.util import EMPTY_DICT
 Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _execute(connection: sqlite3.Connection, operation: str, parameters: Any) -> Outcome:
-    """In the connection's thread: the whole statement, cursor opened and closed."""
+def _execute(
+    connection: sqlite3.Connection, operation: str, parameters: Any, *, many: bool
+) -> Outcome:
+    """In the connection's thread: the whole statement, cursor opened and closed.
+    `many`: `parameters` is a sequence of parameter sets (executemany)."""
     cursor = connection.cursor()
     try:
-        if parameters is None:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
             cursor.execute(operation)
         else:
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
         return description, cursor.rowcount, cursor.lastrowid, rows
-    finally:
-        cursor.close()
-
-
-def _executemany(
-    connection: sqlite3.Connection, operation: str, seq_of_parameters: Sequence[Any]
-) -> Outcome:
-    cursor = connection.cursor()
-    try:
-        cursor.executemany(operation, seq_of_parameters)
-        return cursor.description, cursor.rowcount, cursor.lastrowid, []
     finally:
         cursor.close()
 
@@ -95,20 +88,16 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._arraysize = value
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        async with self._adapt_connection._execute_mutex:
-            outcome: Outcome = await self._connection._execute(
-                _execute, self._connection._conn, operation, parameters
-            )
-            self._keep(outcome)
+        await self._run(operation, parameters, many=False)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        await self._run(operation, seq_of_parameters, many=True)
+
+    async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             outcome: Outcome = await self._connection._execute(
-                _executemany, self._connection._conn, operation, seq_of_parameters
+                _execute, self._connection._conn, operation, parameters, many=many
             )
-            self._keep(outcome)
-
-    def _keep(self, outcome: Outcome) -> None:
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
