@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from config import Settings
+from graph.app import create_app
 from permissions.tokens import LocalIssuer
 
 TOKEN_TTL_SECONDS = 3600
+
+
+@asynccontextmanager
+async def app_client(
+    settings: Settings, engine: AsyncEngine, **client_options: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the whole app (`create_app`) in this process."""
+    transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", **client_options
+    ) as http:
+        yield http
 
 
 @dataclass(frozen=True)

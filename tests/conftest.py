@@ -7,20 +7,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from config import Settings
-from graph.app import create_app
 from models import Committee, Role
 from models.accounts import add_user
 from models.database import create_engine
 from models.demo import CENTRAL_CODE, build_demo, demo_users
 from models.migrate import upgrade_database
 from permissions.tokens import LocalIssuer
-from tests.api import GraphQLClient
+from tests.api import GraphQLClient, app_client
 from tests.databases import BACKENDS, copied_database, throwaway_database
 
 # Small enough to build in a second, deep enough for every level: centre, province, commune, cell.
@@ -121,9 +119,7 @@ async def _fill_demo(engine: AsyncEngine) -> None:
 @asynccontextmanager
 async def _serving(url: str, engine: AsyncEngine, directory: Path) -> AsyncIterator[DemoWorld]:
     settings = Settings(data_dir=directory, database_url=url)
-    app = create_app(settings, engine=engine)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client(settings, engine) as http:
         issuer = LocalIssuer.load_or_create(settings.signing_key_path)
         yield DemoWorld(url, engine, GraphQLClient(http, issuer), settings)
     await engine.dispose()

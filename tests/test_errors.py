@@ -16,6 +16,7 @@ from models import Role
 from models.database import create_engine
 from models.demo import CENTRAL_CODE, build_demo
 from permissions.tokens import LocalIssuer
+from tests.api import app_client
 from tests.conftest import demo_user
 
 CONGRESS_QUERY = '{ committee(code: "TW") { code congress { deadline } } }'
@@ -41,12 +42,7 @@ async def production_client(
     token = LocalIssuer.load_or_create(settings.signing_key_path).issue(
         demo_user(Role.ADMIN, CENTRAL_CODE), 600
     )
-    transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://testserver",
-        headers={"Authorization": f"Bearer {token}"},
-    ) as client:
+    async with app_client(settings, engine, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
     await engine.dispose()
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
-from graph.app import create_app
 from graph.schema.node_budget import NodeBudget
 from models import Role
 from models.demo import CENTRAL_CODE
-from tests.api import GraphQLClient
+from tests.api import GraphQLClient, app_client
 from tests.conftest import DemoWorld, demo_user
 
 CENTRAL_VIEWER = demo_user(Role.VIEWER, CENTRAL_CODE)
@@ -109,9 +107,7 @@ async def test_concurrent_queries_over_the_budget_all_get_their_answers(
 ) -> None:
     # Room for one 1,100-object query, or eleven 100-object ones, at a time.
     settings = demo_world.settings.with_(max_nodes_in_flight=1_100)
-    app = create_app(settings, engine=demo_world.engine)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client(settings, demo_world.engine) as http:
         client = GraphQLClient(http, demo_world.client.issuer)
         expected = {
             query: await client.query(CENTRAL_VIEWER, query)
@@ -129,9 +125,7 @@ async def test_refused_and_failed_queries_give_their_reservation_back(
     demo_world: DemoWorld,
 ) -> None:
     settings = demo_world.settings.with_(max_nodes_in_flight=1_100)
-    app = create_app(settings, engine=demo_world.engine)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client(settings, demo_world.engine) as http:
         client = GraphQLClient(http, demo_world.client.issuer)
         too_big = "{ committees(first: 100) { nodes { children(first: 100) { nodes { code } } } } }"
         assert (await client.query_errors(CENTRAL_VIEWER, too_big))[0]["extensions"][

@@ -44,6 +44,7 @@ from permissions.tokens import (
     TokenError,
     assurance_level_from_claim,
 )
+from tests.api import app_client
 from tests.conftest import INACTIVE_VIEWER, DemoWorld, demo_user
 from tests.jwks_server import (
     DISCOVERY_PATH,
@@ -148,9 +149,7 @@ async def api(
         oidc_issuer=server.issuer,
         oidc_audience=AUDIENCE,
     )
-    app = create_app(base.with_(**settings), engine=world.engine)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with app_client(base.with_(**settings), world.engine) as client:
         yield client
 
 

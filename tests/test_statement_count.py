@@ -15,7 +15,6 @@ from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from config import Settings
-from graph.app import create_app
 from graph.global_ids import GlobalId
 from graph.resolvers.committees import COMMITTEE_TYPE
 from models import Committee, CommitteeKind, Congress, Role, Term
@@ -26,6 +25,7 @@ from models.rollup_check import rebuild_statements
 from models.text import search_key
 from models.tree import child_path
 from permissions.tokens import LocalIssuer
+from tests.api import app_client
 
 ADMIN = "001000000001"
 # A dashboard: one bar per child and grandchild, each with its subtree's summary.
@@ -144,8 +144,7 @@ async def serving_uniform_tree(
         await add_user(session, ADMIN, "Root admin", [(1, Role.ADMIN)])
     settings = Settings(data_dir=data_dir, database_url=url)
     token = LocalIssuer.load_or_create(settings.signing_key_path).issue(ADMIN, 600)
-    transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client(settings, engine) as http:
         server = CountingServer(http, token)
 
         def count(*_args: object) -> None:

@@ -6,19 +6,17 @@ import asyncio
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import event, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from graph.app import create_app
 from graph.term_catalog import DEFAULT_MAX_AGE_SECONDS, TermCatalog
 from models import Role, Term
 from models.congress import DEFAULT_MILESTONES, default_milestone_templates
 from models.database import create_engine
 from models.demo import CENTRAL_CODE
 from models.migrate import upgrade_database
-from tests.api import GraphQLClient
+from tests.api import GraphQLClient, app_client
 from tests.conftest import DemoWorld, demo_user
 
 
@@ -156,9 +154,7 @@ async def test_many_requests_on_a_cold_catalog_and_a_small_pool_all_get_answers(
     demo_world: DemoWorld,
 ) -> None:
     engine = create_engine(demo_world.database_url, pool_size=3, max_overflow=0, pool_timeout=5)
-    app = create_app(demo_world.settings, engine=engine)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client(demo_world.settings, engine) as http:
         client = GraphQLClient(http, demo_world.client.issuer)
         summary = '{ committee(code: "TW") { progress { total byMilestone { done } } } }'
         answers = await asyncio.gather(
