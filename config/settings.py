@@ -41,8 +41,8 @@ class Settings:
     max_query_depth: int = 15
     max_page_size: int = 100
     # Worst-case objects one query may return (sum over connections of nested `first`s).
-    # A 20 x 10 x 10 dashboard is 2,220; each object costs the server ~10 KB while the
-    # query runs, so this keeps one query within ~100 MB.
+    # A 20 x 10 x 10 dashboard is 2,220; four of those in flight, with progress, raise the
+    # server's memory by ~125 MiB (bench/progress.py), so one query at the limit ~140 MiB.
     max_query_nodes: int = 10_000
     # Worst-case objects all queries running in one worker may return together; a query
     # that does not fit waits for others to finish (graph/schema/node_budget.py).

@@ -2,8 +2,8 @@
 
 Every summary, congress and milestone list names a term (the current one unless asked
 otherwise) and walks its template; that is two statements on each request for a few rows
-that change once in five years, when a new term is opened. A summary is otherwise two or
-three statements, so these two were a third of its cost. The catalog keeps every term and
+that change once in five years, when a new term is opened: two of the seven statements a
+summary took. The catalog keeps every term and
 template (a handful of rows) and reads them again when they are `max_age_seconds` old,
 so a new or switched term shows in reads within that time in every worker. Writes never
 use it: they read the term in their own transaction.

@@ -3,7 +3,8 @@
 aiosqlite runs every sqlite3 call in a thread of its own and hands each result back to the
 event loop. SQLAlchemy's adapter makes four such trips per statement (open a cursor,
 execute, fetch the rows, close), and each trip costs more than a small indexed statement
-itself: about 0.37 ms for four against 0.10 ms for one here. Every request pays it on
+itself: `SELECT 1` through a session took 0.50 ms with four trips and 0.20-0.24 ms with
+one (bench/progress.py prints it for each run). Every request pays it on
 every statement (two just to authenticate, sixteen for a progress write), so this cursor
 does the four steps in one function run in the connection's thread and keeps what SQLAlchemy
 reads afterwards: the rows, `description`, `rowcount` and `lastrowid`.
