@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -24,12 +25,13 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import Committee, Congress, CongressEvent, ProgressRollup, ProgressRollupDay, rollups
 from models.progress_summary import DUE_SOON, OVERDUE
 from models.tree import subtree_condition
-from permissions.scope import Scope
+from permissions.scope import Scope, condition_with_parameters
 
 
 def _visible_committees(scope: Scope, committee_ids: Sequence[int]) -> Select[Any]:
@@ -38,8 +40,9 @@ def _visible_committees(scope: Scope, committee_ids: Sequence[int]) -> Select[An
     )
 
 
-def _subtree_counters_statement(dialect: str) -> Select[Any]:
-    committee_ids = bindparam("committee_ids", expanding=True, type_=Integer)
+def _packed_counters(dialect: str, committee_ids: Any) -> Select[Any]:
+    """The statement of `subtree_counters`, for the committees whose ids are in
+    `committee_ids` (a list parameter, or a select of ids)."""
     term_id = bindparam("term_id", type_=Integer)
     today = bindparam("today", type_=Date)
     counters = select(
@@ -92,8 +95,23 @@ def _subtree_counters_statement(dialect: str) -> Select[Any]:
 # Built once per dialect: a summary is read on every dashboard, and building the expression
 # (and its cache key) for each request cost more than running it.
 _SUBTREE_COUNTERS = {
-    dialect: _subtree_counters_statement(dialect) for dialect in ("postgresql", "sqlite")
+    dialect: _packed_counters(dialect, bindparam("committee_ids", expanding=True, type_=Integer))
+    for dialect in ("postgresql", "sqlite")
 }
+
+Counter = tuple[int, int, str, int]
+
+
+def _counter_parameters(term_id: int, today: date, due_soon_days: int) -> dict[str, Any]:
+    return {
+        "term_id": term_id,
+        "today": today,
+        "soon_until": today + timedelta(days=due_soon_days + 1),
+    }
+
+
+def _unpacked(packed: Sequence[Sequence[Any]] | None) -> list[Counter]:
+    return [(c, levels, measure, int(value)) for c, levels, measure, value in packed or ()]
 
 
 async def subtree_counters(
@@ -104,7 +122,7 @@ async def subtree_counters(
     *,
     today: date,
     due_soon_days: int,
-) -> list[tuple[int, int, str, int]]:
+) -> list[Counter]:
     """(committee, levels below, measure, value) of the committees' rollups in a term and,
     as the measures OVERDUE and DUE_SOON, their congresses not yet held whose deadline has
     passed or falls within `due_soon_days` from `today`, in one statement.
@@ -119,14 +137,57 @@ async def subtree_counters(
         return []
     packed = await session.scalar(
         _SUBTREE_COUNTERS[session.get_bind().dialect.name],
-        {
-            "committee_ids": visible_ids,
-            "term_id": term_id,
-            "today": today,
-            "soon_until": today + timedelta(days=due_soon_days + 1),
-        },
+        {"committee_ids": visible_ids, **_counter_parameters(term_id, today, due_soon_days)},
     )
-    return [(c, levels, measure, int(value)) for c, levels, measure, value in packed or ()]
+    return _unpacked(packed)
+
+
+# The lookups every dashboard starts with, built once per dialect, key and number of roots.
+_LOOKUPS_WITH_COUNTERS_CACHED = 64
+
+
+@lru_cache(maxsize=_LOOKUPS_WITH_COUNTERS_CACHED)
+def _committee_with_counters(
+    dialect: str, key: InstrumentedAttribute[Any], scope_roots: int
+) -> Select[Any]:
+    # The counters select the committee by its key again rather than by the outer row: a
+    # reference to the outer row inside their UNION would need LATERAL on PostgreSQL. The
+    # outer row carries the scope check; out of scope there is no row, so no counters.
+    named = key == bindparam("key")
+    counters = _packed_counters(dialect, select(Committee.id).where(named)).scalar_subquery()
+    return (
+        select(Committee, counters)
+        .where(named, condition_with_parameters(Committee.path, scope_roots))
+        # Moves rewrite paths with bulk UPDATEs; never serve a stale copy from the session.
+        .execution_options(populate_existing=True)
+    )
+
+
+async def committee_with_counters(
+    session: AsyncSession,
+    scope: Scope,
+    key: InstrumentedAttribute[Any],
+    value: int | str,
+    term_id: int,
+    *,
+    today: date,
+    due_soon_days: int,
+) -> tuple[Committee, list[Counter]] | None:
+    """The visible committee whose `key` (id or code) is `value`, with its `subtree_counters`,
+    in one statement: the top of a dashboard. None when it is not in the scope."""
+    statement = _committee_with_counters(
+        session.get_bind().dialect.name, key, len(scope.root_paths)
+    )
+    parameters = {
+        "key": value,
+        **scope.parameters(),
+        **_counter_parameters(term_id, today, due_soon_days),
+    }
+    found = (await session.execute(statement, parameters)).one_or_none()
+    if found is None:
+        return None
+    committee, packed = found
+    return committee, _unpacked(packed)
 
 
 async def held_by_day(

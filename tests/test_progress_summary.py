@@ -351,3 +351,48 @@ async def test_an_unknown_term_has_no_progress(world: DemoWorld) -> None:
         u=await committee_gid(world, CENTRAL_CODE),
     )
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "argument": "term"}
+
+
+SUMMARY_BY_CODE = f"""query($code: String!) {{ committee(code: $code) {{ code
+  progress {{ {FIGURES} }} }} }}"""
+SUMMARY_BY_ID = f"""query($id: ID!) {{ committee(id: $id) {{ code progress {{ {FIGURES} }} }} }}"""
+SUMMARY_IN_FRAGMENT = f"""query($code: String!) {{ committee(code: $code) {{ code ...Summary }} }}
+  fragment Summary on Committee {{ progress {{ {FIGURES} }} }}"""
+SUMMARY_BESIDE_ANOTHER_TERM = f"""query($code: String!) {{ committee(code: $code) {{ code
+  progress {{ {FIGURES} }} earlier: progress(term: "1990-1995") {{ total }} }} }}"""
+
+
+@pytest.mark.parametrize(
+    ("subject", "code"),
+    [
+        (CENTRAL_ADMIN, CENTRAL_CODE),
+        (SIBLING_VIEWER, SIBLING_PROVINCE_CODE),
+        (COMMUNE_REPORTER, COMMUNE),
+    ],
+)
+async def test_a_summary_read_with_its_committee_equals_one_read_after_it(
+    world: DemoWorld, subject: str, code: str
+) -> None:
+    """`committee { progress }` reads both in one statement; through a fragment or beside a
+    second term they are read one after the other. The numbers are the same."""
+    together = await world.client.query(subject, SUMMARY_BY_CODE, code=code)
+    by_id = await world.client.query(subject, SUMMARY_BY_ID, id=await committee_gid(world, code))
+    apart = await world.client.query(subject, SUMMARY_IN_FRAGMENT, code=code)
+    beside = await world.client.query(subject, SUMMARY_BESIDE_ANOTHER_TERM, code=code)
+    assert together["committee"]["code"] == code
+    assert figures_of(together["committee"]["progress"]) == await direct_counts(world, code)
+    assert together == by_id == apart
+    assert beside["committee"]["progress"] == together["committee"]["progress"]
+    assert beside["committee"]["earlier"] is None
+
+
+async def test_a_summary_out_of_scope_reads_as_a_missing_committee(world: DemoWorld) -> None:
+    out_of_scope_id = await committee_gid(world, SIBLING_PROVINCE_CODE)
+    answers = [
+        await world.client.query(COMMUNE_REPORTER, SUMMARY_BY_CODE, code=SIBLING_PROVINCE_CODE),
+        await world.client.query(COMMUNE_REPORTER, SUMMARY_BY_CODE, code="NO-SUCH-CODE"),
+        await world.client.query(COMMUNE_REPORTER, SUMMARY_BY_ID, id=out_of_scope_id),
+        await world.client.query(COMMUNE_REPORTER, SUMMARY_BY_ID, id=MISSING_ID),
+        await world.client.query(COMMUNE_REPORTER, SUMMARY_BY_ID, id="not a global id"),
+    ]
+    assert answers == [{"committee": None}] * len(answers)

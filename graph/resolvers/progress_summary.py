@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import InstrumentedAttribute
 
 from graph.context import Context
 from graph.errors import ClientError
+from graph.global_ids import row_id_of
 from graph.progress_loaders import SubtreeKey, TimelineKey
-from graph.resolvers.committees import committee_argument, term_named
+from graph.resolvers.committees import COMMITTEE_TYPE, committee_argument, term_named
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
 from models import Committee, Congress, CongressEvent, Term
 from models.congress_progress import local_today, no_term_message
-from models.progress_summary import SubtreeProgress, timeline_points
+from models.progress_summary import (
+    DUE_SOON_DAYS,
+    SubtreeProgress,
+    fold_progress,
+    timeline_points,
+)
 from permissions import visible_progress
 
 # A daily curve over a whole term (five years) and then some; longer is a client error.
@@ -30,6 +39,38 @@ async def subtree_progress(
         SubtreeKey(committee.id, committee.path, term.id)
     )
     return summary, term
+
+
+async def committee_with_progress(
+    context: Context, term: Term, *, global_id: str | None, code: str | None
+) -> Committee | None:
+    """The committee by global id (else by code), read with its subtree's progress in `term`,
+    which `subtree_progress` then finds loaded: the top of a dashboard in one statement."""
+    key: InstrumentedAttribute[Any]
+    value: int | str | None
+    if global_id is not None:
+        key, value = Committee.id, row_id_of(global_id, COMMITTEE_TYPE)
+    else:
+        key, value = Committee.code, code
+    if value is None:
+        return None
+    found = await visible_progress.committee_with_counters(
+        context.session,
+        context.viewer.scope,
+        key,
+        value,
+        term.id,
+        today=local_today(),
+        due_soon_days=DUE_SOON_DAYS,
+    )
+    if found is None:
+        return None
+    committee, counters = found
+    context.progress.subtree_progress.prime(
+        SubtreeKey(committee.id, committee.path, term.id),
+        fold_progress([committee.id], counters)[committee.id],
+    )
+    return committee
 
 
 async def timeline(

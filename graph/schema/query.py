@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from graph.context import Info
 from graph.global_ids import GlobalId
 from graph.resolvers import audit as resolve_audit
 from graph.resolvers import committees as resolve
 from graph.resolvers import difficulties as resolve_difficulties
+from graph.resolvers import progress_summary as resolve_summary
 from graph.resolvers import users as resolve_users
 from graph.schema.audit import AuditEntry
 from graph.schema.committee import Committee, Congress
@@ -17,6 +19,22 @@ from graph.schema.node import Node
 from graph.schema.pagination import Connection, connection_from_page
 from graph.schema.user import User
 from graph.schema.viewer import Viewer
+from models import Term
+
+
+async def progress_term_asked(info: Info) -> Term | None:
+    """The term of the `progress` fields selected on this field's result, when they ask for
+    one term and it exists: then the object and its progress can be read together.
+    Fragments are not looked into (their fields are read the usual way)."""
+    terms = {
+        selection.arguments.get("term")
+        for field in info.selected_fields
+        for selection in field.selections
+        if isinstance(selection, SelectedField) and selection.name == "progress"
+    }
+    if len(terms) != 1:
+        return None
+    return await resolve.term_named(info.context, terms.pop())
 
 
 @strawberry.type
@@ -50,7 +68,12 @@ class Query:
     async def committee(
         self, info: Info, id: strawberry.ID | None = None, code: str | None = None
     ) -> Committee | None:
-        if id is not None:
+        term = await progress_term_asked(info)
+        if term is not None:
+            row = await resolve_summary.committee_with_progress(
+                info.context, term, global_id=id, code=code
+            )
+        elif id is not None:
             row = await resolve.committee_by_global_id(info.context, id)
         elif code is not None:
             row = await resolve.committee_by_code(info.context, code)
