@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Assignment, Committee, Role, User
@@ -45,22 +45,38 @@ class Viewer:
         )
 
 
+# Every request starts here: the user and their assignments in one statement (a user
+# without any has one row of NULL assignment columns), built once.
+_ACTIVE_USER_WITH_GRANTS = (
+    select(
+        User.id,
+        User.display_name,
+        Assignment.committee_id,
+        Committee.path,
+        Assignment.role,
+    )
+    .outerjoin(Assignment, Assignment.user_id == User.id)
+    .outerjoin(Committee, Committee.id == Assignment.committee_id)
+    .where(User.subject == bindparam("subject"), User.is_active)
+    .order_by(Committee.path)
+)
+
+
 async def load_active_viewer(session: AsyncSession, subject: str) -> Viewer | None:
     """The active user with this identity subject, or None: logging in never creates accounts."""
-    user = await session.scalar(select(User).where(User.subject == subject, User.is_active))
-    if user is None:
+    rows = (await session.execute(_ACTIVE_USER_WITH_GRANTS, {"subject": subject})).all()
+    if not rows:
         return None
-    grant_rows = await session.execute(
-        select(Assignment.committee_id, Committee.path, Assignment.role)
-        .join(Committee, Committee.id == Assignment.committee_id)
-        .where(Assignment.user_id == user.id)
-        .order_by(Committee.path)
+    grants = tuple(
+        Grant(committee_id, path, role)
+        for _user_id, _name, committee_id, path, role in rows
+        if committee_id is not None
     )
-    grants = tuple(Grant(committee_id, path, role) for committee_id, path, role in grant_rows)
+    user_id, display_name = rows[0][0], rows[0][1]
     return Viewer(
-        user_id=user.id,
-        subject=user.subject,
-        display_name=user.display_name,
+        user_id=user_id,
+        subject=subject,
+        display_name=display_name,
         grants=grants,
         scope=Scope.from_paths(grant.committee_path for grant in grants),
     )

@@ -195,9 +195,9 @@ async def test_nested_query_statements_do_not_grow_with_children(
     )
     assert (small_leaves, large_leaves) == (5 * 5 * 3, 40 * 40 * 3)
     assert small_statements == large_statements
-    # 2 to authenticate, 1 for the root, one page and one count per level (6), and at the
+    # 1 to authenticate, 1 for the root, one page and one count per level (6), and at the
     # leaves one each for their parents and their congresses.
-    assert small_statements == 11
+    assert small_statements == 10
 
 
 async def test_progress_of_every_child_costs_the_same_statements(
@@ -213,13 +213,13 @@ async def test_progress_of_every_child_costs_the_same_statements(
     assert large["committee"]["progress"]["total"] == 1 + 20 + 200 + 1000
     assert large["committee"]["progress"]["overdue"] == 1221  # every deadline is in 2025
     assert small_statements == large_statements
-    # 2 to authenticate, 1 for the root with its summary (3); then for each level of
+    # 1 to authenticate, 1 for the root with its summary (2); then for each level of
     # children one page and 1 for all their summaries (2 + 2).
-    assert small_statements == 7
+    assert small_statements == 6
 
 
 # What one recordMilestone costs in statements (bench/progress.py turns it into a ceiling).
-MILESTONE_WRITE_STATEMENTS = 16
+MILESTONE_WRITE_STATEMENTS = 15
 RECORD_MILESTONE = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
   __typename ... on CongressPayload { recordedVersion congress { id status version } }
   ... on MutationError { message } } }"""
@@ -241,7 +241,7 @@ async def test_a_milestone_write_costs_the_same_statements_anywhere(
 
         # The root, a child, a leaf (the ancestors' rollups grow with depth, in one upsert).
         costs = [await write(committee_id) for committee_id in (1, 2, 40)]
-    # 2 to authenticate; the committee in scope, the current term, its congress, the term's
+    # 1 to authenticate; the committee in scope, the current term, its congress, the term's
     # templates and the congress's milestones (5); the version claim and the event (2); the
     # rollup contributions before and after, the status, the milestone, the rollup upsert
     # and the audit row (6); after the commit, the congress re-read for the answer (1).
