@@ -13,7 +13,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from models import Role
 from models.demo import CENTRAL_CODE
 from permissions.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer
-from tests.conftest import INACTIVE_VIEWER, DemoWorld, demo_user
+from tests.conftest import (
+    INACTIVE_VIEWER,
+    TWO_SUBTREES_VIEWER,
+    UNASSIGNED_VIEWER,
+    DemoWorld,
+    demo_user,
+)
 
 VIEWER_QUERY = "{ viewer { subject } }"
 
@@ -44,6 +50,21 @@ async def test_valid_token_identifies_the_viewer(demo_world: DemoWorld) -> None:
     subject = demo_user(Role.ADMIN, CENTRAL_CODE)
     data = await demo_world.client.query(subject, VIEWER_QUERY)
     assert data == {"viewer": {"subject": subject}}
+
+
+async def test_the_viewer_comes_with_every_assignment_or_none(demo_world: DemoWorld) -> None:
+    """The user and their assignments are read in one statement: one row per assignment,
+    or one without any."""
+    query = "{ viewer { subject name assignments { role committee { depth } } } }"
+    two = (await demo_world.client.query(TWO_SUBTREES_VIEWER, query))["viewer"]
+    assert (two["subject"], two["name"]) == (TWO_SUBTREES_VIEWER, "Viewer at two communes")
+    assert sorted(a["role"] for a in two["assignments"]) == ["REPORTER", "VIEWER"]
+    none = (await demo_world.client.query(UNASSIGNED_VIEWER, query))["viewer"]
+    assert none == {
+        "subject": UNASSIGNED_VIEWER,
+        "name": "Official with no assignment",
+        "assignments": [],
+    }
 
 
 @pytest.mark.parametrize(
