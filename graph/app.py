@@ -21,6 +21,7 @@ from config import Settings
 from graph import reports
 from graph.authentication import SESSION_STATE_KEY, VIEWER_STATE_KEY, AuthenticationMiddleware
 from graph.context import Context
+from graph.milestone_writer import MilestoneWriter
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.schema import build_schema
 from graph.term_catalog import TermCatalog
@@ -39,7 +40,7 @@ from permissions.tokens import (
 class CongressGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI app, with the Context built from what authentication put in the state."""
 
-    def __init__(self, settings: Settings, terms: TermCatalog) -> None:
+    def __init__(self, settings: Settings, terms: TermCatalog, milestones: MilestoneWriter) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -47,6 +48,7 @@ class CongressGraphQL(GraphQL[Context, None]):
         )
         self._settings = settings
         self._terms = terms
+        self._milestones = milestones
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -55,6 +57,7 @@ class CongressGraphQL(GraphQL[Context, None]):
             viewer=getattr(request.state, VIEWER_STATE_KEY),
             request_id=getattr(request.state, REQUEST_ID_STATE_KEY),
             terms=self._terms,
+            milestones=self._milestones,
         )
 
 
@@ -93,7 +96,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     """The whole HTTP edge. Pass `engine` to share one (tests count its statements)."""
     engine = engine or create_engine(settings.resolved_database_url)
     sessions = create_session_factory(engine)
-    graphql_app = CongressGraphQL(settings, TermCatalog())
+    graphql_app = CongressGraphQL(settings, TermCatalog(), MilestoneWriter(sessions))
     verifier = token_verifier(settings)
     graphql = AuthenticationMiddleware(
         graphql_app,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info as StrawberryInfo
@@ -12,6 +13,10 @@ from graph.loaders import Loaders
 from graph.progress_loaders import ProgressLoaders
 from graph.term_catalog import TermCatalog
 from permissions.viewer import Viewer
+
+if TYPE_CHECKING:
+    # The writer answers with graph.resolvers.mutations' types, which import this module.
+    from graph.milestone_writer import MilestoneWriter
 
 
 @dataclass(slots=True)
@@ -23,6 +28,8 @@ class Context:
     # Terms and templates: configuration shared by the whole tree, not scoped data, and
     # cached per process rather than loaded per request (graph/term_catalog.py).
     terms: TermCatalog
+    # Milestone writes arriving together share one transaction (graph/milestone_writer.py).
+    milestones: MilestoneWriter
     loaders: Loaders = field(init=False)
     progress: ProgressLoaders = field(init=False)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,6 +52,30 @@ class Actor:
         return cls(user_id=None, subject=f"cli:{getpass.getuser()}")
 
 
+def audit_values(
+    actor: Actor,
+    *,
+    action: str,
+    committee_id: int | None,
+    target_type: str | None = None,
+    target_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of one audit row."""
+    return {
+        "action": action,
+        "actor_user_id": actor.user_id,
+        "actor_subject": actor.subject,
+        "committee_id": committee_id,
+        "target_type": target_type,
+        "target_id": target_id,
+        "before": before,
+        "after": after,
+        "request_id": actor.request_id,
+    }
+
+
 def append_audit(
     session: AsyncSession,
     actor: Actor,
@@ -65,15 +89,21 @@ def append_audit(
 ) -> AuditEntry:
     """Add an audit row to the session's current transaction; it commits with the change."""
     entry = AuditEntry(
-        action=action,
-        actor_user_id=actor.user_id,
-        actor_subject=actor.subject,
-        committee_id=committee_id,
-        target_type=target_type,
-        target_id=target_id,
-        before=before,
-        after=after,
-        request_id=actor.request_id,
+        **audit_values(
+            actor,
+            action=action,
+            committee_id=committee_id,
+            target_type=target_type,
+            target_id=target_id,
+            before=before,
+            after=after,
+        )
     )
     session.add(entry)
     return entry
+
+
+async def append_audits(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Many rows of `audit_values` in one statement, in the current transaction."""
+    if rows:
+        await session.execute(insert(AuditEntry), rows)

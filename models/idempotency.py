@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +26,11 @@ def request_hash(payload: Mapping[str, object]) -> str:
     """A fingerprint of a request's input, the same whatever the order of its fields."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def fingerprint(operation: str, request: Mapping[str, object]) -> str:
+    """What a key's later uses are compared with: the operation and everything it was sent."""
+    return request_hash({"operation": operation, **request})
 
 
 def checked_key(key: str) -> str:
@@ -46,13 +51,42 @@ async def replay(
             IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
         )
     )
-    if record is None:
-        return None
-    if record.operation != operation or record.request_hash != fingerprint:
-        raise Conflicting(
-            "This idempotency key was already used for a different request.", field="idempotencyKey"
+    return None if record is None else first_answer(record, operation, fingerprint)
+
+
+async def records(
+    session: AsyncSession, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], IdempotencyRecord]:
+    """The kept answers of these (user id, key) pairs that have one, in one statement."""
+    if not keys:
+        return {}
+    # Two plain IN lists, not a row-value IN: SQLite uses the index only for these.
+    rows = await session.scalars(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id.in_(sorted({user_id for user_id, _ in keys})),
+            IdempotencyRecord.key.in_(sorted({key for _, key in keys})),
         )
+    )
+    wanted = set(keys)
+    return {
+        (record.user_id, record.key): record
+        for record in rows
+        if (record.user_id, record.key) in wanted
+    }
+
+
+def first_answer(record: IdempotencyRecord, operation: str, fingerprint: str) -> dict[str, Any]:
+    """The answer kept for a key, to a request that sent it again; a different request
+    with the same key is refused."""
+    if record.operation != operation or record.request_hash != fingerprint:
+        raise reused_key()
     return record.response
+
+
+def reused_key() -> Conflicting:
+    return Conflicting(
+        "This idempotency key was already used for a different request.", field="idempotencyKey"
+    )
 
 
 def remember(

@@ -231,20 +231,22 @@ def contribution_rows(
 
 
 @cache
-def _one_congress_rows() -> Select[Any]:
-    """contribution_rows of the congress with id `:congress_id`, built once: building the
-    statement costs more than running it, and every progress write runs it twice."""
-    return contribution_rows(Congress.id == bindparam("congress_id", type_=Integer))
+def _congress_rows() -> Select[Any]:
+    """contribution_rows of the congresses with the ids `:congress_ids`, built once: building
+    the statement costs more than running it, and every progress write runs it twice."""
+    return contribution_rows(Congress.id.in_(bindparam("congress_ids", expanding=True)))
 
 
-# Which congresses a rollup change is about: a condition, or one congress's id (the hot path).
-Congresses = ColumnElement[bool] | int
+# Which congresses a rollup change is about: a condition, or congress ids (the hot path).
+Congresses = ColumnElement[bool] | int | Sequence[int]
 
 
 async def contributions(session: AsyncSession, congresses: Congresses) -> Contributions:
     """What the congresses matching `congresses` add to every rollup, as stored right now."""
     if isinstance(congresses, int):
-        rows = await session.execute(_one_congress_rows(), {"congress_id": congresses})
+        congresses = [congresses]
+    if isinstance(congresses, Sequence):
+        rows = await session.execute(_congress_rows(), {"congress_ids": list(congresses)})
     else:
         rows = await session.execute(contribution_rows(congresses))
     return Counter(

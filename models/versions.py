@@ -38,9 +38,13 @@ def _stale(row: Versioned, current_version: int) -> StaleVersion:
     )
 
 
-def check_expected_version(row: Versioned, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != row.version:
-        raise _stale(row, row.version)
+def check_expected_version(
+    row: Versioned, expected_version: int | None, current_version: int | None = None
+) -> None:
+    """`current_version` when it is not (yet) the row's: a batch's earlier writes claim it."""
+    current = row.version if current_version is None else current_version
+    if expected_version is not None and expected_version != current:
+        raise _stale(row, current)
 
 
 async def claim_next_version(

@@ -27,6 +27,7 @@ from models import (
     ProgressRollup,
     ProgressRollupDay,
     Term,
+    milestone_batch,
     rollups,
 )
 from models import congress_progress as progress
@@ -217,7 +218,7 @@ async def apply_operation(engine: AsyncEngine, operation: Operation) -> bool:
             term = await progress.term_by_code(session, None)
             if operation.kind == "milestone":
                 status = list(MilestoneStatus)[operation.status]
-                await progress.record_milestone(
+                await milestone_batch.record_milestone(
                     session,
                     ACTOR,
                     committee=committee,
@@ -230,7 +231,7 @@ async def apply_operation(engine: AsyncEngine, operation: Operation) -> bool:
                 )
             elif operation.kind == "hold":
                 for code in MILESTONE_CODES[:5]:
-                    await progress.record_milestone(
+                    await milestone_batch.record_milestone(
                         session,
                         ACTOR,
                         committee=committee,

@@ -218,8 +218,9 @@ async def test_progress_of_every_child_costs_the_same_statements(
     assert small_statements == 6
 
 
-# What one recordMilestone costs in statements (bench/progress.py turns it into a ceiling).
-MILESTONE_WRITE_STATEMENTS = 15
+# What one recordMilestone sent alone costs in statements (bench/progress.py turns it into a
+# ceiling); writes sent together share most of them (tests/test_milestone_writer.py).
+MILESTONE_WRITE_STATEMENTS = 16
 RECORD_MILESTONE = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
   __typename ... on CongressPayload { recordedVersion congress { id status version } }
   ... on MutationError { message } } }"""
@@ -241,8 +242,9 @@ async def test_a_milestone_write_costs_the_same_statements_anywhere(
 
         # The root, a child, a leaf (the ancestors' rollups grow with depth, in one upsert).
         costs = [await write(committee_id) for committee_id in (1, 2, 40)]
-    # 1 to authenticate; the committee in scope, the current term, its congress, the term's
-    # templates and the congress's milestones (5); the version claim and the event (2); the
-    # rollup contributions before and after, the status, the milestone, the rollup upsert
-    # and the audit row (6); after the commit, the congress re-read for the answer (1).
+    # 1 to authenticate and 1 for the committee in scope; then the writer's transaction: the
+    # term, the committee, its congress, the term's templates and the congress's milestones
+    # (5), the version claim and the event (2), the rollup contributions before and after,
+    # the status, the milestone, the rollup upsert and the audit row (6); after the commit,
+    # the congress re-read for the answer (1).
     assert costs == [MILESTONE_WRITE_STATEMENTS] * 3

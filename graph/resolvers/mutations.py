@@ -57,7 +57,7 @@ def require_admin_above(context: Context, committee: Committee) -> None:
 # Concurrent writers on one row retry on fresh reads; past this many tries the client is told
 # to try again later rather than kept waiting (or shown a database error).
 MAX_ATTEMPTS = 40
-_RETRY_DELAY_SECONDS = (0.002, 0.02)
+RETRY_DELAY_SECONDS = (0.002, 0.02)
 
 
 def is_transient(error: DBAPIError) -> bool:
@@ -102,7 +102,7 @@ async def run_mutation(
             return result
         await context.session.rollback()
         context.reset_loaders()
-        await asyncio.sleep(random.uniform(*_RETRY_DELAY_SECONDS))
+        await asyncio.sleep(random.uniform(*RETRY_DELAY_SECONDS))
     return Conflicting("Too many people are changing this right now; please try again.")
 
 
@@ -136,7 +136,7 @@ async def run_exactly_once(
     version); once that one committed, it is answered as the first was.
     """
     user_id = context.viewer.user_id
-    fingerprint = idempotency.request_hash({"operation": operation, **request})
+    fingerprint = idempotency.fingerprint(operation, request)
 
     async def first_answer(key: str | None) -> Answer | None:
         if key is None:

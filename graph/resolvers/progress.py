@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import date
 
 from graph.context import Context
+from graph.milestone_writer import OPERATION, Keyed
 from graph.progress_loaders import HistoryPageKey
 from graph.resolvers.mutations import (
     Answer,
@@ -27,9 +28,11 @@ from models import (
     MilestoneTemplate,
     Role,
     Term,
+    idempotency,
 )
 from models import congress_progress as progress
 from models.congress_progress import Results, local_today
+from models.milestone_batch import MilestoneWrite
 from models.refusals import NotAllowed, Refusal
 
 
@@ -114,22 +117,39 @@ async def record_milestone(
         "occurredOn": occurred_on, "note": note, "expectedVersion": expected_version,
     }  # fmt: skip
 
-    async def make_change(committee: Committee, term_row: Term) -> Congress:
-        return await progress.record_milestone(
-            context.session,
-            actor_of(context),
-            committee=committee,
-            term=term_row,
-            milestone=milestone,
-            status=status,
-            occurred_on=occurred_on,
-            note=note,
-            expected_version=expected_version,
-        )
-
-    return await record(
-        context, "recordMilestone", committee_id, term, request, idempotency_key, make_change
+    user_id = context.viewer.user_id
+    keyed: Keyed | None = None
+    try:
+        if idempotency_key is not None:
+            key = idempotency.checked_key(idempotency_key)
+            keyed = Keyed(user_id, key, idempotency.fingerprint(OPERATION, request))
+            # A repeat gets its first answer even if the viewer could no longer make the change.
+            first = await idempotency.replay(
+                context.session, user_id, key, OPERATION, keyed.fingerprint
+            )
+            if first is not None:
+                return Answer(int(first["id"]), int(first["version"]), replayed=True)
+        committee = await visible_committee(context, committee_id, "committeeId")
+        require_reporter_at(context, committee.path)
+        row_id = committee.id  # read now: the rollback below expires the row
+    except Refusal as refusal:
+        return refusal
+    finally:
+        # The write runs in the worker's shared write transaction (graph/milestone_writer.py):
+        # this request's ends here, and with it its hold on a connection while it waits.
+        await context.session.rollback()
+        context.reset_loaders()
+    write = MilestoneWrite(
+        actor_of(context),
+        row_id,
+        term,
+        milestone,
+        status,
+        occurred_on,
+        note,
+        expected_version,
     )
+    return await context.milestones.record(write, keyed)
 
 
 async def record_results(
