@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from graph.resolvers.mutations import MAX_ATTEMPTS, RETRY_DELAY_SECONDS, Answer, is_transient
 from models import idempotency
+from models.congress import Congress, Term
 from models.milestone_batch import MilestoneWrite, record_milestones
 from models.progress import IdempotencyRecord
 from models.refusals import Conflicting, Contention, Refusal
@@ -41,11 +42,23 @@ class Keyed:
     fingerprint: str
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A write's answer, with its congress (and term) as committed when the writer read it:
+    the request can answer without reading it again. None for a replayed answer."""
+
+    answer: Answer
+    committed: tuple[Congress, Term] | None
+
+
+Outcome = Written | Refusal
+
+
 @dataclass(slots=True)
 class _Waiting:
     write: MilestoneWrite
     keyed: Keyed | None
-    answer: asyncio.Future[Answer | Refusal]
+    answer: asyncio.Future[Outcome]
 
 
 class MilestoneWriter:
@@ -54,9 +67,9 @@ class MilestoneWriter:
         self._waiting: list[_Waiting] = []
         self._draining: asyncio.Task[None] | None = None
 
-    async def record(self, write: MilestoneWrite, keyed: Keyed | None) -> Answer | Refusal:
+    async def record(self, write: MilestoneWrite, keyed: Keyed | None) -> Outcome:
         """Record `write` with whatever else is waiting; its own outcome."""
-        answer: asyncio.Future[Answer | Refusal] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(write, keyed, answer))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
@@ -83,7 +96,7 @@ class MilestoneWriter:
         for waiting, outcome in zip(batch, outcomes, strict=True):
             _settle(waiting, outcome)
 
-    async def _write(self, batch: Sequence[_Waiting]) -> list[Answer | Refusal]:
+    async def _write(self, batch: Sequence[_Waiting]) -> list[Outcome]:
         """One transaction for the batch, started over from fresh reads when another writer
         got in between (as `run_mutation` does for one write)."""
         for _attempt in range(MAX_ATTEMPTS):
@@ -100,13 +113,13 @@ class MilestoneWriter:
         return [busy] * len(batch)
 
 
-async def _record(session: AsyncSession, batch: Sequence[_Waiting]) -> list[Answer | Refusal]:
+async def _record(session: AsyncSession, batch: Sequence[_Waiting]) -> list[Outcome]:
     """The batch's outcomes: first answers for keys used before, the writes' for the rest.
     A key sent twice in one batch is written once; the second gets the first's answer."""
     first_answers = await idempotency.records(
         session, [(w.keyed.user_id, w.keyed.key) for w in batch if w.keyed is not None]
     )
-    outcomes: dict[int, Answer | Refusal] = {}
+    outcomes: dict[int, Outcome] = {}
     to_write: list[int] = []
     first_with_key: dict[tuple[int, str], tuple[int, Keyed]] = {}
     for position, waiting in enumerate(batch):
@@ -125,7 +138,8 @@ async def _record(session: AsyncSession, batch: Sequence[_Waiting]) -> list[Answ
         if isinstance(outcome, Refusal):
             outcomes[position] = outcome
             continue
-        outcomes[position] = answer = Answer(outcome.congress.id, outcome.version)
+        answer = Answer(outcome.congress.id, outcome.version)
+        outcomes[position] = Written(answer, (outcome.congress, outcome.term))
         keyed = batch[position].keyed
         if keyed is not None:
             idempotency.remember(
@@ -145,7 +159,7 @@ async def _record(session: AsyncSession, batch: Sequence[_Waiting]) -> list[Answ
     return [outcomes[position] for position in range(len(batch))]
 
 
-def _settle(waiting: _Waiting, outcome: Answer | Refusal | Exception) -> None:
+def _settle(waiting: _Waiting, outcome: Outcome | Exception) -> None:
     if waiting.answer.done():
         return
     if isinstance(outcome, Exception) and not isinstance(outcome, Refusal):
@@ -154,19 +168,20 @@ def _settle(waiting: _Waiting, outcome: Answer | Refusal | Exception) -> None:
         waiting.answer.set_result(outcome)
 
 
-def _replayed(stored: IdempotencyRecord, keyed: Keyed) -> Answer | Refusal:
+def _replayed(stored: IdempotencyRecord, keyed: Keyed) -> Outcome:
     try:
         answer = idempotency.first_answer(stored, OPERATION, keyed.fingerprint)
     except Refusal as refusal:
         return refusal
-    return Answer(int(answer["id"]), int(answer["version"]), replayed=True)
+    return Written(Answer(int(answer["id"]), int(answer["version"]), replayed=True), None)
 
 
-def _repeat_of(first: Answer | Refusal, first_keyed: Keyed, repeat: Keyed) -> Answer | Refusal:
+def _repeat_of(first: Outcome, first_keyed: Keyed, repeat: Keyed) -> Outcome:
     """A key's second use in the batch that wrote its first: the same answer if the input is
     the same (a refusal stays a refusal: nothing was kept for the key)."""
     if first_keyed.fingerprint != repeat.fingerprint:
         return idempotency.reused_key()
-    if isinstance(first, Answer):
-        return Answer(first.row_id, first.version, replayed=True)
+    if isinstance(first, Written):
+        replayed = Answer(first.answer.row_id, first.answer.version, replayed=True)
+        return Written(replayed, first.committed)
     return first

@@ -11,7 +11,7 @@ their audit rows. Who may record is checked by the caller, as for a single write
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -33,7 +33,7 @@ from models.congress_progress import (
 )
 from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressMilestone, CongressResult
-from models.refusals import Contention, Invalid, Refusal
+from models.refusals import Contention, Invalid, NotVisible, Refusal
 from models.rollups import rollups_follow
 from models.tree import Committee, require_open
 from models.versions import check_expected_version
@@ -45,6 +45,9 @@ class MilestoneWrite:
 
     actor: Actor
     committee_id: int
+    # Raises the refusal if the writer may not record at this committee (not in their scope,
+    # or without the role): the caller's rule, checked on the committee the batch reads.
+    may_record: Callable[[Committee], None]
     term_code: str | None
     milestone: str
     status: MilestoneStatus
@@ -55,10 +58,11 @@ class MilestoneWrite:
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """A write that passed: its congress and the version it made (the current version when
-    it repeated what was already recorded, which changes nothing)."""
+    """A write that passed: its congress (and term) and the version it made (the current
+    version when it repeated what was already recorded, which changes nothing)."""
 
     congress: Congress
+    term: Term
     version: int
 
 
@@ -98,6 +102,7 @@ class _Planned:
 class _Change:
     write: MilestoneWrite
     congress: Congress
+    term: Term
     version: int
     payload: dict[str, Any]
 
@@ -118,7 +123,7 @@ async def record_milestones(
             continue
         if isinstance(outcome, _Change):
             changes.append(outcome)
-            outcome = Recorded(outcome.congress, outcome.version)
+            outcome = Recorded(outcome.congress, outcome.term, outcome.version)
         outcomes.append(outcome)
     changed = [plan for plan in batch.planned.values() if plan.changed]
     if not changed:
@@ -203,12 +208,13 @@ class _Batch:
     async def plan(self, write: MilestoneWrite) -> Recorded | _Change:
         """Check the write against the state so far and plan its change; a repeat of what
         is recorded changes nothing. Raises the refusal of a write that cannot be made."""
+        committee = self.committees.get(write.committee_id)
+        if committee is None:
+            raise NotVisible("No committee found.", field="committeeId")
+        write.may_record(committee)
         term = self.terms.get(write.term_code)
         if term is None:
             raise Invalid(no_term_message(write.term_code), field="term")
-        committee = self.committees.get(write.committee_id)
-        if committee is None:
-            raise Invalid("No committee found.", field="committeeId")
         require_open(committee, "committeeId")
         congress = self.congresses[committee.id, term.id]
         plan = self.planned.get(congress.id)
@@ -246,7 +252,7 @@ class _Batch:
             write.occurred_on,
             note,
         ):
-            return Recorded(congress, plan.version)
+            return Recorded(congress, term, plan.version)
         plan.version += 1
         plan.steps[write.milestone] = _Step(
             write.status, write.occurred_on, note, plan.version, write.actor.subject
@@ -260,7 +266,7 @@ class _Batch:
             "occurredOn": write.occurred_on.isoformat() if write.occurred_on else None,
             "note": note,
         }
-        return _Change(write, congress, plan.version, payload)
+        return _Change(write, congress, term, plan.version, payload)
 
 
 async def record_milestone(
@@ -277,12 +283,17 @@ async def record_milestone(
 ) -> Congress:
     """One write: a batch of one; a refusal is raised."""
     write = MilestoneWrite(
-        actor, committee.id, term.code, milestone, status, occurred_on, note, expected_version
-    )
+        actor, committee.id, _anyone, term.code, milestone, status, occurred_on, note,
+        expected_version,
+    )  # fmt: skip
     (outcome,) = await record_milestones(session, [write])
     if isinstance(outcome, Refusal):
         raise outcome
     return outcome.congress
+
+
+def _anyone(_committee: Committee) -> None:
+    """For callers that checked who may record themselves."""
 
 
 def _write_plan(session: AsyncSession, plan: _Planned, now: datetime) -> None:

@@ -220,7 +220,7 @@ async def test_progress_of_every_child_costs_the_same_statements(
 
 # What one recordMilestone sent alone costs in statements (bench/progress.py turns it into a
 # ceiling); writes sent together share most of them (tests/test_milestone_writer.py).
-MILESTONE_WRITE_STATEMENTS = 16
+MILESTONE_WRITE_STATEMENTS = 14
 RECORD_MILESTONE = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
   __typename ... on CongressPayload { recordedVersion congress { id status version } }
   ... on MutationError { message } } }"""
@@ -242,9 +242,9 @@ async def test_a_milestone_write_costs_the_same_statements_anywhere(
 
         # The root, a child, a leaf (the ancestors' rollups grow with depth, in one upsert).
         costs = [await write(committee_id) for committee_id in (1, 2, 40)]
-    # 1 to authenticate and 1 for the committee in scope; then the writer's transaction: the
-    # term, the committee, its congress, the term's templates and the congress's milestones
-    # (5), the version claim and the event (2), the rollup contributions before and after,
-    # the status, the milestone, the rollup upsert and the audit row (6); after the commit,
-    # the congress re-read for the answer (1).
+    # 1 to authenticate; then the writer's transaction: the term, the committee (checked for
+    # scope and role there), its congress, the term's templates and the congress's
+    # milestones (5), the version claim and the event (2), the rollup contributions before
+    # and after, the status, the milestone, the rollup upsert and the audit row (6). The
+    # answer is the congress as the writer committed it.
     assert costs == [MILESTONE_WRITE_STATEMENTS] * 3

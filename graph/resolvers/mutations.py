@@ -27,10 +27,13 @@ def actor_of(context: Context) -> Actor:
     return Actor(user_id=viewer.user_id, subject=viewer.subject, request_id=context.request_id)
 
 
+NO_COMMITTEE = "No committee found."
+
+
 async def visible_committee(context: Context, global_id: str, field: str) -> Committee:
     committee = await read_committees.committee_by_global_id(context, global_id)
     if committee is None:
-        raise NotVisible("No committee found.", field=field)
+        raise NotVisible(NO_COMMITTEE, field=field)
     return committee
 
 

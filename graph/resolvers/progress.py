@@ -7,9 +7,12 @@ from dataclasses import asdict
 from datetime import date
 
 from graph.context import Context
+from graph.global_ids import row_id_of
 from graph.milestone_writer import OPERATION, Keyed
 from graph.progress_loaders import HistoryPageKey
+from graph.resolvers.committees import COMMITTEE_TYPE
 from graph.resolvers.mutations import (
+    NO_COMMITTEE,
     Answer,
     actor_of,
     require_admin_above,
@@ -33,7 +36,7 @@ from models import (
 from models import congress_progress as progress
 from models.congress_progress import Results, local_today
 from models.milestone_batch import MilestoneWrite
-from models.refusals import NotAllowed, Refusal
+from models.refusals import NotAllowed, NotVisible, Refusal
 
 
 async def milestones(
@@ -129,9 +132,6 @@ async def record_milestone(
             )
             if first is not None:
                 return Answer(int(first["id"]), int(first["version"]), replayed=True)
-        committee = await visible_committee(context, committee_id, "committeeId")
-        require_reporter_at(context, committee.path)
-        row_id = committee.id  # read now: the rollback below expires the row
     except Refusal as refusal:
         return refusal
     finally:
@@ -139,17 +139,29 @@ async def record_milestone(
         # this request's ends here, and with it its hold on a connection while it waits.
         await context.session.rollback()
         context.reset_loaders()
+    row_id = row_id_of(committee_id, COMMITTEE_TYPE)
+    if row_id is None:
+        return NotVisible(NO_COMMITTEE, field="committeeId")
+
+    def may_record(committee: Committee) -> None:
+        # What `visible_committee` and the role check say for a single write.
+        if not context.viewer.scope.contains(committee.path):
+            raise NotVisible(NO_COMMITTEE, field="committeeId")
+        require_reporter_at(context, committee.path)
+
     write = MilestoneWrite(
-        actor_of(context),
-        row_id,
-        term,
-        milestone,
-        status,
-        occurred_on,
-        note,
+        actor_of(context), row_id, may_record, term, milestone, status, occurred_on, note,
         expected_version,
-    )
-    return await context.milestones.record(write, keyed)
+    )  # fmt: skip
+    outcome = await context.milestones.record(write, keyed)
+    # The answer's fields load concurrently; they must find the session connected.
+    await context.session.connection()
+    if isinstance(outcome, Refusal):
+        return outcome
+    if outcome.committed is not None:
+        # The congress as committed: the answer needs no second read.
+        context.progress.congress_by_id.prime(outcome.answer.row_id, outcome.committed)
+    return outcome.answer
 
 
 async def record_results(
