@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -43,40 +44,52 @@ class CongressKey:
 
 
 class Loaders:
-    """The DataLoaders of one request."""
+    """The DataLoaders of one request, each made when first used (most requests use few)."""
 
     def __init__(self, session: AsyncSession, viewer: Viewer) -> None:
         self._session = session
         self._scope = viewer.scope
         # Users are visible where the viewer administers, not merely where they can read.
         self._admin_scope = viewer.scope_for(Role.ADMIN)
-        batch = MAX_KEYS_PER_STATEMENT
-        self.committee_by_id = DataLoader[int, Committee | None](
-            load_fn=self._committees_by_id, max_batch_size=batch
+
+    @cached_property
+    def committee_by_id(self) -> DataLoader[int, Committee | None]:
+        return DataLoader(load_fn=self._committees_by_id, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def children_page(self) -> DataLoader[ChildrenPageKey, list[Committee]]:
+        return DataLoader(load_fn=self._children_pages, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def children_count(self) -> DataLoader[ChildrenCountKey, int]:
+        return DataLoader(load_fn=self._children_counts, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def user_by_id(self) -> DataLoader[int, User | None]:
+        return DataLoader(load_fn=self._users_by_id, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def grants_of_user(self) -> DataLoader[int, list[Grant]]:
+        return DataLoader(load_fn=self._grants_of_users, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def congress(self) -> DataLoader[CongressKey, Congress | None]:
+        return DataLoader(load_fn=self._congresses, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def difficulty_by_id(self) -> DataLoader[int, Difficulty | None]:
+        return DataLoader(load_fn=self._difficulties_by_id, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def difficulty_events_page(self) -> DataLoader[DifficultyEventsPageKey, list[DifficultyEvent]]:
+        return DataLoader(
+            load_fn=self._difficulty_events_pages, max_batch_size=MAX_KEYS_PER_STATEMENT
         )
-        self.children_page = DataLoader[ChildrenPageKey, list[Committee]](
-            load_fn=self._children_pages, max_batch_size=batch
-        )
-        self.children_count = DataLoader[ChildrenCountKey, int](
-            load_fn=self._children_counts, max_batch_size=batch
-        )
-        self.user_by_id = DataLoader[int, User | None](
-            load_fn=self._users_by_id, max_batch_size=batch
-        )
-        self.grants_of_user = DataLoader[int, list[Grant]](
-            load_fn=self._grants_of_users, max_batch_size=batch
-        )
-        self.congress = DataLoader[CongressKey, Congress | None](
-            load_fn=self._congresses, max_batch_size=batch
-        )
-        self.difficulty_by_id = DataLoader[int, Difficulty | None](
-            load_fn=self._difficulties_by_id, max_batch_size=batch
-        )
-        self.difficulty_events_page = DataLoader[DifficultyEventsPageKey, list[DifficultyEvent]](
-            load_fn=self._difficulty_events_pages, max_batch_size=batch
-        )
-        self.difficulty_events_count = DataLoader[int, int](
-            load_fn=self._difficulty_events_counts, max_batch_size=batch
+
+    @cached_property
+    def difficulty_events_count(self) -> DataLoader[int, int]:
+        return DataLoader(
+            load_fn=self._difficulty_events_counts, max_batch_size=MAX_KEYS_PER_STATEMENT
         )
 
     async def _users_by_id(self, ids: Sequence[int]) -> list[User | None]:

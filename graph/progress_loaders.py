@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -52,31 +53,39 @@ class HistoryPageKey:
 
 
 class ProgressLoaders:
+    """Like graph.loaders.Loaders, for progress: each made when first used."""
+
     def __init__(self, session: AsyncSession, scope: Scope) -> None:
         self._session = session
         self._scope = scope
-        batch = MAX_KEYS_PER_STATEMENT
-        self.milestone_states = DataLoader[int, list[CongressMilestone]](
-            load_fn=self._milestone_states, max_batch_size=batch
-        )
-        self.results = DataLoader[int, CongressResult | None](
-            load_fn=self._results, max_batch_size=batch
-        )
-        self.history_page = DataLoader[HistoryPageKey, list[CongressEvent]](
-            load_fn=self._history_pages, max_batch_size=batch
-        )
-        self.history_count = DataLoader[int, int](
-            load_fn=self._history_counts, max_batch_size=batch
-        )
-        self.congress_by_id = DataLoader[int, tuple[Congress, Term] | None](
-            load_fn=self._congresses, max_batch_size=batch
-        )
-        self.subtree_progress = DataLoader[SubtreeKey, SubtreeProgress](
-            load_fn=self._subtree_progress, max_batch_size=batch
-        )
-        self.held_timeline = DataLoader[TimelineKey, tuple[int, list[tuple[date, int]]]](
-            load_fn=self._held_timelines, max_batch_size=batch
-        )
+
+    @cached_property
+    def milestone_states(self) -> DataLoader[int, list[CongressMilestone]]:
+        return DataLoader(load_fn=self._milestone_states, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def results(self) -> DataLoader[int, CongressResult | None]:
+        return DataLoader(load_fn=self._results, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def history_page(self) -> DataLoader[HistoryPageKey, list[CongressEvent]]:
+        return DataLoader(load_fn=self._history_pages, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def history_count(self) -> DataLoader[int, int]:
+        return DataLoader(load_fn=self._history_counts, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def congress_by_id(self) -> DataLoader[int, tuple[Congress, Term] | None]:
+        return DataLoader(load_fn=self._congresses, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def subtree_progress(self) -> DataLoader[SubtreeKey, SubtreeProgress]:
+        return DataLoader(load_fn=self._subtree_progress, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
+    def held_timeline(self) -> DataLoader[TimelineKey, tuple[int, list[tuple[date, int]]]]:
+        return DataLoader(load_fn=self._held_timelines, max_batch_size=MAX_KEYS_PER_STATEMENT)
 
     async def _subtree_progress(self, keys: Sequence[SubtreeKey]) -> list[SubtreeProgress]:
         # A dashboard's children share a term: one statement for all of them.
