@@ -1,12 +1,13 @@
-"""Recording milestones, many at once: what `record_milestone` does for one write, done
-for a batch of writes in one transaction with a fixed number of statements.
+"""Recording milestones a batch at a time: the writes of one transaction, in a fixed
+number of statements whatever their number (a single write is a batch of one).
 
 Each write is checked on its own, in order, against the state the writes before it in the
 batch left (two writes to one congress claim two versions); a refused write changes
 nothing and the others go on. The writes that pass claim their congresses' versions in one
 statement, append their events, change the milestones and the congresses' derived state
 inside one `rollups_follow` (so the rollups move once for the whole batch), and append
-their audit rows. Who may record is checked by the caller, as for a single write.
+their audit rows. Who may record where is the caller's rule (`MilestoneWrite.may_record`),
+applied to the committee the batch reads.
 """
 
 from __future__ import annotations
@@ -267,33 +268,6 @@ class _Batch:
             "note": note,
         }
         return _Change(write, congress, term, plan.version, payload)
-
-
-async def record_milestone(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    committee: Committee,
-    term: Term,
-    milestone: str,
-    status: MilestoneStatus,
-    occurred_on: date | None,
-    note: str | None,
-    expected_version: int | None,
-) -> Congress:
-    """One write: a batch of one; a refusal is raised."""
-    write = MilestoneWrite(
-        actor, committee.id, _anyone, term.code, milestone, status, occurred_on, note,
-        expected_version,
-    )  # fmt: skip
-    (outcome,) = await record_milestones(session, [write])
-    if isinstance(outcome, Refusal):
-        raise outcome
-    return outcome.congress
-
-
-def _anyone(_committee: Committee) -> None:
-    """For callers that checked who may record themselves."""
 
 
 def _write_plan(session: AsyncSession, plan: _Planned, now: datetime) -> None:

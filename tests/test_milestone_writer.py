@@ -19,15 +19,11 @@ from models.milestone_batch import MilestoneWrite, Recorded, record_milestones
 from models.rollup_check import check_rollups
 from tests.admin_api import committee_gid
 from tests.conftest import DEMO_CELLS_PER_COMMUNE, DemoWorld, demo_user
-from tests.progress_api import RECORD_MILESTONE
+from tests.progress_api import RECORD_MILESTONE, anyone
 from tests.test_statement_count import MILESTONE_WRITE_STATEMENTS
 
 REPORTER = demo_user(Role.REPORTER, CENTRAL_CODE)
 ACTOR = Actor(user_id=None, subject="test")
-
-
-def anyone(_committee: Committee) -> None:
-    """The model's writes are checked by their caller; these tests record as anyone may."""
 
 
 # Eight congresses from the top of the demo tree: the centre, a province, communes, cells.

@@ -36,10 +36,12 @@ from models.audit import Actor
 from models.congress import DEFAULT_MILESTONES, default_milestone_templates
 from models.database import create_engine
 from models.migrate import upgrade_database
+from models.milestone_batch import MilestoneWrite
 from models.refusals import Refusal
 from models.rollup_check import SAMPLE_SIZE, check_rollups
 from models.tree import path_ids
 from tests.databases import throwaway_database
+from tests.progress_api import anyone
 
 ACTOR = Actor(user_id=None, subject="test:rollups")
 TERM_START = date(2025, 1, 1)
@@ -206,6 +208,22 @@ operations = st.lists(
 )
 
 
+def milestone_write(
+    committee: Committee, milestone: str, status: MilestoneStatus, day: date
+) -> MilestoneWrite:
+    occurred_on = None if status is MilestoneStatus.NOT_STARTED else day
+    return MilestoneWrite(
+        ACTOR, committee.id, anyone, None, milestone, status, occurred_on, None, None
+    )
+
+
+async def record_all(session: AsyncSession, writes: list[MilestoneWrite]) -> None:
+    """Record the writes as one batch; the first refusal is raised."""
+    for outcome in await milestone_batch.record_milestones(session, writes):
+        if isinstance(outcome, Refusal):
+            raise outcome
+
+
 async def apply_operation(engine: AsyncEngine, operation: Operation) -> bool:
     """Run one operation in its own transaction; a refused one must leave no trace. Says
     whether it went through."""
@@ -218,30 +236,17 @@ async def apply_operation(engine: AsyncEngine, operation: Operation) -> bool:
             term = await progress.term_by_code(session, None)
             if operation.kind == "milestone":
                 status = list(MilestoneStatus)[operation.status]
-                await milestone_batch.record_milestone(
-                    session,
-                    ACTOR,
-                    committee=committee,
-                    term=term,
-                    milestone=MILESTONE_CODES[operation.second % len(MILESTONE_CODES)],
-                    status=status,
-                    occurred_on=None if status is MilestoneStatus.NOT_STARTED else day,
-                    note=None,
-                    expected_version=None,
-                )
+                milestone = MILESTONE_CODES[operation.second % len(MILESTONE_CODES)]
+                await record_all(session, [milestone_write(committee, milestone, status, day)])
             elif operation.kind == "hold":
-                for code in MILESTONE_CODES[:5]:
-                    await milestone_batch.record_milestone(
-                        session,
-                        ACTOR,
-                        committee=committee,
-                        term=term,
-                        milestone=code,
-                        status=MilestoneStatus.DONE,
-                        occurred_on=day,
-                        note=None,
-                        expected_version=None,
-                    )
+                # One batch of five writes, each building on the one before.
+                await record_all(
+                    session,
+                    [
+                        milestone_write(committee, code, MilestoneStatus.DONE, day)
+                        for code in MILESTONE_CODES[:5]
+                    ],
+                )
             elif operation.kind == "results":
                 # Results need a held congress: pick among those, when there are any.
                 held = list(
