@@ -1,8 +1,8 @@
 """Milestone writes that arrive together share one transaction.
 
 On a busy day many officials record milestones at once, and one write costs its
-statements whoever sends it. Each worker has one `MilestoneWriter`: a request that has
-checked its committee and role hands its write over and waits; the writer takes every write
+statements whoever sends it. Each worker has one `MilestoneWriter`: a request hands its
+write over (with the rule of who may record where) and waits; the writer takes every write
 waiting at that moment and records them in one transaction (models.milestone_batch), then
 answers each. A write's outcome is its own: a refused write changes nothing and the others
 go on; exactly-once keys are replayed and kept in the same transaction as the writes. If the
@@ -62,6 +62,8 @@ class _Waiting:
 
 
 class MilestoneWriter:
+    """The worker's milestone writes: one batch in its transaction at a time."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._waiting: list[_Waiting] = []
