@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String
+from sqlalchemy import DateTime, MetaData, SQLColumnExpression, String, and_
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.elements import ColumnElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -31,3 +34,15 @@ def utc_now() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def pairs_condition(
+    first: SQLColumnExpression[Any],
+    second: SQLColumnExpression[Any],
+    pairs: Iterable[tuple[Any, Any]],
+) -> ColumnElement[bool]:
+    """Rows whose (first, second) may be one of `pairs`: each column in the values it takes
+    in them. A superset (the caller keeps the pairs it asked for), as two plain IN lists
+    rather than a row-value IN, which SQLite cannot answer from an index."""
+    pairs = list(pairs)
+    return and_(first.in_(sorted({a for a, _ in pairs})), second.in_(sorted({b for _, b in pairs})))

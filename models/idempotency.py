@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.base import pairs_condition
 from models.progress import IdempotencyRecord
 from models.refusals import Conflicting, Contention, Invalid
 
@@ -60,11 +61,9 @@ async def records(
     """The kept answers of these (user id, key) pairs that have one, in one statement."""
     if not keys:
         return {}
-    # Two plain IN lists, not a row-value IN: SQLite uses the index only for these.
     rows = await session.scalars(
         select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id.in_(sorted({user_id for user_id, _ in keys})),
-            IdempotencyRecord.key.in_(sorted({key for _, key in keys})),
+            pairs_condition(IdempotencyRecord.user_id, IdempotencyRecord.key, keys)
         )
     )
     wanted = set(keys)

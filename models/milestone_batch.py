@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.audit import Actor, append_audits, audit_values
-from models.base import utc_now
+from models.base import pairs_condition, utc_now
 from models.congress import Congress, MilestoneStatus, MilestoneTemplate, Term
 from models.congress_progress import (
     MAX_NOTE_LENGTH,
@@ -315,13 +315,9 @@ async def _congresses(
 ) -> dict[tuple[int, int], Congress]:
     if not pairs:
         return {}
-    # Two plain IN lists, not a row-value IN: SQLite uses the index only for these.
     rows = await session.scalars(
         select(Congress)
-        .where(
-            Congress.committee_id.in_(sorted({committee_id for committee_id, _ in pairs})),
-            Congress.term_id.in_(sorted({term_id for _, term_id in pairs})),
-        )
+        .where(pairs_condition(Congress.committee_id, Congress.term_id, pairs))
         .execution_options(populate_existing=True)
     )
     found = {(congress.committee_id, congress.term_id): congress for congress in rows}

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from models import Committee, CongressEvent, MilestoneStatus, Role
 from models.audit import Actor
@@ -40,6 +43,26 @@ async def drift(world: DemoWorld) -> int:
         return (await check_rollups(session, repair=False)).counters_wrong
 
 
+@dataclass
+class Statements:
+    count: int = 0
+
+
+@contextmanager
+def counting(engine: AsyncEngine) -> Iterator[Statements]:
+    """The SQL statements `engine` runs within the block."""
+    statements = Statements()
+
+    def count(*_args: object) -> None:
+        statements.count += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
 async def together(
     world: DemoWorld, writes: list[dict[str, Any]], counted: list[int] | None = None
 ) -> list[dict[str, Any]]:
@@ -51,24 +74,15 @@ async def together(
          "occurredOn": "2025-03-01", **write}
         for write in writes
     ]  # fmt: skip
-    statements = 0
-
-    def count(*_args: object) -> None:
-        nonlocal statements
-        statements += 1
-
-    event.listen(world.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with counting(world.engine) as statements:
         responses = await asyncio.gather(
             *(
                 world.client.post(RECORD_MILESTONE, {"input": input_}, token=token)
                 for input_ in inputs
             )
         )
-    finally:
-        event.remove(world.engine.sync_engine, "before_cursor_execute", count)
     if counted is not None:
-        counted.append(statements)
+        counted.append(statements.count)
     return [response.json()["data"]["recordMilestone"] for response in responses]
 
 
@@ -106,19 +120,10 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
                                MilestoneStatus.DONE, date(2025, 3, 1), None, None)
                 for code in codes
             ]  # fmt: skip
-            statements = 0
-
-            def count(*_args: object) -> None:
-                nonlocal statements
-                statements += 1
-
-            event.listen(fresh_world.engine.sync_engine, "before_cursor_execute", count)
-            try:
+            with counting(fresh_world.engine) as statements:
                 outcomes = await record_milestones(session, writes)
-            finally:
-                event.remove(fresh_world.engine.sync_engine, "before_cursor_execute", count)
             assert all(isinstance(outcome, Recorded) for outcome in outcomes), outcomes
-            return statements
+            return statements.count
 
     assert await statements_of(CODES[:1]) == await statements_of(CODES[1:])
     assert await drift(fresh_world) == 0
