@@ -80,9 +80,16 @@ class MilestoneWriter:
         return await asyncio.shield(answer)
 
     async def _drain(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            await self._answer(batch)
+        batch: Sequence[_Waiting] = ()
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                await self._answer(batch)
+        finally:
+            # Stopped midway (the worker shutting down): nobody may wait for ever.
+            stranded, self._waiting = [*batch, *self._waiting], []
+            for waiting in stranded:
+                _settle(waiting, RuntimeError("The server stopped before recording this."))
 
     async def _answer(self, batch: Sequence[_Waiting]) -> None:
         try:

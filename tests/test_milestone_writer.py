@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from graph.milestone_writer import MilestoneWriter, Outcome
 from models import Committee, CongressEvent, MilestoneStatus, Role
 from models.audit import Actor
 from models.demo import CENTRAL_CODE, demo_tree
@@ -206,3 +208,29 @@ async def test_a_batch_that_fails_is_retried_write_by_write(fresh_world: DemoWor
     assert outcomes.count("CongressPayload") == len(CODES) - failed
     assert await events(fresh_world) == before + len(CODES) - failed
     assert await drift(fresh_world) == 0
+
+
+async def test_writes_waiting_when_the_writer_stops_are_told_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker shutting down mid-batch: its waiting requests get an error, not a hang."""
+    started = asyncio.Event()
+
+    async def never_done(_self: MilestoneWriter, _batch: object) -> list[Outcome]:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(MilestoneWriter, "_write", never_done)
+    writer = MilestoneWriter(async_sessionmaker())
+    write = MilestoneWrite(ACTOR, 1, anyone, None, "plan_issued", MilestoneStatus.DONE,
+                           date(2025, 3, 1), None, None)  # fmt: skip
+    first = asyncio.create_task(writer.record(write, None))
+    await started.wait()
+    second = asyncio.create_task(writer.record(write, None))
+    await asyncio.sleep(0)
+    assert writer._draining is not None
+    writer._draining.cancel()
+    for waiting in (first, second):
+        with pytest.raises(RuntimeError, match="stopped before recording"):
+            await asyncio.wait_for(waiting, timeout=5)
