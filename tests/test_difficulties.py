@@ -7,17 +7,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cli.main import main
 from config import Settings
@@ -43,6 +41,7 @@ from models.difficulties import (
     raise_difficulty,
 )
 from tests.admin_api import AUDIT_LOG, CREATE_USER, ERRORS, committee_gid, mutate
+from tests.api import counted_statements
 from tests.conftest import (
     SIBLING_VIEWER,
     DemoWorld,
@@ -605,20 +604,6 @@ async def test_pages_newest_first_and_history_oldest_first(fresh_world: DemoWorl
         viewer(CELL), DIFFICULTY, id=difficulty_id, first=5, after=events["pageInfo"]["endCursor"]
     )
     assert [node["body"] for node in after["difficulty"]["events"]["nodes"]] == ["a", "b"]
-
-
-@contextmanager
-def counted_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_nested_fields_cost_the_same_for_two_or_ten_difficulties(

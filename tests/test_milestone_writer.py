@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from graph.milestone_writer import MilestoneWriter, Outcome
 from models import Committee, CongressEvent, MilestoneStatus, Role
@@ -23,6 +20,7 @@ from models.failpoints import armed
 from models.milestone_batch import MilestoneWrite, Recorded, record_milestones
 from models.rollup_check import check_rollups
 from tests.admin_api import committee_gid
+from tests.api import counted_statements
 from tests.conftest import DEMO_CELLS_PER_COMMUNE, DemoWorld, demo_user
 from tests.progress_api import RECORD_MILESTONE, anyone
 from tests.test_statement_count import MILESTONE_WRITE_STATEMENTS
@@ -45,26 +43,6 @@ async def drift(world: DemoWorld) -> int:
         return (await check_rollups(session, repair=False)).counters_wrong
 
 
-@dataclass
-class Statements:
-    count: int = 0
-
-
-@contextmanager
-def counting(engine: AsyncEngine) -> Iterator[Statements]:
-    """The SQL statements `engine` runs within the block."""
-    statements = Statements()
-
-    def count(*_args: object) -> None:
-        statements.count += 1
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
-
-
 async def together(
     world: DemoWorld, writes: list[dict[str, Any]], counted: list[int] | None = None
 ) -> list[dict[str, Any]]:
@@ -76,7 +54,7 @@ async def together(
          "occurredOn": "2025-03-01", **write}
         for write in writes
     ]  # fmt: skip
-    with counting(world.engine) as statements:
+    with counted_statements(world.engine) as statements:
         responses = await asyncio.gather(
             *(
                 world.client.post(RECORD_MILESTONE, {"input": input_}, token=token)
@@ -84,7 +62,7 @@ async def together(
             )
         )
     if counted is not None:
-        counted.append(statements.count)
+        counted.append(len(statements))
     return [response.json()["data"]["recordMilestone"] for response in responses]
 
 
@@ -122,10 +100,10 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
                                MilestoneStatus.DONE, date(2025, 3, 1), None, None)
                 for code in codes
             ]  # fmt: skip
-            with counting(fresh_world.engine) as statements:
+            with counted_statements(fresh_world.engine) as statements:
                 outcomes = await record_milestones(session, writes)
             assert all(isinstance(outcome, Recorded) for outcome in outcomes), outcomes
-            return statements.count
+            return len(statements)
 
     assert await statements_of(CODES[:1]) == await statements_of(CODES[1:])
     assert await drift(fresh_world) == 0
