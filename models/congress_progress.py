@@ -20,7 +20,7 @@ from models.audit import Actor, append_audit
 from models.base import utc_now
 from models.congress import Congress, CongressStatus, MilestoneStatus, MilestoneTemplate, Term
 from models.failpoints import failpoint
-from models.progress import CongressEvent, CongressMilestone, CongressResult
+from models.progress import CongressEvent, CongressResult
 from models.refusals import Contention, Invalid
 from models.rollups import add_contributions, rollups_follow
 from models.tree import Committee, require_open, subtree_condition
@@ -94,24 +94,6 @@ async def congress_of(session: AsyncSession, committee: Committee, term: Term) -
             # Created by a concurrent first write: run the change again and use that one.
             raise Contention("congress created concurrently") from error
     return congress
-
-
-async def templates_of(session: AsyncSession, term_id: int) -> list[MilestoneTemplate]:
-    rows = await session.scalars(
-        select(MilestoneTemplate)
-        .where(MilestoneTemplate.term_id == term_id)
-        .order_by(MilestoneTemplate.position)
-    )
-    return list(rows)
-
-
-async def milestone_states(session: AsyncSession, congress_id: int) -> dict[str, CongressMilestone]:
-    rows = await session.scalars(
-        select(CongressMilestone)
-        .where(CongressMilestone.congress_id == congress_id)
-        .execution_options(populate_existing=True)
-    )
-    return {row.milestone_code: row for row in rows}
 
 
 def derived_status(
