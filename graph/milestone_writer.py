@@ -13,7 +13,6 @@ so a failure reaches only the request that caused it.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -21,12 +20,18 @@ from typing import Final
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from graph.resolvers.mutations import MAX_ATTEMPTS, RETRY_DELAY_SECONDS, Answer, is_transient
+from graph.resolvers.mutations import (
+    MAX_ATTEMPTS,
+    Answer,
+    is_transient,
+    pause_before_retry,
+    too_busy,
+)
 from models import idempotency
 from models.congress import Congress, Term
 from models.milestone_batch import MilestoneWrite, record_milestones
 from models.progress import IdempotencyRecord
-from models.refusals import Conflicting, Contention, Refusal
+from models.refusals import Contention, Refusal
 
 OPERATION: Final = "recordMilestone"
 # Writes per transaction at most: a bound on how long one batch holds SQLite's write lock.
@@ -117,9 +122,8 @@ class MilestoneWriter:
             except DBAPIError as error:
                 if not is_transient(error):
                     raise
-            await asyncio.sleep(random.uniform(*RETRY_DELAY_SECONDS))
-        busy = Conflicting("Too many people are changing this right now; please try again.")
-        return [busy] * len(batch)
+            await pause_before_retry()
+        return [too_busy()] * len(batch)
 
 
 async def _record(session: AsyncSession, batch: Sequence[_Waiting]) -> list[Outcome]:

@@ -60,7 +60,7 @@ def require_admin_above(context: Context, committee: Committee) -> None:
 # Concurrent writers on one row retry on fresh reads; past this many tries the client is told
 # to try again later rather than kept waiting (or shown a database error).
 MAX_ATTEMPTS = 40
-RETRY_DELAY_SECONDS = (0.002, 0.02)
+_RETRY_DELAY_SECONDS = (0.002, 0.02)
 
 
 def is_transient(error: DBAPIError) -> bool:
@@ -105,7 +105,17 @@ async def run_mutation(
             return result
         await context.session.rollback()
         context.reset_loaders()
-        await asyncio.sleep(random.uniform(*RETRY_DELAY_SECONDS))
+        await pause_before_retry()
+    return too_busy()
+
+
+async def pause_before_retry() -> None:
+    """A random pause, so writers that collided do not collide again at once."""
+    await asyncio.sleep(random.uniform(*_RETRY_DELAY_SECONDS))
+
+
+def too_busy() -> Conflicting:
+    """The answer once MAX_ATTEMPTS attempts all met other writers."""
     return Conflicting("Too many people are changing this right now; please try again.")
 
 
