@@ -44,6 +44,10 @@ class TermSnapshot:
     def named(self, code: str) -> Term | None:
         return next((term for term in self.terms if term.code == code), None)
 
+    def named_or_current(self, code: str | None) -> Term | None:
+        """The term with this code, or the current term when none is named."""
+        return self.current if code is None else self.named(code)
+
     def templates_of(self, term_id: int) -> list[MilestoneTemplate]:
         """The term's milestone templates in order ([] for an unknown term)."""
         return self.templates.get(term_id, [])

@@ -98,8 +98,7 @@ async def committees(
 
 async def term_named(context: Context, term_code: str | None) -> Term | None:
     """The term with this code, or the current term when none is named."""
-    terms = await context.terms.snapshot(context.session)
-    return terms.current if term_code is None else terms.named(term_code)
+    return (await context.terms.snapshot(context.session)).named_or_current(term_code)
 
 
 async def congress(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -13,7 +15,7 @@ from graph.global_ids import row_id_of
 from graph.progress_loaders import SubtreeKey, TimelineKey
 from graph.resolvers.committees import COMMITTEE_TYPE, committee_argument, term_named
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
-from models import Committee, Congress, CongressEvent, Term
+from models import Committee, Congress, CongressEvent, MilestoneTemplate, Term
 from models.congress_progress import local_today, no_term_message
 from models.progress_summary import (
     DUE_SOON_DAYS,
@@ -27,18 +29,28 @@ from permissions import visible_progress
 MAX_TIMELINE_POINTS = 2_000
 
 
+@dataclass(frozen=True, slots=True)
+class TermProgress:
+    """A subtree summed up in one term, with the steps of the term's template."""
+
+    summary: SubtreeProgress
+    term: Term
+    templates: Sequence[MilestoneTemplate]
+
+
 async def subtree_progress(
     context: Context, committee: Committee, term_code: str | None
-) -> tuple[SubtreeProgress, Term] | None:
+) -> TermProgress | None:
     """The committee's subtree summed up in a term (the current one if none is named); None
     for an unknown term, as for `congress(term:)`."""
-    term = await term_named(context, term_code)
+    terms = await context.terms.snapshot(context.session)
+    term = terms.named_or_current(term_code)
     if term is None:
         return None
     summary = await context.progress.subtree_progress.load(
         SubtreeKey(committee.id, committee.path, term.id)
     )
-    return summary, term
+    return TermProgress(summary, term, terms.templates_of(term.id))
 
 
 async def committee_with_progress(

@@ -144,8 +144,7 @@ class Committee(Node):
         found = await resolve_summary.subtree_progress(info.context, self.row, term)
         if found is None:
             return None
-        summary, term_row = found
-        return SubtreeProgressFigures.of(summary, term_row, self.row.depth)
+        return SubtreeProgressFigures.of(found.summary, found.term, found.templates, self.row.depth)
 
     @strawberry.field(description="The unit this one was merged into, if you can see it.")
     async def merged_into(self, info: Info) -> Committee | None:

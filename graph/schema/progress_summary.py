@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from graph.context import Info
 from graph.resolvers import progress_summary as resolve
+from models import MilestoneTemplate
 from models import Term as TermRow
 from models.progress_summary import DUE_SOON_DAYS, ProgressCounts, SubtreeProgress
 
@@ -53,51 +55,35 @@ class TimelinePoint:
 
 @strawberry.type(description="Counts over a set of congresses in one term.")
 class ProgressFigures:
+    # The counters are plain fields, filled when the figures are made, and the lists are
+    # plain functions: a dashboard asks for dozens of these numbers per committee, and a
+    # field with a resolver costs graphql several times what reading an attribute does.
     counts: strawberry.Private[ProgressCounts]
-    term_row: strawberry.Private[TermRow]
-
-    @strawberry.field(description="Congresses of open committees.")
-    def total(self) -> int:
-        return self.counts.total
-
-    @strawberry.field(description="Held (or completed): the congress took place.")
-    def congresses_held(self) -> int:
-        return self.counts.held
-
-    @strawberry.field(description="Every step done, results reported.")
-    def congresses_completed(self) -> int:
-        return self.counts.completed
-
-    @strawberry.field(description="Started, not yet held.")
-    def in_progress(self) -> int:
-        return self.counts.in_progress
-
-    @strawberry.field
-    def not_started(self) -> int:
-        return self.counts.not_started
-
-    @strawberry.field(description="congressesHeld / total, from 0 to 1 (0 with no congress).")
-    def completion_rate(self) -> float:
-        return self.counts.completion_rate
-
-    @strawberry.field(description="Past the deadline and not held (dates in Vietnam's time).")
-    def overdue(self) -> int:
-        return self.counts.overdue
-
-    @strawberry.field(
+    templates: strawberry.Private[Sequence[MilestoneTemplate]]
+    total: int = strawberry.field(description="Congresses of open committees.")
+    congresses_held: int = strawberry.field(
+        description="Held (or completed): the congress took place."
+    )
+    congresses_completed: int = strawberry.field(description="Every step done, results reported.")
+    in_progress: int = strawberry.field(description="Started, not yet held.")
+    not_started: int
+    completion_rate: float = strawberry.field(
+        description="congressesHeld / total, from 0 to 1 (0 with no congress)."
+    )
+    overdue: int = strawberry.field(
+        description="Past the deadline and not held (dates in Vietnam's time)."
+    )
+    due_soon: int = strawberry.field(
         description=f"Not held, deadline today or within the next {DUE_SOON_DAYS} days."
     )
-    def due_soon(self) -> int:
-        return self.counts.due_soon
 
     @strawberry.field(description="Every step of the term's template, in order.")
-    async def by_milestone(self, info: Info) -> list[MilestoneProgress]:
-        terms = await info.context.terms.snapshot(info.context.session)
-        templates = terms.templates_of(self.term_row.id)
+    def by_milestone(self) -> list[MilestoneProgress]:
+        counts = self.counts
         figures = []
-        for template in templates:
-            done = self.counts.milestones_done.get(template.code, 0)
-            started = self.counts.milestones_in_progress.get(template.code, 0)
+        for template in self.templates:
+            done = counts.milestones_done.get(template.code, 0)
+            started = counts.milestones_in_progress.get(template.code, 0)
             figures.append(
                 MilestoneProgress(
                     milestone=template.code,
@@ -105,7 +91,7 @@ class ProgressFigures:
                     position=template.position,
                     done=done,
                     in_progress=started,
-                    not_started=self.counts.total - done - started,
+                    not_started=counts.total - done - started,
                 )
             )
         return figures
@@ -123,6 +109,22 @@ class ProgressFigures:
         )
 
 
+def _figures(counts: ProgressCounts, templates: Sequence[MilestoneTemplate]) -> dict[str, Any]:
+    """The keyword arguments every ProgressFigures is made with."""
+    return {
+        "counts": counts,
+        "templates": templates,
+        "total": counts.total,
+        "congresses_held": counts.held,
+        "congresses_completed": counts.completed,
+        "in_progress": counts.in_progress,
+        "not_started": counts.not_started,
+        "completion_rate": counts.completion_rate,
+        "overdue": counts.overdue,
+        "due_soon": counts.due_soon,
+    }
+
+
 @strawberry.type(description="The congresses at one level below a committee.")
 class LevelProgress(ProgressFigures):
     depth: int = strawberry.field(description="The level's depth in the tree (the root is 1).")
@@ -131,6 +133,7 @@ class LevelProgress(ProgressFigures):
 
 @strawberry.type(description="The congresses of a committee's subtree (itself included).")
 class SubtreeProgressFigures(ProgressFigures):
+    term_row: strawberry.Private[TermRow]
     summary: strawberry.Private[SubtreeProgress]
     committee_depth: strawberry.Private[int]
 
@@ -142,8 +145,7 @@ class SubtreeProgressFigures(ProgressFigures):
     def by_depth(self) -> list[LevelProgress]:
         return [
             LevelProgress(
-                counts=counts,
-                term_row=self.term_row,
+                **_figures(counts, self.templates),
                 depth=self.committee_depth + levels_below,
                 levels_below=levels_below,
             )
@@ -173,5 +175,16 @@ class SubtreeProgressFigures(ProgressFigures):
         return [TimelinePoint(date=day, congresses_held=held) for day, held in points]
 
     @classmethod
-    def of(cls, summary: SubtreeProgress, term: TermRow, depth: int) -> SubtreeProgressFigures:
-        return cls(counts=summary.overall, term_row=term, summary=summary, committee_depth=depth)
+    def of(
+        cls,
+        summary: SubtreeProgress,
+        term: TermRow,
+        templates: Sequence[MilestoneTemplate],
+        depth: int,
+    ) -> SubtreeProgressFigures:
+        return cls(
+            **_figures(summary.overall, templates),
+            term_row=term,
+            summary=summary,
+            committee_depth=depth,
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.types.nodes import SelectedField
+from graphql import FieldNode, VariableNode
 
 from graph.context import Info
 from graph.global_ids import GlobalId
@@ -26,15 +26,33 @@ async def progress_term_asked(info: Info) -> Term | None:
     """The term of the `progress` fields selected on this field's result, when they ask for
     one term and it exists: then the object and its progress can be read together.
     Fragments are not looked into (their fields are read the usual way)."""
+    # The field's own nodes, one level down: `info.selected_fields` would convert the
+    # whole query below this field into strawberry's objects on every request.
+    field_nodes = info._raw_info.field_nodes
     terms = {
-        selection.arguments.get("term")
-        for field in info.selected_fields
-        for selection in field.selections
-        if isinstance(selection, SelectedField) and selection.name == "progress"
+        _argument_value(info, selection, "term")
+        for node in field_nodes
+        for selection in (node.selection_set.selections if node.selection_set else ())
+        if isinstance(selection, FieldNode) and selection.name.value == "progress"
     }
     if len(terms) != 1:
         return None
-    return await resolve.term_named(info.context, terms.pop())
+    term = terms.pop()
+    if term is not None and not isinstance(term, str):
+        return None
+    return await resolve.term_named(info.context, term)
+
+
+def _argument_value(info: Info, field: FieldNode, name: str) -> object:
+    """The value of one argument of a field in the query (None when it is not given)."""
+    for argument in field.arguments or ():
+        if argument.name.value != name:
+            continue
+        value = argument.value
+        if isinstance(value, VariableNode):
+            return info.variable_values.get(value.name.value)
+        return getattr(value, "value", None)  # StringValueNode; NullValueNode has none
+    return None
 
 
 @strawberry.type
