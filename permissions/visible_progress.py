@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models import Committee, Congress, CongressEvent, ProgressRollup, ProgressRollupDay, rollups
 from models.progress_summary import DUE_SOON, OVERDUE
+from models.sqlite_driver import BOUNDED_READ
 from models.tree import subtree_condition
 from permissions.scope import Scope, condition_with_parameters
 
@@ -159,7 +160,9 @@ def _committee_with_counters(
         select(Committee, counters)
         .where(named, condition_with_parameters(Committee.path, scope_roots))
         # Moves rewrite paths with bulk UPDATEs; never serve a stale copy from the session.
-        .execution_options(populate_existing=True)
+        # One committee by a unique key and its rollup rows: a few dozen at most, at the
+        # centre as at a cell, so it may run on the event loop (models/sqlite_driver.py).
+        .execution_options(populate_existing=True, **{BOUNDED_READ: True})
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,11 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.database import create_engine
-from models.sqlite_driver import OneTripCursor
+from models.sqlite_driver import BOUNDED_READ, OneTripCursor
 
 
 @pytest.fixture
@@ -71,18 +72,74 @@ async def test_errors_keep_their_kind_and_the_transaction_rolls_back(engine: Asy
 
 
 async def test_a_statement_is_one_trip_to_the_connections_thread(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, trips: list[Any]
 ) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))  # connected and warmed up
-        trips: list[Any] = []
-        queued: Any = aiosqlite.Connection._execute
-
-        async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-            trips.append(fn)
-            return await queued(self, fn, *args, **kwargs)
-
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        trips.clear()
         for _ in range(5):
             await connection.execute(text("SELECT name FROM item"))
         assert len(trips) == 5
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every function queued to a connection's thread from now on."""
+    queued: list[Any] = []
+    original: Any = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        queued.append(fn)
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return queued
+
+
+async def test_a_bounded_read_runs_on_the_loop_with_the_same_rows(
+    engine: AsyncEngine, trips: list[Any]
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1), ('b', 2)"))
+    query = text("SELECT name, n FROM item WHERE n > :n ORDER BY id")
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))  # connected and warmed up
+        trips.clear()
+        on_loop = await connection.execute(
+            query.execution_options(**{BOUNDED_READ: True}), {"n": 0}
+        )
+        assert list(on_loop.keys()) == ["name", "n"]
+        assert on_loop.all() == [("a", 1), ("b", 2)]
+        assert trips == []
+        in_thread = await connection.execute(query, {"n": 0})
+        assert in_thread.all() == [("a", 1), ("b", 2)]
+        assert len(trips) == 1
+
+
+async def test_a_bounded_read_sees_its_transactions_writes_and_keeps_errors(
+    engine: AsyncEngine,
+) -> None:
+    bounded = {BOUNDED_READ: True}
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1)"))
+        seen = await connection.execute(text("SELECT name FROM item").execution_options(**bounded))
+        assert seen.scalars().all() == ["a"]
+        with pytest.raises(OperationalError, match="no such table"):
+            await connection.execute(text("SELECT * FROM missing").execution_options(**bounded))
+        await connection.rollback()
+    async with engine.connect() as connection:
+        names = await connection.execute(text("SELECT name FROM item").execution_options(**bounded))
+        assert names.scalars().all() == []
+
+
+async def test_bounded_reads_from_many_connections_at_once(engine: AsyncEngine) -> None:
+    """Connections made in aiosqlite's threads are used from the loop's thread too."""
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1)"))
+    query = text("SELECT count(*) FROM item").execution_options(**{BOUNDED_READ: True})
+
+    async def count() -> int:
+        async with engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
+
+    assert await asyncio.gather(*(count() for _ in range(8))) == [1] * 8

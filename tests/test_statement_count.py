@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import httpx
 import pytest
 from sqlalchemy import event, insert
@@ -22,6 +23,7 @@ from models.accounts import add_user
 from models.congress import default_milestone_templates
 from models.database import create_engine
 from models.rollup_check import rebuild_statements
+from models.sqlite_driver import execute_statement
 from models.text import search_key
 from models.tree import child_path
 from permissions.tokens import LocalIssuer
@@ -216,6 +218,32 @@ async def test_progress_of_every_child_costs_the_same_statements(
     # 1 to authenticate, 1 for the root with its summary (2); then for each level of
     # children one page and 1 for all their summaries (2 + 2).
     assert small_statements == 6
+
+
+SUMMARY = """{ committee(code: "R") { progress { total overdue byMilestone { done }
+  results { women } } } }"""
+
+
+async def test_a_summary_is_two_statements_read_on_the_event_loop(
+    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Authentication and the committee with its counters are bounded reads: on SQLite they
+    run on the loop's thread, with no trip to aiosqlite's (models/sqlite_driver.py)."""
+    async with serving_uniform_tree(empty_database_url, tmp_path, (3, 3)) as server:
+        await server.ask(SUMMARY)  # the terms and templates are read once in a while
+        trips: list[Any] = []
+        queued: Any = aiosqlite.Connection._execute
+
+        async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            trips.append(fn)
+            return await queued(self, fn, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        statements, data = await server.statements_of(SUMMARY)
+    assert data["committee"]["progress"]["total"] == 1 + 3 + 9
+    assert statements == 2
+    # What still goes to the thread is the connection's reset as the session ends.
+    assert [fn for fn in trips if fn is execute_statement] == []
 
 
 # What one recordMilestone sent alone costs in statements (bench/progress.py turns it into a
