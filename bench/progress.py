@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python -m bench.progress [--backend sqlite|postgresql|both]
          [--cells-per-commune 300] [--seconds 10] [--warmup 2] [--concurrency 8]
-         [--write-concurrency 16] [--rebuild]
+         [--write-concurrency 16] [--turn-seconds 1] [--rebuild]
 
 Per backend: build the demo tree (300 cells per commune: 999,656 committees) and spread
 progress over it (bench.progress_state), or reuse the database an earlier run left in
@@ -12,6 +12,8 @@ bench/.data; check the rollups once over the whole tree; start the real server
 
 1. `{ __typename }`, the floor of a request's cost;
 2. the progress summary at the centre (central admin) and at a cell (the cell's viewer);
+   1 and 2, whose rates the goals compare, take turns of `--turn-seconds` each until each
+   has had `--seconds`, so the machine's drift over the run falls on all three alike;
 3. a three-level page of the tree, 20 x 10 x 10, with and without each node's progress;
 4. `recordMilestone` on cells whose congress has not started, one cell per write (a run
    consumes them; later runs pick others), rollups maintained in each write's transaction,
@@ -46,6 +48,7 @@ from bench.progress_load import (
     Request,
     client_for,
     post_graphql,
+    run_interleaved,
     run_load,
 )
 from bench.progress_server import (
@@ -101,6 +104,8 @@ RECORD_MILESTONE = """mutation($input: RecordMilestoneInput!) { recordMilestone(
   ... on CongressVersionConflict { currentVersion }
   ... on MutationError { message } } }"""
 WRITTEN_MILESTONE = "plan_issued"
+# Measured taking turns, since the goals compare their rates with each other.
+COMPARED = ("typename", "summary_centre", "summary_cell")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,7 @@ class LoadOptions:
     warmup: float
     concurrency: int
     write_concurrency: int
+    turn_seconds: float
 
 
 @dataclass(slots=True)
@@ -253,6 +259,26 @@ async def measure_server(
             return await run_load(client, request, concurrency=concurrency,
                                   seconds=options.seconds, server_cpu=lambda: cpu_seconds(pid))  # fmt: skip
 
+        # The requests the goals compare with each other take turns (bench.progress_load).
+        compared = {name: reads.pop(name) for name in COMPARED}
+
+        def cpu() -> float:
+            return cpu_seconds(pid)
+
+        for warming in compared.values():
+            await run_load(client, warming, concurrency=options.concurrency,
+                           seconds=options.warmup, server_cpu=cpu)  # fmt: skip
+        taking_turns = await run_interleaved(
+            client,
+            compared,
+            concurrency=options.concurrency,
+            seconds=options.seconds,
+            turn_seconds=options.turn_seconds,
+            server_cpu=cpu,
+        )
+        loads.update(taking_turns)
+        for name in compared:
+            print(f"  {name:<15} {describe(loads[name])}, {peak_so_far(pid)}", flush=True)
         for name, request in reads.items():
             loads[name] = await load(request)
             print(f"  {name:<15} {describe(loads[name])}, {peak_so_far(pid)}", flush=True)
@@ -418,11 +444,21 @@ def main() -> None:
     parser.add_argument(
         "--write-concurrency", type=int, default=16, help="for the second run of writes"
     )
+    parser.add_argument(
+        "--turn-seconds",
+        type=float,
+        default=1.0,
+        help="length of each turn of the requests whose rates are compared",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the databases")
     arguments = parser.parse_args()
     backends = BACKENDS if arguments.backend == "both" else (arguments.backend,)
     options = LoadOptions(
-        arguments.seconds, arguments.warmup, arguments.concurrency, arguments.write_concurrency
+        arguments.seconds,
+        arguments.warmup,
+        arguments.concurrency,
+        arguments.write_concurrency,
+        arguments.turn_seconds,
     )
     figures = [
         asyncio.run(run_backend(backend, arguments.cells_per_commune, arguments.rebuild, options))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,45 @@ async def run_load(
         server_cpu_seconds=server_cpu() - cpu_before,
         first_failure=tally.first_failure,
     )
+
+
+def combined(results: Sequence[LoadResult]) -> LoadResult:
+    """Several runs of one request as if they were one run."""
+    return LoadResult(
+        completed=sum(result.completed for result in results),
+        failed=sum(result.failed for result in results),
+        seconds=sum(result.seconds for result in results),
+        latencies=[latency for result in results for latency in result.latencies],
+        server_cpu_seconds=sum(result.server_cpu_seconds for result in results),
+        first_failure=next((r.first_failure for r in results if r.first_failure), None),
+    )
+
+
+async def run_interleaved(
+    client: httpx.AsyncClient,
+    requests: Mapping[str, Request],
+    *,
+    concurrency: int,
+    seconds: float,
+    turn_seconds: float,
+    server_cpu: Callable[[], float],
+) -> dict[str, LoadResult]:
+    """Each request for `seconds` in all, taking turns of `turn_seconds`, so that requests
+    compared with each other run under the same conditions: this machine's speed drifts
+    by a fifth from one minute to the next, which back-to-back runs would count as a
+    difference between the requests."""
+    turns: dict[str, list[LoadResult]] = {name: [] for name in requests}
+    remaining = seconds
+    while remaining > 0:
+        turn = min(turn_seconds, remaining)
+        for name, request in requests.items():
+            turns[name].append(
+                await run_load(
+                    client, request, concurrency=concurrency, seconds=turn, server_cpu=server_cpu
+                )
+            )
+        remaining -= turn
+    return {name: combined(results) for name, results in turns.items()}
 
 
 async def post_graphql(
