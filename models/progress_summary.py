@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 from models import rollups
 from models.congress import MilestoneStatus
@@ -48,18 +49,12 @@ class ProgressCounts:
         return self.held / self.total if self.total else 0.0
 
     def add_counter(self, measure: str, value: int) -> None:
-        if measure.startswith(rollups.MILESTONE_PREFIX):
-            status, code = measure.removeprefix(rollups.MILESTONE_PREFIX).split(":", 1)
-            by_code = (
-                self.milestones_done
-                if status == MilestoneStatus.DONE.value
-                else self.milestones_in_progress
-            )
-            by_code[code] = by_code.get(code, 0) + value
-        elif measure in rollups.RESULT_SUMS:
-            self.result_sums[measure] = self.result_sums.get(measure, 0) + value
-        elif measure in _SCALARS:
-            setattr(self, _SCALARS[measure], getattr(self, _SCALARS[measure]) + value)
+        attribute, key = _counted_as(measure)
+        if key is not None:
+            by_key: dict[str, int] = getattr(self, attribute)
+            by_key[key] = by_key.get(key, 0) + value
+        elif attribute:
+            setattr(self, attribute, getattr(self, attribute) + value)
 
     def add(self, other: ProgressCounts) -> None:
         for name in _SCALARS.values():
@@ -83,6 +78,21 @@ _SCALARS = {
     OVERDUE: "overdue",
     DUE_SOON: "due_soon",
 }
+
+
+@lru_cache(maxsize=1024)
+def _counted_as(measure: str) -> tuple[str, str | None]:
+    """Where a rollup measure adds up in ProgressCounts: (attribute, key in that dict, or
+    None for a number); ("", None) for one it does not show. Parsed once per name: a summary
+    folds dozens of rows, and the names are few (the scalars, two per template step)."""
+    if measure.startswith(rollups.MILESTONE_PREFIX):
+        status, code = measure.removeprefix(rollups.MILESTONE_PREFIX).split(":", 1)
+        if status == MilestoneStatus.DONE.value:
+            return "milestones_done", code
+        return "milestones_in_progress", code
+    if measure in rollups.RESULT_SUMS:
+        return "result_sums", measure
+    return _SCALARS.get(measure, ""), None
 
 
 @dataclass(slots=True)
