@@ -131,6 +131,14 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
 
+    def rollback(self) -> None:
+        # Every connection is rolled back as it goes back to the pool, most after reads
+        # only: with no transaction open there is nothing to undo, and no trip to make.
+        connection = self._connection._connection
+        if connection is not None and not connection.in_transaction:
+            return
+        super().rollback()
+
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:

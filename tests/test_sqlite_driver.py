@@ -143,3 +143,19 @@ async def test_bounded_reads_from_many_connections_at_once(engine: AsyncEngine) 
             return int((await connection.execute(query)).scalar_one())
 
     assert await asyncio.gather(*(count() for _ in range(8))) == [1] * 8
+
+
+async def test_a_rollback_with_nothing_to_undo_makes_no_trip(
+    engine: AsyncEngine, trips: list[Any]
+) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+        trips.clear()
+        await connection.rollback()
+        assert trips == []
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1)"))
+        trips.clear()
+        await connection.rollback()  # a write is open: undone in the connection's thread
+        assert len(trips) == 1
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
