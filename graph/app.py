@@ -21,6 +21,7 @@ from config import Settings
 from graph import reports
 from graph.authentication import SESSION_STATE_KEY, VIEWER_STATE_KEY, AuthenticationMiddleware
 from graph.context import Context
+from graph.garbage_collection import tune_for_serving
 from graph.milestone_writer import MilestoneWriter
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.schema import build_schema
@@ -153,5 +154,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
 
 
 def create_app_from_env() -> Starlette:
-    """Factory for `uvicorn --factory` and for every worker process `congress serve` starts."""
-    return create_app(Settings.from_env())
+    """Factory for `uvicorn --factory` and for every worker process `congress serve` starts:
+    the app, then the worker's garbage collector set for serving it."""
+    app = create_app(Settings.from_env())
+    tune_for_serving()
+    return app

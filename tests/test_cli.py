@@ -208,3 +208,30 @@ def test_check_rollups_finds_drift_and_repairs_it(empty_database_url: str, tmp_p
     assert repaired.exit_code == 0, repaired.output
     assert "Repaired" in repaired.output
     assert "no drift" in congress(tmp_path, empty_database_url, "check-rollups").output
+
+
+def test_a_serving_worker_freezes_startup_and_collects_less_often(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """In a process of its own, as `congress serve` starts each worker (freezing would
+    keep this test process's objects for good)."""
+    probe = (
+        "import gc\n"
+        "from graph.app import create_app_from_env\n"
+        "from graph.garbage_collection import YOUNG_GENERATION_THRESHOLD\n"
+        "default = gc.get_threshold()\n"
+        "create_app_from_env()\n"
+        "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
+        "assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, *default[1:])\n"
+        "print('tuned')\n"
+    )
+    environment = {
+        **os.environ,
+        "CONGRESS_DATA_DIR": str(tmp_path),
+        "CONGRESS_DATABASE_URL": empty_database_url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "tuned"
