@@ -5,23 +5,30 @@ Every request leaves its objects in reference cycles that only the collector fre
 objects refer to each other): 57 cyclic objects after `{ __typename }`, 135 after a
 progress summary. With CPython's defaults the collector ran every 700 allocations, and
 each full collection walked the ~130,000 objects startup made (modules, the schema, the
-catalogs), which are never garbage: under a load of summaries, collections took a tenth
-of the worker's time, 70 ms for each full one. Measured with gc.callbacks in a worker
-under bench/progress.py's load; the README has the figures.
+catalogs), which are never garbage. Measured with gc.callbacks in a worker under
+bench/progress.py's loads (README, "Measured"): collections took more than half of the
+worker's time under nested pages, and a tenth under summaries.
 """
 
 from __future__ import annotations
 
 import gc
 
-# Allocations between two collections of the youngest generation (CPython's default: 700).
-# A few dozen requests' worth of cyclic garbage, a few MB at most, waits that long.
+# Allocations between two collections of the youngest generation (CPython's default: 700):
+# a few dozen requests' worth of cyclic garbage waits that long.
 YOUNG_GENERATION_THRESHOLD = 10_000
+# Collections of a generation between two of the next older one (CPython's default: 10).
+# Kept short: the objects of a long query survive a few young collections before they die,
+# and only a collection of their own generation frees them. Peak memory under the nested
+# pages was 315 MiB with 10, 189 MiB with 2; with startup frozen, an old collection walks
+# only what running requests hold.
+OLDER_GENERATION_THRESHOLD = 2
 
 
 def tune_for_serving() -> None:
     """Leave what exists now out of every later collection, and collect less often."""
     gc.collect()
     gc.freeze()
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
+    gc.set_threshold(
+        YOUNG_GENERATION_THRESHOLD, OLDER_GENERATION_THRESHOLD, OLDER_GENERATION_THRESHOLD
+    )

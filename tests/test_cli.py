@@ -218,11 +218,12 @@ def test_a_serving_worker_freezes_startup_and_collects_less_often(
     probe = (
         "import gc\n"
         "from graph.app import create_app_from_env\n"
-        "from graph.garbage_collection import YOUNG_GENERATION_THRESHOLD\n"
-        "default = gc.get_threshold()\n"
+        "from graph.garbage_collection import OLDER_GENERATION_THRESHOLD as older\n"
+        "from graph.garbage_collection import YOUNG_GENERATION_THRESHOLD as young\n"
+        "assert gc.get_threshold() != (young, older, older)\n"
         "create_app_from_env()\n"
         "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
-        "assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, *default[1:])\n"
+        "assert gc.get_threshold() == (young, older, older)\n"
         "print('tuned')\n"
     )
     environment = {
