@@ -5,9 +5,9 @@ Every request leaves its objects in reference cycles that only the collector fre
 objects refer to each other): 57 cyclic objects after `{ __typename }`, 135 after a
 progress summary. With CPython's defaults the collector ran every 700 allocations, and
 each full collection walked the ~130,000 objects startup made (modules, the schema, the
-catalogs), which are never garbage. Measured with gc.callbacks in a worker under
-bench/progress.py's loads (README, "Measured"): collections took more than half of the
-worker's time under nested pages, and a tenth under summaries.
+catalogs), which are never garbage. Timed with gc.callbacks in a worker under the loads
+of bench/progress.py (an ad hoc harness, not committed): collections took more than half
+of the worker's time under nested pages and writes, and a tenth under summaries.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import gc
 # a few dozen requests' worth of cyclic garbage waits that long.
 YOUNG_GENERATION_THRESHOLD = 10_000
 # Collections of a generation between two of the next older one (CPython's default: 10).
-# Kept short: the objects of a long query survive a few young collections before they die,
-# and only a collection of their own generation frees them. Peak memory under the nested
-# pages was 315 MiB with 10, 189 MiB with 2; with startup frozen, an old collection walks
-# only what running requests hold.
-OLDER_GENERATION_THRESHOLD = 2
+# Shorter: the objects of a long query survive a few young collections before they die,
+# and only a collection of their own generation frees them; with 10, bench/progress.py's
+# nested pages raised a worker's peak memory to 331 MiB. With startup frozen, an older
+# collection walks only what requests and caches hold.
+OLDER_GENERATION_THRESHOLD = 5
 
 
 def tune_for_serving() -> None:
