@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -179,3 +181,17 @@ def demo_commune_code() -> str:
 
 def demo_cell_code() -> str:
     return f"{demo_commune_code()}-001"
+
+
+@pytest.fixture
+def driver_trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every function queued to an aiosqlite connection's thread from now on."""
+    queued: list[Any] = []
+    original: Any = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        queued.append(fn)
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return queued

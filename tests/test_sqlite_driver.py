@@ -72,48 +72,34 @@ async def test_errors_keep_their_kind_and_the_transaction_rolls_back(engine: Asy
 
 
 async def test_a_statement_is_one_trip_to_the_connections_thread(
-    engine: AsyncEngine, trips: list[Any]
+    engine: AsyncEngine, driver_trips: list[Any]
 ) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))  # connected and warmed up
-        trips.clear()
+        driver_trips.clear()
         for _ in range(5):
             await connection.execute(text("SELECT name FROM item"))
-        assert len(trips) == 5
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every function queued to a connection's thread from now on."""
-    queued: list[Any] = []
-    original: Any = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        queued.append(fn)
-        return await original(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    return queued
+        assert len(driver_trips) == 5
 
 
 async def test_a_bounded_read_runs_on_the_loop_with_the_same_rows(
-    engine: AsyncEngine, trips: list[Any]
+    engine: AsyncEngine, driver_trips: list[Any]
 ) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1), ('b', 2)"))
     query = text("SELECT name, n FROM item WHERE n > :n ORDER BY id")
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))  # connected and warmed up
-        trips.clear()
+        driver_trips.clear()
         on_loop = await connection.execute(
             query.execution_options(**{BOUNDED_READ: True}), {"n": 0}
         )
         assert list(on_loop.keys()) == ["name", "n"]
         assert on_loop.all() == [("a", 1), ("b", 2)]
-        assert trips == []
+        assert driver_trips == []
         in_thread = await connection.execute(query, {"n": 0})
         assert in_thread.all() == [("a", 1), ("b", 2)]
-        assert len(trips) == 1
+        assert len(driver_trips) == 1
 
 
 async def test_a_bounded_read_sees_its_transactions_writes_and_keeps_errors(
@@ -146,16 +132,16 @@ async def test_bounded_reads_from_many_connections_at_once(engine: AsyncEngine) 
 
 
 async def test_a_rollback_with_nothing_to_undo_makes_no_trip(
-    engine: AsyncEngine, trips: list[Any]
+    engine: AsyncEngine, driver_trips: list[Any]
 ) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
-        trips.clear()
+        driver_trips.clear()
         await connection.rollback()
-        assert trips == []
+        assert driver_trips == []
         await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1)"))
-        trips.clear()
+        driver_trips.clear()
         await connection.rollback()  # a write is open: undone in the connection's thread
-        assert len(trips) == 1
+        assert len(driver_trips) == 1
     async with engine.connect() as connection:
         assert (await connection.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
