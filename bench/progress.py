@@ -252,22 +252,23 @@ async def measure_server(
     loads: dict[str, LoadResult] = {}
     async with client_for(max(options.concurrency, options.write_concurrency)) as client:
 
-        async def load(request: Request, concurrency: int = options.concurrency) -> LoadResult:
-            if options.warmup > 0:
-                await run_load(client, request, concurrency=concurrency,
-                               seconds=options.warmup, server_cpu=lambda: cpu_seconds(pid))  # fmt: skip
-            return await run_load(client, request, concurrency=concurrency,
-                                  seconds=options.seconds, server_cpu=lambda: cpu_seconds(pid))  # fmt: skip
-
-        # The requests the goals compare with each other take turns (bench.progress_load).
-        compared = {name: reads.pop(name) for name in COMPARED}
-
         def cpu() -> float:
             return cpu_seconds(pid)
 
+        async def warm_up(request: Request, concurrency: int) -> None:
+            if options.warmup > 0:
+                await run_load(client, request, concurrency=concurrency,
+                               seconds=options.warmup, server_cpu=cpu)  # fmt: skip
+
+        async def load(request: Request, concurrency: int = options.concurrency) -> LoadResult:
+            await warm_up(request, concurrency)
+            return await run_load(client, request, concurrency=concurrency,
+                                  seconds=options.seconds, server_cpu=cpu)  # fmt: skip
+
+        # The requests the goals compare with each other take turns (bench.progress_load).
+        compared = {name: reads.pop(name) for name in COMPARED}
         for warming in compared.values():
-            await run_load(client, warming, concurrency=options.concurrency,
-                           seconds=options.warmup, server_cpu=cpu)  # fmt: skip
+            await warm_up(warming, options.concurrency)
         taking_turns = await run_interleaved(
             client,
             compared,
