@@ -2,13 +2,11 @@
 
 Every request leaves its objects in reference cycles that only the collector frees
 (graphql-core's execution context, SQLAlchemy's session and strawberry's per-request
-objects refer to each other): 57 cyclic objects after `{ __typename }`, 135 after a
-progress summary. With CPython's defaults the collector ran every 700 allocations, and
-each full collection walked the ~130,000 objects startup made (modules, the schema, the
-catalogs), which are never garbage. Timed with gc.callbacks in a worker under the loads
-of bench/progress.py (an ad hoc harness, not committed): collections took more than half
-of the worker's time under nested pages and writes, and a tenth under summaries.
-"""
+objects refer to each other). With CPython's thresholds the collector ran every 700
+allocations, and each full collection walked the ~160,000 objects a warm worker holds
+(modules, the schema, the catalogs, the caches), which are never garbage.
+`python -m bench.garbage` measures both and what the collector costs per request, with
+CPython's thresholds and with these (README, "Measured")."""
 
 from __future__ import annotations
 
