@@ -21,6 +21,7 @@ from graph.errors import MaskUnexpectedErrors, log_unexpected_errors
 from graph.schema.committee import Committee, Congress
 from graph.schema.difficulty_root import DifficultyMutations, DifficultyQueries
 from graph.schema.errors import ERROR_TYPES
+from graph.schema.execution import PlainLeafExecutionContext
 from graph.schema.mutation import Mutation
 from graph.schema.node_budget import NodeBudget
 from graph.schema.node_limit import NodeLimit, WorstCases
@@ -72,4 +73,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=merge_types("Mutation", MUTATION_PARTS),
         types=[Committee, Congress, User, *ERROR_TYPES],
         extensions=extensions,
+        execution_context_class=PlainLeafExecutionContext,
     )

@@ -1,0 +1,90 @@
+"""Execution that reads plain leaf fields without the machinery a resolver needs.
+
+A summary is mostly numbers: a dashboard asks for dozens of counters per committee, each a
+plain attribute of an object the resolvers already built. For each such field graphql-core
+builds a resolve info, calls strawberry's default resolver through two wrappers, checks
+twice for an awaitable and dispatches on the field's type before it coerces the value.
+None of that can change the answer of a field that strawberry itself marks as basic (no
+resolver, no permission or other field extension) and whose type is a scalar or an enum, so
+those fields are read and coerced here directly. Anything else, and any value the direct
+path cannot answer alone (null, an awaitable, a value the scalar refuses), goes through
+graphql-core's own path, which reports errors as it always does.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    Undefined,
+    get_nullable_type,
+)
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+PlainLeaves = dict[tuple[str, str], tuple[Any, GraphQLLeafType]]
+
+
+@cache
+def plain_leaves(schema: GraphQLSchema) -> PlainLeaves:
+    """(type name, field name) -> (resolver, leaf type) of every basic scalar or enum field.
+
+    One table per schema, which lives as long as the process."""
+    leaves: PlainLeaves = {}
+    for type_name, named_type in schema.type_map.items():
+        if not isinstance(named_type, GraphQLObjectType) or type_name.startswith("__"):
+            continue
+        for field_name, field in named_type.fields.items():
+            leaf_type = _plain_leaf_type(field)
+            if leaf_type is not None:
+                leaves[type_name, field_name] = (field.resolve, leaf_type)
+    return leaves
+
+
+def _plain_leaf_type(field: GraphQLField) -> GraphQLLeafType | None:
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    # Strawberry's own test for the fields it resolves without an Info: no resolver and no
+    # field extensions, so no permission classes either. Exception handlers, the one other
+    # thing strawberry wraps a basic field in, only apply to fields returning their types.
+    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+        return None
+    leaf_type = get_nullable_type(field.type)
+    return leaf_type if isinstance(leaf_type, GraphQLLeafType) and not field.args else None
+
+
+class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Field middleware (a schema extension's `resolve`) must see every field.
+        middleware = self.middleware_manager
+        self._leaves = {} if middleware and middleware.middlewares else plain_leaves(self.schema)
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        leaf = self._leaves.get((parent_type.name, field_details_list[0].node.name.value))
+        if leaf is not None:
+            resolve, leaf_type = leaf
+            try:
+                value = resolve(source, None)
+                if value is not None and not self.is_awaitable(value):
+                    coerced = leaf_type.coerce_output_value(value)
+                    if coerced is not Undefined and coerced is not None:
+                        return coerced
+            except Exception:  # graphql-core's path below reports it
+                pass
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
