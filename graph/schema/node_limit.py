@@ -23,7 +23,12 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
     SelectionSetNode,
+    TypeNode,
+    VariableDefinitionNode,
     VariableNode,
     get_named_type,
     get_nullable_type,
@@ -69,22 +74,9 @@ class NodeLimit(SchemaExtension):
         )
         worst_case = 0
         if document is not None and operation is not None:
-            fragments = {
-                definition.name.value: definition
-                for definition in document.definitions
-                if isinstance(definition, FragmentDefinitionNode)
-            }
             schema: GraphQLSchema = context.schema._schema
             root_type = schema.get_root_type(operation.operation)
-            # Coerced as execution will see them, so a variable's default counts too.
-            coerced = get_variable_values(
-                schema, operation.variable_definitions or (), context.variables or {}
-            )
-            # graphql-core 3.3 wraps the values (`.coerced`), 3.2 returns the dict; a list
-            # means bad variables, which execution reports itself.
-            variables = getattr(coerced, "coerced", coerced)
-            if not isinstance(variables, dict):
-                variables = {}
+            variables = _page_variables(schema, operation, context.variables)
             # The count depends on the document and on the whole numbers among the
             # variables only (what a `first` can be): clients repeat the same few.
             key = (
@@ -94,6 +86,11 @@ class NodeLimit(SchemaExtension):
             )
             found = self.counted.get(key)
             if found is None:
+                fragments = {
+                    definition.name.value: definition
+                    for definition in document.definitions
+                    if isinstance(definition, FragmentDefinitionNode)
+                }
                 counter = _NodeCounter(schema, fragments, variables, self.default_page_size)
                 found = counter.count(operation.selection_set, root_type, multiplier=1)
                 self.counted.put(key, found)
@@ -110,6 +107,29 @@ class NodeLimit(SchemaExtension):
                 return
         async with self.budget.reserve(worst_case):
             yield
+
+
+def _page_variables(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, given: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The variables a `first` can be, coerced as execution will see them (a default counts
+    too). Only an Int variable can be a `first` in a valid document; most documents have
+    none, and then nothing is coerced twice (execution coerces them all again)."""
+    definitions = operation.variable_definitions or ()
+    if not any(_is_int(definition) for definition in definitions):
+        return {}
+    coerced = get_variable_values(schema, definitions, given or {})
+    # graphql-core 3.3 wraps the values (`.coerced`); a list means bad variables, which
+    # execution reports itself.
+    variables = getattr(coerced, "coerced", coerced)
+    return variables if isinstance(variables, dict) else {}
+
+
+def _is_int(definition: VariableDefinitionNode) -> bool:
+    variable_type: TypeNode = definition.type
+    while isinstance(variable_type, NonNullTypeNode):
+        variable_type = variable_type.type
+    return isinstance(variable_type, NamedTypeNode) and variable_type.name.value == "Int"
 
 
 WorstCaseKey = tuple[str, str | None, tuple[tuple[str, int], ...]]
