@@ -41,6 +41,14 @@ class PreparedRead:
     @classmethod
     def of(cls, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> PreparedRead:
         compiled = statement.compile(dialect=dialect)
+        # Parameters rendered at execution (expanding IN lists, literal_execute) and names
+        # the dialect escapes need SQLAlchemy's execution layer; refuse them here.
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            raise ValueError("a PreparedRead takes no expanding or literal-execute parameters")
+        if compiled.escaped_bind_names:
+            raise ValueError(
+                "a PreparedRead takes only parameter names the dialect need not escape"
+            )
         positions = tuple(
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in compiled.positiontup or ()
@@ -68,6 +76,7 @@ class PreparedRead:
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if isinstance(cursor, OneTripCursor):
             cursor.run_on_loop = True
+        _drop_stale_statements_before(connection.dialect, cursor)
         sql = self.compiled.string
         # The engine's cursor events see it as any statement (statement counts, tracing);
         # SQLAlchemy documents their execution context as possibly None.
@@ -75,6 +84,11 @@ class PreparedRead:
         try:
             cursor.execute(sql, positional)
             rows = cursor.fetchall()
+        except Exception as error:
+            _drop_stale_statements_after(connection.dialect, error)
+            # Wrapped in SQLAlchemy's DBAPIError, a lost connection invalidated and the
+            # engine's handle_error listeners called, as for any statement (it raises).
+            connection._handle_dbapi_exception(error, sql, positional, cursor, None)
         finally:
             cursor.close()
         connection.dispatch.after_cursor_execute(connection, cursor, sql, positional, None, False)
@@ -86,3 +100,26 @@ class PreparedRead:
             value if process is None else process(value)
             for value, process in zip(rows[0], self.columns, strict=True)
         )
+
+
+# PostgreSQL (asyncpg) caches each connection's prepared statements. SQLAlchemy's asyncpg
+# execution context drops them once the schema changed (dialects/postgresql/asyncpg.py,
+# `pre_exec` and `handle_dbapi_exception`); these two do the same for a PreparedRead, which
+# has no execution context. Elsewhere they do nothing.
+_STALE_STATEMENT_ERRORS = ("InvalidCachedStatementError", "InternalServerError")
+
+
+def _drop_stale_statements_before(dialect: Dialect, cursor: Any) -> None:
+    if hasattr(cursor, "_invalidate_schema_cache_asof"):
+        cursor._invalidate_schema_cache_asof = dialect._invalidate_schema_cache_asof  # type: ignore[attr-defined]
+
+
+def _drop_stale_statements_after(dialect: Dialect, error: Exception) -> None:
+    invalidate = getattr(dialect, "_invalidate_schema_cache", None)
+    stale = tuple(
+        getattr(dialect.loaded_dbapi, name)
+        for name in _STALE_STATEMENT_ERRORS
+        if hasattr(dialect.loaded_dbapi, name)
+    )
+    if invalidate is not None and isinstance(error, stale):
+        invalidate()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import Undefined
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 
@@ -39,6 +40,8 @@ class Item:
     colour_or_none: Colour | None
     secret: int = strawberry.field(permission_classes=[Nobody])
     calls: strawberry.Private[list[str]]
+    # graphql-core raises an exception given as a value, and answers null for Undefined.
+    note: str | None = None
 
     @strawberry.field
     def computed(self) -> int:
@@ -63,6 +66,16 @@ def items(calls: list[str]) -> list[Item]:
             label="ba",
             colour=Colour.BLUE,
             colour_or_none="green",  # type: ignore[arg-type]
+            note=ValueError("No note here."),  # type: ignore[arg-type]
+            **common,
+        ),
+        Item(
+            number=4,
+            maybe=None,
+            label="bốn",
+            colour=Colour.RED,
+            colour_or_none=None,
+            note=Undefined,  # type: ignore[arg-type]
             **common,
         ),
     ]
@@ -87,7 +100,7 @@ def schema(fast: bool, calls: list[str], extensions: list[Any] | None = None) ->
 
 
 QUERIES = [
-    "{ items { number maybe ratio label colour colourOrNone computed shifted(by: 1) } }",
+    "{ items { number maybe ratio label colour colourOrNone note computed shifted(by: 1) } }",
     "{ first { number label secret } }",
     "{ first { ...F n: number } } fragment F on Item { number maybe colour }",
     "{ items { __typename number } first { computed } }",
@@ -113,9 +126,12 @@ async def test_the_errors_compared_are_there() -> None:
     assert result.data["items"][1] is None  # non-null `number` failed: the item is null
     assert result.data["items"][2]["colourOrNone"] is None
     assert result.data["items"][2]["label"] == "ba"
+    assert result.data["items"][2]["note"] is None
+    assert result.data["items"][3]["note"] is None
     messages = sorted(e.message for e in result.errors or [])
     assert any("Int cannot represent" in m for m in messages)
     assert any("green" in m for m in messages)
+    assert "No note here." in messages
     secret = await schema(fast=True, calls=[]).execute(QUERIES[1])
     assert [e.message for e in secret.errors or []] == ["Nobody may read this."]
 
@@ -124,7 +140,7 @@ def test_only_basic_leaf_fields_are_read_directly() -> None:
     table = plain_leaves(schema(fast=True, calls=[])._schema)
     item_fields = sorted(field for type_name, field in table if type_name == "Item")
     # Not `computed` (a resolver), `shifted` (arguments) or `secret` (a permission).
-    assert item_fields == ["colour", "colourOrNone", "label", "maybe", "number", "ratio"]
+    assert item_fields == ["colour", "colourOrNone", "label", "maybe", "note", "number", "ratio"]
 
 
 def test_the_api_reads_its_summary_counters_directly() -> None:

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Date, bindparam, event, select
+from sqlalchemy import Date, bindparam, event, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models import Committee
@@ -87,3 +88,43 @@ async def test_the_engine_cursor_events_see_it(empty_engine: AsyncEngine) -> Non
     async with create_session_factory(empty_engine)() as session:
         assert await read.one_or_none(session, {}) is None
     assert seen == [read.compiled.string]
+
+
+# A change of the column's type, which PostgreSQL's cached plans of the read cannot survive.
+SCHEMA_CHANGES = {
+    "postgresql": "ALTER TABLE committee ALTER COLUMN name TYPE text",
+    "sqlite": "ALTER TABLE committee ADD COLUMN note TEXT",
+}
+
+
+async def test_a_schema_change_costs_one_failed_read_at_most(
+    empty_engine: AsyncEngine, backend: str
+) -> None:
+    """As through SQLAlchemy's execution layer: a read prepared before the change may fail
+    once, wrapped as SQLAlchemy's DBAPIError, and the next one prepares it again."""
+    read = PreparedRead.of(
+        select(Committee.name).where(Committee.id == bindparam("id")), empty_engine.dialect
+    )
+    sessions = create_session_factory(empty_engine)
+    async with sessions() as session:
+        session.add(committee("A", 1))
+        await session.commit()
+        assert await read.one_or_none(session, {"id": 1}) == ("Chi bộ A",)
+        await session.commit()  # the connection, with the read prepared on it, stays open
+        await session.execute(text(SCHEMA_CHANGES[backend]))
+        await session.commit()
+        failures = 0
+        for _ in range(2):
+            try:
+                assert await read.one_or_none(session, {"id": 1}) == ("Chi bộ A",)
+            except DBAPIError:
+                failures += 1
+                await session.rollback()
+        assert failures <= 1
+        assert await read.one_or_none(session, {"id": 1}) == ("Chi bộ A",)
+
+
+def test_parameters_only_execution_can_render_are_refused(empty_engine: AsyncEngine) -> None:
+    expanding = select(Committee.id).where(Committee.id.in_(bindparam("ids", expanding=True)))
+    with pytest.raises(ValueError, match="no expanding or literal-execute parameters"):
+        PreparedRead.of(expanding, empty_engine.dialect)

@@ -6,13 +6,17 @@ builds a resolve info, calls strawberry's default resolver through two wrappers,
 twice for an awaitable and dispatches on the field's type before it coerces the value.
 None of that can change the answer of a field that strawberry itself marks as basic (no
 resolver, no permission or other field extension) and whose type is a scalar or an enum, so
-those fields are read and coerced here directly. Anything else, and any value the direct
-path cannot answer alone (null, an awaitable, a value the scalar refuses), goes through
-graphql-core's own path, which reports errors as it always does.
+those fields are read and coerced here directly (null too, where the field allows it).
+Anything else, and any value the direct path cannot answer alone (null where the field
+forbids it, an awaitable, an exception, a value the scalar refuses), goes through
+graphql-core's own path, which reports errors as it always does; the value is then read
+a second time, which a plain attribute allows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -23,18 +27,27 @@ from graphql import (
     GraphQLSchema,
     Undefined,
     get_nullable_type,
+    is_non_null_type,
 )
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-PlainLeaves = dict[tuple[str, str], tuple[Any, GraphQLLeafType]]
+
+@dataclass(frozen=True, slots=True)
+class PlainLeaf:
+    resolve: Callable[..., Any]
+    leaf_type: GraphQLLeafType
+    nullable: bool
+
+
+PlainLeaves = dict[tuple[str, str], PlainLeaf]
 
 
 @cache
 def plain_leaves(schema: GraphQLSchema) -> PlainLeaves:
-    """(type name, field name) -> (resolver, leaf type) of every basic scalar or enum field.
+    """(type name, field name) -> every basic scalar or enum field, with its resolver.
 
     One table per schema, which lives as long as the process."""
     leaves: PlainLeaves = {}
@@ -42,13 +55,13 @@ def plain_leaves(schema: GraphQLSchema) -> PlainLeaves:
         if not isinstance(named_type, GraphQLObjectType) or type_name.startswith("__"):
             continue
         for field_name, field in named_type.fields.items():
-            leaf_type = _plain_leaf_type(field)
-            if leaf_type is not None:
-                leaves[type_name, field_name] = (field.resolve, leaf_type)
+            leaf = _plain_leaf(field)
+            if leaf is not None:
+                leaves[type_name, field_name] = leaf
     return leaves
 
 
-def _plain_leaf_type(field: GraphQLField) -> GraphQLLeafType | None:
+def _plain_leaf(field: GraphQLField) -> PlainLeaf | None:
     definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
     # Strawberry's own test for the fields it resolves without an Info: no resolver and no
     # field extensions, so no permission classes either. Exception handlers, the one other
@@ -56,7 +69,9 @@ def _plain_leaf_type(field: GraphQLField) -> GraphQLLeafType | None:
     if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
         return None
     leaf_type = get_nullable_type(field.type)
-    return leaf_type if isinstance(leaf_type, GraphQLLeafType) and not field.args else None
+    if not isinstance(leaf_type, GraphQLLeafType) or field.args or field.resolve is None:
+        return None
+    return PlainLeaf(field.resolve, leaf_type, nullable=not is_non_null_type(field.type))
 
 
 class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -76,15 +91,24 @@ class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         leaf = self._leaves.get((parent_type.name, field_details_list[0].node.name.value))
         if leaf is not None:
-            resolve, leaf_type = leaf
             try:
-                value = resolve(source, None)
-                if value is not None and not self.is_awaitable(value):
-                    coerced = leaf_type.coerce_output_value(value)
-                    if coerced is not Undefined and coerced is not None:
-                        return coerced
+                value = leaf.resolve(source, None)
             except Exception:  # graphql-core's path below reports it
-                pass
+                value = Undefined
+            if value is None:
+                if leaf.nullable:
+                    return None
+            # What graphql-core completes in other ways: an awaitable, an exception returned
+            # as the value (raised as the field's error), Undefined (null).
+            elif value is not Undefined and not (
+                isinstance(value, Exception) or self.is_awaitable(value)
+            ):
+                try:
+                    coerced = leaf.leaf_type.coerce_output_value(value)
+                except Exception:  # reported by graphql-core's path below
+                    coerced = None
+                if coerced is not Undefined and coerced is not None:
+                    return coerced
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
