@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -45,11 +45,13 @@ class PlainLeaf:
 PlainLeaves = dict[tuple[str, str], PlainLeaf]
 
 
-@cache
-def plain_leaves(schema: GraphQLSchema) -> PlainLeaves:
-    """(type name, field name) -> every basic scalar or enum field, with its resolver.
+# A server builds one schema; the test suite builds one per app, and must not keep them all.
+_SCHEMAS_REMEMBERED = 8
 
-    One table per schema, which lives as long as the process."""
+
+@lru_cache(maxsize=_SCHEMAS_REMEMBERED)
+def plain_leaves(schema: GraphQLSchema) -> PlainLeaves:
+    """(type name, field name) -> every basic scalar or enum field, with its resolver."""
     leaves: PlainLeaves = {}
     for type_name, named_type in schema.type_map.items():
         if not isinstance(named_type, GraphQLObjectType) or type_name.startswith("__"):
