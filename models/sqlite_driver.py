@@ -12,9 +12,10 @@ reads afterwards: the rows, `description`, `rowcount` and `lastrowid`.
 A statement marked with the execution option `BOUNDED_READ` (and a PreparedRead,
 models/prepared_read.py) skips the trip altogether and runs on the event loop's own thread
 (`create_engine` opens connections with `check_same_thread=False`; the adapter's
-per-connection mutex still keeps it from meeting another statement on the same connection). Mark only reads whose cost does not grow with
-the tree, the data or the request: under load the hand-off to the driver's thread and back
-costs more than such a statement, and a long one would stall every request on the loop.
+per-connection mutex still keeps it from meeting another statement on the same
+connection). Mark only reads whose cost does not grow with the tree, the data or the
+request: under load the hand-off to the driver's thread and back costs more than such a
+statement, and a long one would stall every request on the loop.
 In WAL mode a read takes no lock that a writer holds, so it does not wait on the loop.
 
 Everything else (connections, transactions, error mapping, server-side cursors for
