@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from models.shielded_session import ShieldedSession
 from models.sqlite_driver import mark_bounded_reads, one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -65,7 +66,8 @@ def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # Statements run to their end even when a caller is cancelled (models/shielded_session.py).
+    return async_sessionmaker(engine, class_=ShieldedSession, expire_on_commit=False)
 
 
 async def advance_id_sequence(executor: AsyncConnection | AsyncSession, table_name: str) -> None:

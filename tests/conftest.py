@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bench.progress_server import Server, start_server, stop_server, wait_until_ready
 from config import Settings
 from models import Committee, Role
 from models.accounts import add_user
@@ -195,3 +196,29 @@ def driver_trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     return queued
+
+
+@dataclass(frozen=True)
+class ServedWorld:
+    """A copy of the demo database served by a real `congress serve` process (one worker)."""
+
+    server: Server
+    issuer: LocalIssuer
+
+    def token_for(self, subject: str) -> str:
+        return self.issuer.issue(subject, 3600)
+
+
+@pytest.fixture
+async def served_world(
+    backend: str, demo_template: str, tmp_path: Path
+) -> AsyncIterator[ServedWorld]:
+    async with copied_database(backend, demo_template, tmp_path) as url:
+        # The key exists before the server starts, so both sign and check with it.
+        issuer = LocalIssuer.load_or_create(Settings(data_dir=tmp_path).signing_key_path)
+        server = start_server(url, tmp_path)
+        try:
+            await wait_until_ready(server)
+            yield ServedWorld(server, issuer)
+        finally:
+            stop_server(server)
