@@ -104,6 +104,11 @@ def peak_memory_mib(pid: int) -> float:
     return max(_status_kib(process, "VmHWM") for process in server_processes(pid)) / 1024
 
 
+def resident_memory_mib(pid: int) -> float:
+    """The resident set of the process `pid` now, in MiB."""
+    return _status_kib(pid, "VmRSS") / 1024
+
+
 def _status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):

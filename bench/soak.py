@@ -28,12 +28,19 @@ from typing import Any
 
 import httpx
 
-from bench.progress_server import Server, _status_kib, start_server, stop_server, wait_until_ready
+from bench.progress_server import (
+    Server,
+    resident_memory_mib,
+    start_server,
+    stop_server,
+    wait_until_ready,
+)
 from config import Settings
 from models.database import create_engine
 from models.demo import build_demo
 from models.migrate import upgrade_database
 from permissions.tokens import LocalIssuer
+from tests.databases import BACKENDS, throwaway_database
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # Centre admin, province viewer, commune reporter and admin, cell viewer (models/demo.py).
@@ -131,10 +138,6 @@ class SoakReport:
         return found
 
 
-def resident_mib(pid: int) -> float:
-    return _status_kib(pid, "VmRSS") / 1024
-
-
 async def replay(server: Server, tokens: list[str], requests: int, concurrency: int) -> SoakReport:
     """Send `requests` requests, `concurrency` at a time, cycling users and documents."""
     report = SoakReport()
@@ -167,7 +170,7 @@ async def replay(server: Server, tokens: list[str], requests: int, concurrency: 
                 return
             report.requests += 1
             if report.requests % samples_every == 0 and server.process.poll() is None:
-                report.memory_mib.append(resident_mib(server.process.pid))
+                report.memory_mib.append(resident_memory_mib(server.process.pid))
             await one(client, token, document)
 
     limits = httpx.Limits(max_connections=concurrency)
@@ -191,8 +194,6 @@ async def build_database(database_url: str, cells_per_commune: int) -> None:
 
 
 async def run(backend: str, requests: int, concurrency: int, cells: int) -> int:
-    from tests.databases import throwaway_database
-
     with tempfile.TemporaryDirectory(prefix="congress-soak-") as directory:
         data_dir = Path(directory)
         async with throwaway_database(backend, data_dir) as database_url:
@@ -219,7 +220,7 @@ async def run(backend: str, requests: int, concurrency: int, cells: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--cells-per-commune", type=int, default=2)

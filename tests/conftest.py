@@ -21,7 +21,7 @@ from models.database import create_engine
 from models.demo import CENTRAL_CODE, build_demo, demo_users
 from models.migrate import upgrade_database
 from permissions.tokens import LocalIssuer
-from tests.api import GraphQLClient, app_client
+from tests.api import TOKEN_TTL_SECONDS, GraphQLClient, app_client
 from tests.databases import BACKENDS, copied_database, throwaway_database
 
 # Small enough to build in a second, deep enough for every level: centre, province, commune, cell.
@@ -206,7 +206,7 @@ class ServedWorld:
     issuer: LocalIssuer
 
     def token_for(self, subject: str) -> str:
-        return self.issuer.issue(subject, 3600)
+        return self.issuer.issue(subject, TOKEN_TTL_SECONDS)
 
 
 @pytest.fixture
