@@ -50,6 +50,9 @@ class Settings:
     default_page_size: int = 20
     token_ttl_seconds: int = 12 * 3600
     graphiql: bool = True
+    # Queries over the tree answered by the planner (graph/planner/); off, graphql-core
+    # answers every query field by field, as the planner's differential test compares.
+    planned_reads: bool = True
     # OpenID Connect provider (docs/identity-provider.md); off while `oidc_issuer` is None.
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
@@ -88,6 +91,7 @@ class Settings:
             ),
             token_ttl_seconds=int(env.get("CONGRESS_TOKEN_TTL") or cls.token_ttl_seconds),
             graphiql=_flag(env.get("CONGRESS_GRAPHIQL"), default=not is_production),
+            planned_reads=_flag(env.get("CONGRESS_PLANNED_READS"), default=True),
             oidc_issuer=env.get("CONGRESS_OIDC_ISSUER") or None,
             oidc_audience=env.get("CONGRESS_OIDC_AUDIENCE") or None,
             oidc_jwks_url=env.get("CONGRESS_OIDC_JWKS_URL") or None,
@@ -149,6 +153,7 @@ class Settings:
             "CONGRESS_MAX_NODES_IN_FLIGHT": str(self.max_nodes_in_flight),
             "CONGRESS_TOKEN_TTL": str(self.token_ttl_seconds),
             "CONGRESS_GRAPHIQL": "1" if self.graphiql else "0",
+            "CONGRESS_PLANNED_READS": "1" if self.planned_reads else "0",
             "CONGRESS_OIDC_ISSUER": self.oidc_issuer or "",
             "CONGRESS_OIDC_AUDIENCE": self.oidc_audience or "",
             "CONGRESS_OIDC_JWKS_URL": self.oidc_jwks_url or "",

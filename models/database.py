@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from models.shielded_session import ShieldedSession
-from models.sqlite_driver import mark_bounded_reads, one_trip_dbapi
+from models.sqlite_driver import one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -41,15 +41,8 @@ def create_engine(database_url: str, **engine_options: Any) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # One trip to aiosqlite's thread per statement instead of four (models/sqlite_driver.py).
         engine_options.setdefault("module", one_trip_dbapi())
-        # Bounded reads run on the event loop's thread, other statements in aiosqlite's: a
-        # connection made in one thread is used in both, whatever else the caller passes.
-        engine_options["connect_args"] = {
-            **engine_options.get("connect_args", {}),
-            "check_same_thread": False,
-        }
         engine = create_async_engine(url, **engine_options)
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-        event.listen(engine.sync_engine, "before_cursor_execute", mark_bounded_reads)
         return engine
     engine_options.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **engine_options)

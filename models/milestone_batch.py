@@ -36,7 +36,6 @@ from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressMilestone, CongressResult
 from models.refusals import Contention, Invalid, NotVisible, Refusal
 from models.rollups import rollups_follow
-from models.sqlite_driver import BOUNDED_READ
 from models.tree import Committee, require_open
 from models.versions import check_expected_version
 
@@ -285,11 +284,6 @@ def _write_plan(session: AsyncSession, plan: _Planned, now: datetime) -> None:
     plan.congress.held_on = plan.held_on
 
 
-# The batch's reads: rows by key of at most MAX_BATCH writes (graph/milestone_writer.py),
-# whatever the tree, so they may run on the event loop (models/sqlite_driver.py).
-_BATCH_READ = {BOUNDED_READ: True}
-
-
 async def _terms(session: AsyncSession, codes: Iterable[str | None]) -> dict[str | None, Term]:
     """The terms named, and the current one under None if asked for."""
     named = [code for code in codes if code is not None]
@@ -297,7 +291,6 @@ async def _terms(session: AsyncSession, codes: Iterable[str | None]) -> dict[str
         select(Term)
         .where(or_(Term.is_current, Term.code.in_(named)))
         .order_by(Term.starts_on.desc())
-        .execution_options(**_BATCH_READ)
     )
     found: dict[str | None, Term] = {}
     for term in rows:
@@ -312,7 +305,7 @@ async def _committees(session: AsyncSession, ids: Iterable[int]) -> dict[int, Co
     rows = await session.scalars(
         select(Committee)
         .where(Committee.id.in_(list(ids)))
-        .execution_options(populate_existing=True, **_BATCH_READ)
+        .execution_options(populate_existing=True)
     )
     return {committee.id: committee for committee in rows}
 
@@ -325,7 +318,7 @@ async def _congresses(
     rows = await session.scalars(
         select(Congress)
         .where(pairs_condition(Congress.committee_id, Congress.term_id, pairs))
-        .execution_options(populate_existing=True, **_BATCH_READ)
+        .execution_options(populate_existing=True)
     )
     found = {(congress.committee_id, congress.term_id): congress for congress in rows}
     return {pair: congress for pair, congress in found.items() if pair in pairs}
@@ -338,7 +331,6 @@ async def _templates(
         select(MilestoneTemplate)
         .where(MilestoneTemplate.term_id.in_(list(term_ids)))
         .order_by(MilestoneTemplate.term_id, MilestoneTemplate.position)
-        .execution_options(**_BATCH_READ)
     )
     found: dict[int, list[MilestoneTemplate]] = {}
     for template in rows:
@@ -352,7 +344,7 @@ async def _stored(
     rows = await session.scalars(
         select(CongressMilestone)
         .where(CongressMilestone.congress_id.in_(list(congress_ids)))
-        .execution_options(populate_existing=True, **_BATCH_READ)
+        .execution_options(populate_existing=True)
     )
     found: dict[int, dict[str, CongressMilestone]] = {}
     for row in rows:

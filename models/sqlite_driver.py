@@ -9,15 +9,6 @@ every statement (two just to authenticate, sixteen for a progress write), so thi
 does the four steps in one function run in the connection's thread and keeps what SQLAlchemy
 reads afterwards: the rows, `description`, `rowcount` and `lastrowid`.
 
-A statement marked with the execution option `BOUNDED_READ` (and a PreparedRead,
-models/prepared_read.py) skips the trip altogether and runs on the event loop's own thread
-(`create_engine` opens connections with `check_same_thread=False`; the adapter's
-per-connection mutex still keeps it from meeting another statement on the same
-connection). Mark only reads whose cost does not grow with the tree, the data or the
-request: under load the hand-off to the driver's thread and back costs more than such a
-statement, and a long one would stall every request on the loop.
-In WAL mode a read takes no lock that a writer holds, so it does not wait on the loop.
-
 Everything else (connections, transactions, error mapping, server-side cursors for
 streamed results) is SQLAlchemy's aiosqlite dialect unchanged; `create_engine` passes this
 module as the DBAPI. The one private call is `aiosqlite.Connection._execute(function)`,
@@ -38,9 +29,6 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util import EMPTY_DICT
-
-# The execution option of a statement that runs on the event loop's thread (see above).
-BOUNDED_READ = "bounded_read"
 
 # description, rowcount, lastrowid, rows: what a statement leaves for SQLAlchemy to read.
 Outcome = tuple[Any, int, int | None, list[Any]]
@@ -67,7 +55,7 @@ def execute_statement(
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
-    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount", "run_on_loop")
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: Any) -> None:
         # No aiosqlite cursor: each statement opens and closes a sqlite3 one in the thread.
@@ -79,8 +67,6 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rowcount = -1
         self._lastrowid: int | None = None
         self._arraysize = 1
-        # Set for its next statement by `mark_bounded_reads` (a cursor serves one statement).
-        self.run_on_loop = False
 
     @property
     def description(self) -> Any:
@@ -110,14 +96,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
-            if self.run_on_loop and not many:
-                outcome = execute_statement(
-                    self._connection._conn, operation, parameters, many=False
-                )
-            else:
-                outcome = await self._connection._execute(
-                    execute_statement, self._connection._conn, operation, parameters, many=many
-                )
+            outcome = await self._connection._execute(
+                execute_statement, self._connection._conn, operation, parameters, many=many
+            )
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
@@ -146,20 +127,6 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         connection = super().connect(*arg, **kw)
         # The parent made its own adapter around the new connection: re-wrap it.
         return OneTripConnection(self, connection._connection)
-
-
-def mark_bounded_reads(
-    _connection: Any,
-    cursor: Any,
-    _statement: str,
-    _parameters: Any,
-    context: Any,
-    _executemany: bool,
-) -> None:
-    """`before_cursor_execute` listener: a statement with the BOUNDED_READ execution
-    option runs on the event loop's thread."""
-    if isinstance(cursor, OneTripCursor) and context is not None:
-        cursor.run_on_loop = bool(context.execution_options.get(BOUNDED_READ, False))
 
 
 def one_trip_dbapi() -> OneTripDBAPI:

@@ -8,7 +8,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Assignment, Committee, Role, User
-from models.sqlite_driver import BOUNDED_READ
 from models.tree import is_in_subtree
 from permissions.scope import Scope
 
@@ -60,8 +59,6 @@ _ACTIVE_USER_WITH_GRANTS = (
     .outerjoin(Committee, Committee.id == Assignment.committee_id)
     .where(User.subject == bindparam("subject"), User.is_active)
     .order_by(Committee.path)
-    # A handful of rows by unique keys, whatever the tree (models/sqlite_driver.py).
-    .execution_options(**{BOUNDED_READ: True})
 )
 
 

@@ -118,6 +118,67 @@ async def first_per_group(
     return pages
 
 
+# The children of a level: built once per shape (scope roots, closed ones, a cursor) and run
+# with bound values, since building a windowed statement costs more than running it.
+_CHILDREN_SHAPES_CACHED = 64
+
+
+def _children_conditions(
+    scope_roots: int, include_closed: bool, after: bool
+) -> list[ColumnElement[bool]]:
+    conditions = [
+        Committee.parent_id.in_(bindparam("parent_ids", expanding=True)),
+        condition_with_parameters(Committee.path, scope_roots),
+    ]
+    if not include_closed:
+        conditions.append(Committee.closed_at.is_(None))
+    if after:
+        # The path a page continues after; a cursor naming an invisible node matches nothing.
+        cursor_committee = aliased(Committee)
+        conditions.append(
+            Committee.path
+            > select(cursor_committee.path)
+            .where(
+                cursor_committee.id == bindparam("after_id"),
+                condition_with_parameters(cursor_committee.path, scope_roots),
+            )
+            .scalar_subquery()
+        )
+    return conditions
+
+
+@lru_cache(maxsize=_CHILDREN_SHAPES_CACHED)
+def _children_page_statement(
+    scope_roots: int, include_closed: bool, after: bool
+) -> Select[Committee]:
+    position = (
+        func.row_number()
+        .over(partition_by=Committee.parent_id, order_by=Committee.path)
+        .label("position")
+    )
+    ranked = (
+        select(Committee, position)
+        .where(*_children_conditions(scope_roots, include_closed, after))
+        .subquery()
+    )
+    return (
+        select(aliased(Committee, ranked))
+        .where(ranked.c.position <= bindparam("limit"))
+        .order_by(ranked.c.position)
+        # Moves rewrite paths with bulk UPDATEs; never serve a stale copy from the session.
+        .execution_options(populate_existing=True)
+    )
+
+
+@lru_cache(maxsize=_CHILDREN_SHAPES_CACHED)
+def _children_count_statement(scope_roots: int, include_closed: bool) -> Select[int | None, int]:
+    return (
+        select(Committee.parent_id, func.count())
+        .where(*_children_conditions(scope_roots, include_closed, after=False))
+        .group_by(Committee.parent_id)
+    )
+
+
 async def children_pages(
     session: AsyncSession,
     scope: Scope,
@@ -128,30 +189,29 @@ async def children_pages(
     include_closed: bool,
 ) -> dict[int, list[Committee]]:
     """Up to `limit` children of each parent, in path order, in one statement for all parents."""
-    conditions = [Committee.parent_id.in_(parent_ids), scope.condition(Committee.path)]
-    if not include_closed:
-        conditions.append(Committee.closed_at.is_(None))
-    if after_id is not None:
-        conditions.append(Committee.path > _after_cursor(scope, after_id))
-    return await first_per_group(
-        session,
-        Committee,
-        group_by=Committee.parent_id,
-        order_by=Committee.path,
-        conditions=conditions,
-        group_ids=parent_ids,
-        limit=limit,
+    statement = _children_page_statement(
+        len(scope.root_paths), include_closed, after_id is not None
     )
+    parameters: dict[str, Any] = {
+        "parent_ids": list(parent_ids),
+        "limit": limit,
+        **scope.parameters(),
+    }
+    if after_id is not None:
+        parameters["after_id"] = after_id
+    pages: dict[int, list[Committee]] = {parent_id: [] for parent_id in parent_ids}
+    for committee in await session.scalars(statement, parameters):
+        assert committee.parent_id is not None  # it matched `parent_ids`
+        pages[committee.parent_id].append(committee)
+    return pages
 
 
 async def children_counts(
     session: AsyncSession, scope: Scope, parent_ids: Sequence[int], *, include_closed: bool
 ) -> dict[int, int]:
-    conditions = [Committee.parent_id.in_(parent_ids), scope.condition(Committee.path)]
-    if not include_closed:
-        conditions.append(Committee.closed_at.is_(None))
     rows = await session.execute(
-        select(Committee.parent_id, func.count()).where(*conditions).group_by(Committee.parent_id)
+        _children_count_statement(len(scope.root_paths), include_closed),
+        {"parent_ids": list(parent_ids), **scope.parameters()},
     )
     counts = {parent_id: 0 for parent_id in parent_ids}
     counts.update({parent_id: count for parent_id, count in rows if parent_id is not None})
@@ -195,18 +255,26 @@ async def committee_count(session: AsyncSession, scope: Scope, where: CommitteeF
     return int(count or 0)
 
 
+@lru_cache(maxsize=_COMMITTEE_LOOKUPS_CACHED)
+def _congresses_for_statement(scope_roots: int) -> Select[Congress]:
+    return (
+        select(Congress)
+        .join(Committee, Committee.id == Congress.committee_id)
+        .where(
+            Congress.term_id == bindparam("term_id"),
+            Congress.committee_id.in_(bindparam("committee_ids", expanding=True)),
+            condition_with_parameters(Committee.path, scope_roots),
+        )
+    )
+
+
 async def congresses_for(
     session: AsyncSession, scope: Scope, term_id: int, committee_ids: Sequence[int]
 ) -> dict[int, Congress]:
     """The congresses of these committees in one term, by committee id, only within scope."""
     rows = await session.scalars(
-        select(Congress)
-        .join(Committee, Committee.id == Congress.committee_id)
-        .where(
-            Congress.term_id == term_id,
-            Congress.committee_id.in_(committee_ids),
-            scope.condition(Committee.path),
-        )
+        _congresses_for_statement(len(scope.root_paths)),
+        {"term_id": term_id, "committee_ids": list(committee_ids), **scope.parameters()},
     )
     return {congress.committee_id: congress for congress in rows}
 

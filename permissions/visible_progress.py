@@ -8,33 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Date,
-    Dialect,
     Integer,
     Select,
     bindparam,
     case,
     func,
-    inspect,
     literal,
     select,
     tuple_,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import Committee, Congress, CongressEvent, ProgressRollup, ProgressRollupDay, rollups
-from models.prepared_read import PreparedRead
 from models.progress_summary import DUE_SOON, OVERDUE
 from models.tree import subtree_condition
-from permissions.scope import Scope, condition_with_parameters
+from permissions.scope import Scope
 
 
 def _visible_committees(scope: Scope, committee_ids: Sequence[int]) -> Select[Any]:
@@ -143,72 +138,6 @@ async def subtree_counters(
         {"committee_ids": visible_ids, **_counter_parameters(term_id, today, due_soon_days)},
     )
     return _unpacked(packed)
-
-
-# Attribute name -> column of every mapped column of a committee.
-_COMMITTEE_COLUMNS = {
-    attribute.key: attribute.columns[0] for attribute in inspect(Committee).column_attrs
-}
-_COMMITTEE_CLASS = inspect(Committee).class_manager
-
-
-def _committee_from(values: Sequence[Any]) -> Committee:
-    """A committee from its columns' values (in `_COMMITTEE_COLUMNS` order), in no session:
-    what a summary reads, fresh from the statement (moves rewrite paths with bulk UPDATEs,
-    so a session's copy could be stale). Filled as SQLAlchemy's loading fills an instance,
-    its state's dict directly, without the attribute events the constructor fires for each
-    column."""
-    committee: Committee = _COMMITTEE_CLASS.new_instance()
-    committee.__dict__.update(zip(_COMMITTEE_COLUMNS, values, strict=True))
-    return committee
-
-
-# The lookups every dashboard starts with, built once per dialect, key and number of roots.
-_LOOKUPS_WITH_COUNTERS_CACHED = 64
-
-
-@lru_cache(maxsize=_LOOKUPS_WITH_COUNTERS_CACHED)
-def _committee_with_counters(
-    dialect: Dialect, key: InstrumentedAttribute[Any], scope_roots: int
-) -> PreparedRead:
-    # The counters select the committee by its key again rather than by the outer row: a
-    # reference to the outer row inside their UNION would need LATERAL on PostgreSQL. The
-    # outer row carries the scope check; out of scope there is no row, so no counters.
-    named = key == bindparam("key")
-    counters = _packed_counters(dialect.name, select(Committee.id).where(named)).scalar_subquery()
-    # One committee by a unique key and its rollup rows: a few dozen at most, at the centre
-    # as at a cell, so it may skip SQLAlchemy's execution layer (models/prepared_read.py).
-    return PreparedRead.of(
-        select(*_COMMITTEE_COLUMNS.values(), counters).where(
-            named, condition_with_parameters(Committee.path, scope_roots)
-        ),
-        dialect,
-    )
-
-
-async def committee_with_counters(
-    session: AsyncSession,
-    scope: Scope,
-    key: InstrumentedAttribute[Any],
-    value: int | str,
-    term_id: int,
-    *,
-    today: date,
-    due_soon_days: int,
-) -> tuple[Committee, list[Counter]] | None:
-    """The visible committee whose `key` (id or code) is `value`, with its `subtree_counters`,
-    in one statement: the top of a dashboard. None when it is not in the scope."""
-    read = _committee_with_counters(session.get_bind().dialect, key, len(scope.root_paths))
-    parameters = {
-        "key": value,
-        **scope.parameters(),
-        **_counter_parameters(term_id, today, due_soon_days),
-    }
-    found = await read.one_or_none(session, parameters)
-    if found is None:
-        return None
-    *values, packed = found
-    return _committee_from(values), _unpacked(packed)
 
 
 async def held_by_day(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +9,11 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.database import create_engine
-from models.sqlite_driver import BOUNDED_READ, OneTripCursor
+from models.sqlite_driver import OneTripCursor
 
 
 @pytest.fixture
@@ -80,55 +79,6 @@ async def test_a_statement_is_one_trip_to_the_connections_thread(
         for _ in range(5):
             await connection.execute(text("SELECT name FROM item"))
         assert len(driver_trips) == 5
-
-
-async def test_a_bounded_read_runs_on_the_loop_with_the_same_rows(
-    engine: AsyncEngine, driver_trips: list[Any]
-) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1), ('b', 2)"))
-    query = text("SELECT name, n FROM item WHERE n > :n ORDER BY id")
-    async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))  # connected and warmed up
-        driver_trips.clear()
-        on_loop = await connection.execute(
-            query.execution_options(**{BOUNDED_READ: True}), {"n": 0}
-        )
-        assert list(on_loop.keys()) == ["name", "n"]
-        assert on_loop.all() == [("a", 1), ("b", 2)]
-        assert driver_trips == []
-        in_thread = await connection.execute(query, {"n": 0})
-        assert in_thread.all() == [("a", 1), ("b", 2)]
-        assert len(driver_trips) == 1
-
-
-async def test_a_bounded_read_sees_its_transactions_writes_and_keeps_errors(
-    engine: AsyncEngine,
-) -> None:
-    bounded = {BOUNDED_READ: True}
-    async with engine.connect() as connection:
-        await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1)"))
-        seen = await connection.execute(text("SELECT name FROM item").execution_options(**bounded))
-        assert seen.scalars().all() == ["a"]
-        with pytest.raises(OperationalError, match="no such table"):
-            await connection.execute(text("SELECT * FROM missing").execution_options(**bounded))
-        await connection.rollback()
-    async with engine.connect() as connection:
-        names = await connection.execute(text("SELECT name FROM item").execution_options(**bounded))
-        assert names.scalars().all() == []
-
-
-async def test_bounded_reads_from_many_connections_at_once(engine: AsyncEngine) -> None:
-    """Connections made in aiosqlite's threads are used from the loop's thread too."""
-    async with engine.begin() as connection:
-        await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1)"))
-    query = text("SELECT count(*) FROM item").execution_options(**{BOUNDED_READ: True})
-
-    async def count() -> int:
-        async with engine.connect() as connection:
-            return int((await connection.execute(query)).scalar_one())
-
-    assert await asyncio.gather(*(count() for _ in range(8))) == [1] * 8
 
 
 async def test_a_rollback_with_nothing_to_undo_makes_no_trip(

@@ -213,29 +213,29 @@ async def test_progress_of_every_child_costs_the_same_statements(
     assert large["committee"]["progress"]["total"] == 1 + 20 + 200 + 1000
     assert large["committee"]["progress"]["overdue"] == 1221  # every deadline is in 2025
     assert small_statements == large_statements
-    # 1 to authenticate, 1 for the root with its summary (2); then for each level of
+    # 1 to authenticate, 1 for the root and 1 for its summary (3); then for each level of
     # children one page and 1 for all their summaries (2 + 2).
-    assert small_statements == 6
+    assert small_statements == 7
 
 
 SUMMARY = """{ committee(code: "R") { progress { total overdue byMilestone { done }
   results { women } } } }"""
 
 
-async def test_a_summary_is_two_statements_read_on_the_event_loop(
+async def test_a_summary_is_three_statements_with_one_trip_each(
     empty_database_url: str, tmp_path: Path, driver_trips: list[Any]
 ) -> None:
-    """Authentication and the committee with its counters are bounded reads: on SQLite they
-    run on the loop's thread, with no trip to aiosqlite's (models/sqlite_driver.py), and
-    the session ends with nothing to roll back."""
+    """Authentication, the committee and its counters: on SQLite one trip to aiosqlite's
+    thread each (models/sqlite_driver.py), and the session ends with nothing to roll back."""
     async with serving_uniform_tree(empty_database_url, tmp_path, (3, 3)) as server:
         await server.ask(SUMMARY)  # the terms and templates are read once in a while
         driver_trips.clear()
         statements, data = await server.statements_of(SUMMARY)
         trips = list(driver_trips)  # not the engine's closing of its connections after
     assert data["committee"]["progress"]["total"] == 1 + 3 + 9
-    assert statements == 2
-    assert trips == []
+    assert statements == 3
+    if empty_database_url.startswith("sqlite"):
+        assert len(trips) == 3
 
 
 # What one recordMilestone sent alone costs in statements (bench/progress.py turns it into a
@@ -272,6 +272,32 @@ async def test_a_milestone_write_costs_the_same_statements_anywhere(
     # answer is the congress as the writer committed it.
     assert costs == [MILESTONE_WRITE_STATEMENTS] * 3
     if empty_database_url.startswith("sqlite"):
-        # On SQLite the first six are bounded reads, run on the event loop; the other eight
-        # and the commit go to aiosqlite's thread.
-        assert trips_per_write == [MILESTONE_WRITE_STATEMENTS - 6 + 1] * 3
+        # On SQLite each statement and the commit is one trip to aiosqlite's thread.
+        assert trips_per_write == [MILESTONE_WRITE_STATEMENTS + 1] * 3
+
+
+# The issue's pages: a node with a hundred children, and 20 children with 10 each below.
+HUNDRED_CHILDREN = """{ committee(code: "R") { id name congress { status }
+  children(first: 100) { nodes { id name congress { status } } } } }"""
+TWENTY_BY_TEN = """{ committee(code: "R") { id name congress { status }
+  children(first: 20) { nodes { id name congress { status }
+    children(first: 10) { nodes { id name congress { status } } } } } } }"""
+
+
+@pytest.mark.parametrize(
+    ("query", "statements"),
+    # 1 to authenticate, then for each level its committees and their congresses.
+    [(HUNDRED_CHILDREN, 5), (TWENTY_BY_TEN, 7)],
+)
+async def test_a_planned_page_costs_the_same_statements_for_5_and_100_children(
+    empty_database_url: str,
+    second_database_url: str,
+    tmp_path: Path,
+    query: str,
+    statements: int,
+) -> None:
+    few, few_data = await statements_for(empty_database_url, tmp_path, (5, 5), query)
+    many, many_data = await statements_for(second_database_url, tmp_path, (100, 10), query)
+    assert len(few_data["committee"]["children"]["nodes"]) == 5
+    assert len(many_data["committee"]["children"]["nodes"]) in (20, 100)
+    assert few == many == statements

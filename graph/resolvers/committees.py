@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from graph.context import Context
 from graph.errors import NotFoundError
 from graph.global_ids import row_id_of
@@ -50,20 +52,36 @@ async def ancestors(context: Context, committee: Committee) -> list[Committee]:
     return [ancestor for ancestor in loaded if ancestor is not None]
 
 
-async def children(
+async def children_of(
     context: Context,
-    committee: Committee,
+    committees: Sequence[Committee],
     first: int | None,
     after: str | None,
     include_closed: bool,
-) -> Page[Committee]:
+) -> list[Page[Committee]]:
+    """A page of the children of each committee, the same page of each (one statement)."""
     size = page_size(first, context.settings)
-    key = ChildrenPageKey(committee.id, size + 1, decode_cursor(after), include_closed)
-    rows, has_next_page = split_page(await context.loaders.children_page.load(key), size)
+    after_id = decode_cursor(after)
+    loaded = await context.loaders.children_page.load_many(
+        [
+            ChildrenPageKey(committee.id, size + 1, after_id, include_closed)
+            for committee in committees
+        ]
+    )
+    return [
+        _children_page(context, committee.id, rows, size, include_closed)
+        for committee, rows in zip(committees, loaded, strict=True)
+    ]
+
+
+def _children_page(
+    context: Context, parent_id: int, loaded: Sequence[Committee], size: int, include_closed: bool
+) -> Page[Committee]:
+    rows, has_next_page = split_page(loaded, size)
 
     async def total_count() -> int:
         return await context.loaders.children_count.load(
-            ChildrenCountKey(committee.id, include_closed)
+            ChildrenCountKey(parent_id, include_closed)
         )
 
     return Page(rows, has_next_page, total_count)
@@ -101,15 +119,18 @@ async def term_named(context: Context, term_code: str | None) -> Term | None:
     return (await context.terms.snapshot(context.session)).named_or_current(term_code)
 
 
-async def congress(
-    context: Context, committee: Committee, term_code: str | None
-) -> tuple[Congress, Term] | None:
-    """The committee's congress in the named term, or in the current term when none is named."""
+async def congresses_of(
+    context: Context, committees: Sequence[Committee], term_code: str | None
+) -> list[tuple[Congress, Term] | None]:
+    """Each committee's congress in the named term, or in the current term when none is
+    named (one statement for all of them)."""
     term = await term_named(context, term_code)
     if term is None:
-        return None
-    found = await context.loaders.congress.load(CongressKey(committee.id, term.id))
-    return None if found is None else (found, term)
+        return [None for _ in committees]
+    found = await context.loaders.congress.load_many(
+        [CongressKey(committee.id, term.id) for committee in committees]
+    )
+    return [None if congress is None else (congress, term) for congress in found]
 
 
 async def congress_by_global_id(context: Context, global_id: str) -> tuple[Congress, Term] | None:

@@ -5,22 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-from sqlalchemy.orm import InstrumentedAttribute
 
 from graph.context import Context
 from graph.errors import ClientError
-from graph.global_ids import row_id_of
 from graph.progress_loaders import SubtreeKey, TimelineKey
-from graph.resolvers.committees import COMMITTEE_TYPE, committee_argument, term_named
+from graph.resolvers.committees import committee_argument, term_named
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
 from models import Committee, Congress, CongressEvent, MilestoneTemplate, Term
 from models.congress_progress import local_today, no_term_message
 from models.progress_summary import (
-    DUE_SOON_DAYS,
     SubtreeProgress,
-    fold_progress,
     timeline_points,
 )
 from permissions import visible_progress
@@ -38,51 +32,20 @@ class TermProgress:
     templates: Sequence[MilestoneTemplate]
 
 
-async def subtree_progress(
-    context: Context, committee: Committee, term_code: str | None
-) -> TermProgress | None:
-    """The committee's subtree summed up in a term (the current one if none is named); None
-    for an unknown term, as for `congress(term:)`."""
+async def subtree_progress_of(
+    context: Context, committees: Sequence[Committee], term_code: str | None
+) -> list[TermProgress | None]:
+    """Each committee's subtree summed up in a term (the current one if none is named); None
+    for an unknown term, as for `congress(term:)`. One statement for all of them."""
     terms = await context.terms.snapshot(context.session)
     term = terms.named_or_current(term_code)
     if term is None:
-        return None
-    summary = await context.progress.subtree_progress.load(
-        SubtreeKey(committee.id, committee.path, term.id)
+        return [None for _ in committees]
+    summaries = await context.progress.subtree_progress.load_many(
+        [SubtreeKey(committee.id, committee.path, term.id) for committee in committees]
     )
-    return TermProgress(summary, term, terms.templates_of(term.id))
-
-
-async def committee_with_progress(
-    context: Context, term: Term, *, global_id: str | None, code: str | None
-) -> Committee | None:
-    """The committee by global id (else by code), read with its subtree's progress in `term`,
-    which `subtree_progress` then finds loaded: the top of a dashboard in one statement."""
-    key: InstrumentedAttribute[Any]
-    value: int | str | None
-    if global_id is not None:
-        key, value = Committee.id, row_id_of(global_id, COMMITTEE_TYPE)
-    else:
-        key, value = Committee.code, code
-    if value is None:
-        return None
-    found = await visible_progress.committee_with_counters(
-        context.session,
-        context.viewer.scope,
-        key,
-        value,
-        term.id,
-        today=local_today(),
-        due_soon_days=DUE_SOON_DAYS,
-    )
-    if found is None:
-        return None
-    committee, counters = found
-    context.progress.subtree_progress.prime(
-        SubtreeKey(committee.id, committee.path, term.id),
-        fold_progress([committee.id], counters)[committee.id],
-    )
-    return committee
+    templates = terms.templates_of(term.id)
+    return [TermProgress(summary, term, templates) for summary in summaries]
 
 
 async def timeline(

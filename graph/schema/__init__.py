@@ -18,10 +18,10 @@ from strawberry.types import ExecutionContext
 
 from config import Environment, Settings
 from graph.errors import MaskUnexpectedErrors, log_unexpected_errors
+from graph.planner.executor import PlannedExecutor
 from graph.schema.committee import Committee, Congress
 from graph.schema.difficulty_root import DifficultyMutations, DifficultyQueries
 from graph.schema.errors import ERROR_TYPES
-from graph.schema.execution import PlainLeafExecutionContext
 from graph.schema.mutation import Mutation
 from graph.schema.node_budget import NodeBudget
 from graph.schema.node_limit import NodeLimit, WorstCases
@@ -73,5 +73,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=merge_types("Mutation", MUTATION_PARTS),
         types=[Committee, Congress, User, *ERROR_TYPES],
         extensions=extensions,
-        execution_context_class=PlainLeafExecutionContext,
+        execution_context_class=PlannedExecutor,
     )

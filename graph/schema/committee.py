@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 
 import strawberry
 
-from graph.context import Info
+from graph.context import Context, Info
 from graph.global_ids import GlobalId
+from graph.planner.fields import for_each, planned
 from graph.resolvers import committees as resolve
 from graph.resolvers import progress as resolve_progress
 from graph.resolvers import progress_summary as resolve_summary
@@ -47,6 +49,36 @@ class Term:
         )
 
 
+# What the fields of a congress read, for one congress (the resolvers below) or for every
+# congress of a level at once (planned reads, graph/planner/).
+
+
+async def _holders(context: Context, congresses: Sequence[Congress]) -> list[Committee | None]:
+    rows = await context.loaders.committee_by_id.load_many(
+        [congress.row.committee_id for congress in congresses]
+    )
+    return [None if row is None else Committee.from_row(row) for row in rows]
+
+
+async def _milestones(context: Context, congress: Congress) -> list[MilestoneState]:
+    pairs = await resolve_progress.milestones(context, congress.row)
+    return [MilestoneState.of(template, state) for template, state in pairs]
+
+
+async def _results(
+    context: Context, congresses: Sequence[Congress]
+) -> list[CongressResults | None]:
+    rows = await context.progress.results.load_many([congress.row.id for congress in congresses])
+    return [None if row is None else CongressResults.from_row(row) for row in rows]
+
+
+async def _history(
+    context: Context, congress: Congress, first: int | None = None, after: str | None = None
+) -> Connection[CongressHistoryEvent]:
+    page = await resolve_progress.history(context, congress.row, first, after)
+    return connection_from_page(page, CongressHistoryEvent.from_row, lambda row: row.id)
+
+
 @strawberry.type(description="The congress a committee holds in one term (đại hội).")
 class Congress(Node):
     row: strawberry.Private[CongressRow]
@@ -68,10 +100,9 @@ class Congress(Node):
             held_on=row.held_on,
         )
 
-    @strawberry.field(description="The committee that holds it.")
+    @strawberry.field(description="The committee that holds it.", metadata=planned(_holders))
     async def committee(self, info: Info) -> Committee | None:
-        row = await info.context.loaders.committee_by_id.load(self.row.committee_id)
-        return None if row is None else Committee.from_row(row)
+        return (await _holders(info.context, [self]))[0]
 
     @strawberry.field(description="Past its deadline and not yet held (dates in Vietnam's time).")
     def overdue(self) -> bool:
@@ -81,22 +112,84 @@ class Congress(Node):
     def days_late(self) -> int | None:
         return resolve_progress.days_late(self.row)
 
-    @strawberry.field(description="Every step of the term's template, in order, as last recorded.")
+    @strawberry.field(
+        description="Every step of the term's template, in order, as last recorded.",
+        metadata=planned(for_each(_milestones)),
+    )
     async def milestones(self, info: Info) -> list[MilestoneState]:
-        pairs = await resolve_progress.milestones(info.context, self.row)
-        return [MilestoneState.of(template, state) for template, state in pairs]
+        return await _milestones(info.context, self)
 
-    @strawberry.field(description="The results, once recorded.")
+    @strawberry.field(description="The results, once recorded.", metadata=planned(_results))
     async def results(self, info: Info) -> CongressResults | None:
-        row = await info.context.progress.results.load(self.row.id)
-        return None if row is None else CongressResults.from_row(row)
+        return (await _results(info.context, [self]))[0]
 
-    @strawberry.field(description="Everything recorded about this congress, newest first.")
+    @strawberry.field(
+        description="Everything recorded about this congress, newest first.",
+        metadata=planned(for_each(_history)),
+    )
     async def history(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[CongressHistoryEvent]:
-        page = await resolve_progress.history(info.context, self.row, first, after)
-        return connection_from_page(page, CongressHistoryEvent.from_row, lambda row: row.id)
+        return await _history(info.context, self, first, after)
+
+
+# What the fields of a committee read, for one committee (the resolvers below) or for every
+# committee of a level at once (planned reads, graph/planner/).
+
+
+async def _parent(context: Context, committee: Committee) -> Committee | None:
+    found = await resolve.parent(context, committee.row)
+    return None if found is None else Committee.from_row(found)
+
+
+async def _ancestors(context: Context, committee: Committee) -> list[Committee]:
+    return [Committee.from_row(row) for row in await resolve.ancestors(context, committee.row)]
+
+
+async def _progress(
+    context: Context, committees: Sequence[Committee], term: str | None = None
+) -> list[SubtreeProgressFigures | None]:
+    found = await resolve_summary.subtree_progress_of(
+        context, [committee.row for committee in committees], term
+    )
+    return [
+        None
+        if progress is None
+        else SubtreeProgressFigures.of(
+            progress.summary, progress.term, progress.templates, committee.row.depth
+        )
+        for committee, progress in zip(committees, found, strict=True)
+    ]
+
+
+async def _merged_into(context: Context, committees: Sequence[Committee]) -> list[Committee | None]:
+    merged = [committee.row.merged_into_id for committee in committees]
+    rows = await context.loaders.committee_by_id.load_many([i for i in merged if i is not None])
+    by_id = {row.id: row for row in rows if row is not None}
+    return [
+        None if target is None or target not in by_id else Committee.from_row(by_id[target])
+        for target in merged
+    ]
+
+
+async def _children(
+    context: Context,
+    committees: Sequence[Committee],
+    first: int | None = None,
+    after: str | None = None,
+    include_closed: bool = False,
+) -> list[Connection[Committee]]:
+    pages = await resolve.children_of(
+        context, [committee.row for committee in committees], first, after, include_closed
+    )
+    return [connection_from_page(page, Committee.from_row, _committee_id) for page in pages]
+
+
+async def _congresses(
+    context: Context, committees: Sequence[Committee], term: str | None = None
+) -> list[Congress | None]:
+    found = await resolve.congresses_of(context, [committee.row for committee in committees], term)
+    return [None if pair is None else Congress.from_row(*pair) for pair in found]
 
 
 @strawberry.type(description="One node of the party organisation tree.")
@@ -124,36 +217,40 @@ class Committee(Node):
             closed_at=row.closed_at,
         )
 
-    @strawberry.field(description="Null at the root and at the top of the viewer's scope.")
+    @strawberry.field(
+        description="Null at the root and at the top of the viewer's scope.",
+        metadata=planned(for_each(_parent)),
+    )
     async def parent(self, info: Info) -> Committee | None:
-        found = await resolve.parent(info.context, self.row)
-        return None if found is None else Committee.from_row(found)
+        return await _parent(info.context, self)
 
     @strawberry.field(
-        description="Ancestors from the top of the viewer's scope down to the parent."
+        description="Ancestors from the top of the viewer's scope down to the parent.",
+        metadata=planned(for_each(_ancestors)),
     )
     async def ancestors(self, info: Info) -> list[Committee]:
-        return [Committee.from_row(row) for row in await resolve.ancestors(info.context, self.row)]
+        return await _ancestors(info.context, self)
 
     @strawberry.field(
         description="The congresses of this committee's subtree (itself included) in a term "
         "(the current one if omitted), added up: read from rollups kept by every write, so it "
-        "costs the same at the centre as at a cell. Null for an unknown term."
+        "costs the same at the centre as at a cell. Null for an unknown term.",
+        metadata=planned(_progress),
     )
     async def progress(self, info: Info, term: str | None = None) -> SubtreeProgressFigures | None:
-        found = await resolve_summary.subtree_progress(info.context, self.row, term)
-        if found is None:
-            return None
-        return SubtreeProgressFigures.of(found.summary, found.term, found.templates, self.row.depth)
+        return (await _progress(info.context, [self], term))[0]
 
-    @strawberry.field(description="The unit this one was merged into, if you can see it.")
+    @strawberry.field(
+        description="The unit this one was merged into, if you can see it.",
+        metadata=planned(_merged_into),
+    )
     async def merged_into(self, info: Info) -> Committee | None:
-        if self.row.merged_into_id is None:
-            return None
-        row = await info.context.loaders.committee_by_id.load(self.row.merged_into_id)
-        return None if row is None else Committee.from_row(row)
+        return (await _merged_into(info.context, [self]))[0]
 
-    @strawberry.field(description="Open units below this one (closed ones too with includeClosed).")
+    @strawberry.field(
+        description="Open units below this one (closed ones too with includeClosed).",
+        metadata=planned(_children),
+    )
     async def children(
         self,
         info: Info,
@@ -161,15 +258,14 @@ class Committee(Node):
         after: str | None = None,
         include_closed: bool = False,
     ) -> Connection[Committee]:
-        page = await resolve.children(info.context, self.row, first, after, include_closed)
-        return connection_from_page(page, Committee.from_row, _committee_id)
+        return (await _children(info.context, [self], first, after, include_closed))[0]
 
     @strawberry.field(
-        description="This committee's congress in a term (the current term if omitted)."
+        description="This committee's congress in a term (the current term if omitted).",
+        metadata=planned(_congresses),
     )
     async def congress(self, info: Info, term: str | None = None) -> Congress | None:
-        found = await resolve.congress(info.context, self.row, term)
-        return None if found is None else Congress.from_row(*found)
+        return (await _congresses(info.context, [self], term))[0]
 
 
 def _committee_id(row: CommitteeRow) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
+from graph.context import Context
+from graph.planner.fields import planned
 from graph.resolvers.pagination import Page, encode_cursor
 
 NodeType = TypeVar("NodeType")
@@ -25,6 +28,11 @@ class Edge(Generic[NodeType]):
     node: NodeType
 
 
+async def _total_counts(_context: Context, connections: Sequence[Connection[Any]]) -> list[int]:
+    # Each count goes through a DataLoader, so the counts of a level still share a statement.
+    return list(await asyncio.gather(*(connection.count_query() for connection in connections)))
+
+
 @strawberry.type
 class Connection(Generic[NodeType]):
     edges: list[Edge[NodeType]]
@@ -32,7 +40,10 @@ class Connection(Generic[NodeType]):
     page_info: PageInfo
     count_query: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field(description="All items this connection pages through, not just this page.")
+    @strawberry.field(
+        description="All items this connection pages through, not just this page.",
+        metadata=planned(_total_counts),
+    )
     async def total_count(self) -> int:
         return await self.count_query()
 
