@@ -124,19 +124,18 @@ _CHILDREN_SHAPES_CACHED = 64
 
 
 def _children_conditions(
-    scope_roots: int, include_closed: bool, after: bool
+    scope_roots: int, include_closed: bool, after: bool, child: type[Committee] = Committee
 ) -> list[ColumnElement[bool]]:
-    conditions = [
-        Committee.parent_id.in_(bindparam("parent_ids", expanding=True)),
-        condition_with_parameters(Committee.path, scope_roots),
-    ]
+    """An open child (any with `include_closed`) past the cursor's node (if `after`); the
+    scope is the caller's to check, on the child or on its parent."""
+    conditions: list[ColumnElement[bool]] = []
     if not include_closed:
-        conditions.append(Committee.closed_at.is_(None))
+        conditions.append(child.closed_at.is_(None))
     if after:
         # The path a page continues after; a cursor naming an invisible node matches nothing.
         cursor_committee = aliased(Committee)
         conditions.append(
-            Committee.path
+            child.path
             > select(cursor_committee.path)
             .where(
                 cursor_committee.id == bindparam("after_id"),
@@ -151,20 +150,45 @@ def _children_conditions(
 def _children_page_statement(
     scope_roots: int, include_closed: bool, after: bool
 ) -> Select[Committee]:
-    position = (
-        func.row_number()
-        .over(partition_by=Committee.parent_id, order_by=Committee.path)
-        .label("position")
+    """Each visible parent's first `limit` children: first each parent's cutoff, the path
+    of its `limit`-th child (one seek and `limit` steps along the (parent_id, path) index),
+    then its children up to that path. The cost follows the page, not how many children a
+    parent has: ranking every child with a window, as before, read all 300 cells of each of
+    20 communes to keep 11 of each (15 ms a request for a 20 x 10 page). The scope is
+    checked on the parents: a visible committee's children are in the same subtree, and a
+    condition on the children's paths would lead the database to walk the whole subtree."""
+    parent = aliased(Committee)
+    candidate = aliased(Committee)
+    cutoff = (
+        select(candidate.path)
+        .where(
+            candidate.parent_id == parent.id,
+            *_children_conditions(scope_roots, include_closed, after, candidate),
+        )
+        .order_by(candidate.path)
+        .limit(1)
+        .offset(bindparam("limit") - 1)
+        .scalar_subquery()
     )
-    ranked = (
-        select(Committee, position)
-        .where(*_children_conditions(scope_roots, include_closed, after))
-        .subquery()
+    parents = (
+        select(parent.id.label("parent_id"), cutoff.label("cutoff"))
+        .where(
+            parent.id.in_(bindparam("parent_ids", expanding=True)),
+            condition_with_parameters(parent.path, scope_roots),
+        )
+        # Each cutoff computed once: inlined, it would be recomputed for every child.
+        .cte("parents")
+        .prefix_with("MATERIALIZED")
     )
     return (
-        select(aliased(Committee, ranked))
-        .where(ranked.c.position <= bindparam("limit"))
-        .order_by(ranked.c.position)
+        select(Committee)
+        .join(parents, Committee.parent_id == parents.c.parent_id)
+        .where(
+            *_children_conditions(scope_roots, include_closed, after),
+            # A parent with fewer than `limit` children has no cutoff: all of them.
+            (parents.c.cutoff.is_(None)) | (Committee.path <= parents.c.cutoff),
+        )
+        .order_by(Committee.path)
         # Moves rewrite paths with bulk UPDATEs; never serve a stale copy from the session.
         .execution_options(populate_existing=True)
     )
@@ -174,7 +198,11 @@ def _children_page_statement(
 def _children_count_statement(scope_roots: int, include_closed: bool) -> Select[int | None, int]:
     return (
         select(Committee.parent_id, func.count())
-        .where(*_children_conditions(scope_roots, include_closed, after=False))
+        .where(
+            Committee.parent_id.in_(bindparam("parent_ids", expanding=True)),
+            condition_with_parameters(Committee.path, scope_roots),
+            *_children_conditions(scope_roots, include_closed, after=False),
+        )
         .group_by(Committee.parent_id)
     )
 
@@ -263,6 +291,9 @@ def _congresses_for_statement(scope_roots: int) -> Select[Congress]:
         .where(
             Congress.term_id == bindparam("term_id"),
             Congress.committee_id.in_(bindparam("committee_ids", expanding=True)),
+            # Said of both tables, so PostgreSQL finds the committees by their keys rather
+            # than walking the scope's whole subtree (9 ms for a page of 100).
+            Committee.id.in_(bindparam("committee_ids", expanding=True)),
             condition_with_parameters(Committee.path, scope_roots),
         )
     )
