@@ -22,20 +22,20 @@ CLOSED = {9, 12, 15}
 
 
 def _tree() -> list[dict[str, Any]]:
-    root = {"id": 1, "parent_id": None, "path": child_path(None, 1), "depth": 1}
-    rows = [root]
+    root_path = child_path(None, 1)
+    rows: list[dict[str, Any]] = [{"id": 1, "parent_id": None, "path": root_path, "depth": 1}]
     for parent_id in WIDTHS:
         rows.append(
             {
                 "id": parent_id,
                 "parent_id": 1,
-                "path": child_path(root["path"], parent_id),
+                "path": child_path(root_path, parent_id),
                 "depth": 2,
             }
         )
     next_id = 7
     for parent_id, width in WIDTHS.items():
-        parent_path = child_path(root["path"], parent_id)
+        parent_path = child_path(root_path, parent_id)
         for _ in range(width):
             rows.append(
                 {"id": next_id, "parent_id": parent_id,
