@@ -37,14 +37,14 @@ def free_port() -> int:
         return port
 
 
-def start_server(database_url: str, data_dir: Path) -> Server:
-    """`congress serve --workers 1` on a free port; its output goes to a log in `data_dir`
-    (a pipe nobody reads would fill up and stall the server's access log)."""
+def start_server(database_url: str, data_dir: Path, *, workers: int = 1) -> Server:
+    """`congress serve --workers N` (one by default) on a free port; its output goes to a log
+    in `data_dir` (a pipe nobody reads would fill up and stall the server's access log)."""
     port = free_port()
     log_path = data_dir / "server.log"
     command = [
         sys.executable, "-m", "cli", "--data-dir", str(data_dir), "--database-url", database_url,
-        "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -83,12 +83,12 @@ def server_processes(pid: int) -> list[int]:
     """The server and its descendants: with one worker uvicorn serves in the `congress`
     process itself; with more it forks workers, whose memory is what counts."""
     found = [pid]
-    for child in _children(pid):
+    for child in child_processes(pid):
         found.extend(server_processes(child))
     return found
 
 
-def _children(pid: int) -> list[int]:
+def child_processes(pid: int) -> list[int]:
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
