@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,18 @@ def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any)
     # WAL with synchronous=NORMAL is durable against application crashes and much faster.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # Global ids and cursors are base64 text; PostgreSQL has encode(), SQLite needs these
+    # (answers the planner builds in SQL, graph/planner/sql.py).
+    dbapi_connection.create_function("congress_b64", 1, _base64_text, deterministic=True)
+    dbapi_connection.create_function("congress_b64url", 1, _urlsafe_base64_text, deterministic=True)
+
+
+def _base64_text(value: str | None) -> str | None:
+    return None if value is None else base64.b64encode(value.encode()).decode()
+
+
+def _urlsafe_base64_text(value: str | None) -> str | None:
+    return None if value is None else base64.urlsafe_b64encode(value.encode()).decode()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from graph.context import Context
@@ -24,16 +25,57 @@ from graph.context import Context
 BatchRead = Callable[..., Awaitable[Sequence[Any]]]
 
 PLANNED = "congress.planned"
+SQL_COLUMN = "congress.sql_column"
+RELAY_PART = "congress.relay_part"
+
+
+class SqlRelation(Enum):
+    """How a field's objects are found from its object's row, in SQL (graph/planner/sql.py)."""
+
+    CHILDREN = "the committee's children, a page of them in path order"
+    CONGRESS = "the committee's congress in one term"
 
 
 @dataclass(frozen=True, slots=True)
 class Planned:
     read: BatchRead
+    sql: SqlRelation | None = None
 
 
-def planned(read: BatchRead) -> Mapping[str, Planned]:
-    """The metadata of a field the planner loads with `read`."""
-    return {PLANNED: Planned(read)}
+def planned(read: BatchRead, *, sql: SqlRelation | None = None) -> Mapping[str, Planned]:
+    """The metadata of a field the planner loads with `read`; with `sql`, the planner may
+    instead build the field's whole answer in the database (graph/planner/sql.py)."""
+    return {PLANNED: Planned(read, sql)}
+
+
+@dataclass(frozen=True, slots=True)
+class SqlColumn:
+    """A field whose value is a column of the row its object is made from."""
+
+    column: str
+    # The column is the row id behind a Relay global id of this type.
+    global_id_of: str | None = None
+
+
+def sql_column(column: str, *, global_id_of: str | None = None) -> Mapping[str, SqlColumn]:
+    return {SQL_COLUMN: SqlColumn(column, global_id_of)}
+
+
+class RelayPart(Enum):
+    """The parts of a Relay connection, which the planner can build in SQL for any node."""
+
+    EDGES = "edges"
+    NODES = "nodes"
+    PAGE_INFO = "pageInfo"
+    TOTAL_COUNT = "totalCount"
+    CURSOR = "cursor"
+    NODE = "node"
+    HAS_NEXT_PAGE = "hasNextPage"
+    END_CURSOR = "endCursor"
+
+
+def relay_part(part: RelayPart) -> Mapping[str, RelayPart]:
+    return {RELAY_PART: part}
 
 
 def for_each(read_one: Callable[..., Awaitable[Any]]) -> BatchRead:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -44,7 +44,7 @@ from graphql.execution.values import VariableValues
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from graph.planner.fields import PLANNED, BatchRead, Planned
+from graph.planner.fields import PLANNED, BatchRead, Planned, SqlRelation
 
 DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -87,6 +87,8 @@ class BatchField:
     definition: GraphQLField
     node: FieldNode
     python_names: Mapping[str, str]  # GraphQL argument name -> the read's keyword
+    # How the database can build the field's answer itself (graph/planner/sql.py).
+    sql: SqlRelation | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -98,6 +100,8 @@ class FieldPlan:
     method: Callable[[Any], Any] | None = None  # METHOD
     batch: BatchField | None = None  # BATCH
     completion: Completion | None = None  # all but TYPENAME
+    # The schema field's metadata: what graph/planner/sql.py knows about it.
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 def build_plan(
@@ -192,26 +196,35 @@ class _Builder:
         name = nodes[0].name.value
         if name == "__typename":
             return FieldPlan(key, Read.TYPENAME, type_name=object_type.name)
-        field = object_type.fields.get(name)
-        definition = field.extensions.get(DEFINITION) if field is not None else None
-        if field is None or not isinstance(definition, StrawberryField):
+        graphql_field = object_type.fields.get(name)
+        definition = graphql_field.extensions.get(DEFINITION) if graphql_field is not None else None
+        if graphql_field is None or not isinstance(definition, StrawberryField):
             raise Unplannable(f"{object_type.name}.{name}")
-        completion = self._completion(field.type, nodes)
+        completion = self._completion(graphql_field.type, nodes)
         planned = definition.metadata.get(PLANNED)
         if isinstance(planned, Planned):
             return FieldPlan(
                 key,
                 Read.BATCH,
                 batch=BatchField(
-                    planned.read, field, nodes[0], _python_names(object_type, name, field)
+                    planned.read,
+                    graphql_field,
+                    nodes[0],
+                    _python_names(object_type, name, graphql_field),
+                    planned.sql,
                 ),
                 completion=completion,
+                metadata=definition.metadata,
             )
-        if field.args:
+        if graphql_field.args:
             raise Unplannable(f"{object_type.name}.{name} takes arguments and has no plan")
         if definition.is_basic_field:
             return FieldPlan(
-                key, Read.ATTRIBUTE, attribute=definition.python_name, completion=completion
+                key,
+                Read.ATTRIBUTE,
+                attribute=definition.python_name,
+                completion=completion,
+                metadata=definition.metadata,
             )
         resolver = definition.base_resolver
         if (

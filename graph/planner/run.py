@@ -20,6 +20,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 
 from graph.context import Context
 from graph.planner.plan import Completion, FieldPlan, ObjectPlan, Read
+from graph.planner.sql import NotSql, read_in_sql
 
 Output = dict[str, Any]
 
@@ -113,6 +114,17 @@ async def _read_batch(
     batch, completion = field.batch, field.completion
     assert batch is not None
     assert completion is not None
+    key = field.key
+    if batch.sql is not None:
+        try:
+            # The whole answer from the database, already complete (graph/planner/sql.py).
+            answers = await read_in_sql(field, context, sources, variables)
+        except NotSql:
+            pass
+        else:
+            for output, answer in zip(outputs, answers, strict=True):
+                output[key] = answer
+            return
     arguments = get_argument_values(batch.definition, batch.node, variables)
     python_names = batch.python_names
     values = await batch.read(
@@ -120,7 +132,6 @@ async def _read_batch(
     )
     if len(values) != len(sources):
         raise Abandoned(f"{field.key}: {len(values)} values for {len(sources)} objects")
-    key = field.key
     for output, value in zip(outputs, values, strict=True):
         output[key] = _complete(completion, value, below)
 

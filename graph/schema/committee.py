@@ -9,7 +9,7 @@ import strawberry
 
 from graph.context import Context, Info
 from graph.global_ids import GlobalId
-from graph.planner.fields import for_each, planned
+from graph.planner.fields import SqlRelation, for_each, planned, sql_column
 from graph.resolvers import committees as resolve
 from graph.resolvers import progress as resolve_progress
 from graph.resolvers import progress_summary as resolve_summary
@@ -81,12 +81,19 @@ async def _history(
 
 @strawberry.type(description="The congress a committee holds in one term (đại hội).")
 class Congress(Node):
+    # A field the planner may read from a column says which (graph/planner/sql.py).
+    id: strawberry.ID = strawberry.field(metadata=sql_column("id", global_id_of="Congress"))
     row: strawberry.Private[CongressRow]
     term: Term
-    deadline: datetime.date | None
-    status: CongressStatus  # type: ignore[valid-type]
-    version: int = strawberry.field(description="Send it back as expectedVersion when recording.")
-    held_on: datetime.date | None = strawberry.field(description="When the congress was held.")
+    deadline: datetime.date | None = strawberry.field(metadata=sql_column("deadline"))
+    status: CongressStatus = strawberry.field(metadata=sql_column("status"))  # type: ignore[valid-type]
+    version: int = strawberry.field(
+        description="Send it back as expectedVersion when recording.",
+        metadata=sql_column("version"),
+    )
+    held_on: datetime.date | None = strawberry.field(
+        description="When the congress was held.", metadata=sql_column("held_on")
+    )
 
     @classmethod
     def from_row(cls, row: CongressRow, term: TermRow) -> Congress:
@@ -194,12 +201,18 @@ async def _congresses(
 
 @strawberry.type(description="One node of the party organisation tree.")
 class Committee(Node):
+    id: strawberry.ID = strawberry.field(metadata=sql_column("id", global_id_of="Committee"))
     row: strawberry.Private[CommitteeRow]
-    code: str
-    name: str
-    kind: CommitteeKind  # type: ignore[valid-type]
-    depth: int = strawberry.field(description="Number of levels from the root; the root is 1.")
-    version: int = strawberry.field(description="Send it back as expectedVersion when changing.")
+    code: str = strawberry.field(metadata=sql_column("code"))
+    name: str = strawberry.field(metadata=sql_column("name"))
+    kind: CommitteeKind = strawberry.field(metadata=sql_column("kind"))  # type: ignore[valid-type]
+    depth: int = strawberry.field(
+        description="Number of levels from the root; the root is 1.", metadata=sql_column("depth")
+    )
+    version: int = strawberry.field(
+        description="Send it back as expectedVersion when changing.",
+        metadata=sql_column("version"),
+    )
     closed_at: datetime.datetime | None = strawberry.field(
         description="When the unit was closed (or merged away); null while it is open."
     )
@@ -249,7 +262,7 @@ class Committee(Node):
 
     @strawberry.field(
         description="Open units below this one (closed ones too with includeClosed).",
-        metadata=planned(_children),
+        metadata=planned(_children, sql=SqlRelation.CHILDREN),
     )
     async def children(
         self,
@@ -262,7 +275,7 @@ class Committee(Node):
 
     @strawberry.field(
         description="This committee's congress in a term (the current term if omitted).",
-        metadata=planned(_congresses),
+        metadata=planned(_congresses, sql=SqlRelation.CONGRESS),
     )
     async def congress(self, info: Info, term: str | None = None) -> Congress | None:
         return (await _congresses(info.context, [self], term))[0]

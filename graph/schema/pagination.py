@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from graph.context import Context
-from graph.planner.fields import planned
+from graph.planner.fields import RelayPart, planned, relay_part
 from graph.resolvers.pagination import Page, encode_cursor
 
 NodeType = TypeVar("NodeType")
@@ -18,14 +18,14 @@ RowType = TypeVar("RowType")
 
 @strawberry.type
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(metadata=relay_part(RelayPart.HAS_NEXT_PAGE))
+    end_cursor: str | None = strawberry.field(metadata=relay_part(RelayPart.END_CURSOR))
 
 
 @strawberry.type
 class Edge(Generic[NodeType]):
-    cursor: str
-    node: NodeType
+    cursor: str = strawberry.field(metadata=relay_part(RelayPart.CURSOR))
+    node: NodeType = strawberry.field(metadata=relay_part(RelayPart.NODE))
 
 
 async def _total_counts(_context: Context, connections: Sequence[Connection[Any]]) -> list[int]:
@@ -35,14 +35,14 @@ async def _total_counts(_context: Context, connections: Sequence[Connection[Any]
 
 @strawberry.type
 class Connection(Generic[NodeType]):
-    edges: list[Edge[NodeType]]
-    nodes: list[NodeType]
-    page_info: PageInfo
+    edges: list[Edge[NodeType]] = strawberry.field(metadata=relay_part(RelayPart.EDGES))
+    nodes: list[NodeType] = strawberry.field(metadata=relay_part(RelayPart.NODES))
+    page_info: PageInfo = strawberry.field(metadata=relay_part(RelayPart.PAGE_INFO))
     count_query: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field(
         description="All items this connection pages through, not just this page.",
-        metadata=planned(_total_counts),
+        metadata={**planned(_total_counts), **relay_part(RelayPart.TOTAL_COUNT)},
     )
     async def total_count(self) -> int:
         return await self.count_query()
