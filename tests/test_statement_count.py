@@ -286,9 +286,9 @@ TWENTY_BY_TEN = """{ committee(code: "R") { id name congress { status }
 
 @pytest.mark.parametrize(
     ("query", "statements"),
-    # 1 to authenticate, the committee, its congress, and its page of children, however
+    # 1 to authenticate, then the committee, its congress and its pages of children, however
     # deep, built as JSON in one statement (graph/planner/sql.py).
-    [(HUNDRED_CHILDREN, 4), (TWENTY_BY_TEN, 4)],
+    [(HUNDRED_CHILDREN, 2), (TWENTY_BY_TEN, 2)],
 )
 async def test_a_planned_page_costs_the_same_statements_for_5_and_100_children(
     empty_database_url: str,

@@ -32,6 +32,7 @@ RELAY_PART = "congress.relay_part"
 class SqlRelation(Enum):
     """How a field's objects are found from its object's row, in SQL (graph/planner/sql.py)."""
 
+    COMMITTEE = "a committee by global id or by code (a root field)"
     CHILDREN = "the committee's children, a page of them in path order"
     CONGRESS = "the committee's congress in one term"
 

@@ -32,6 +32,7 @@ from sqlalchemy import bindparam, column, table, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from graph.context import Context
+from graph.global_ids import row_id_of
 from graph.planner.fields import (
     RELAY_PART,
     SQL_COLUMN,
@@ -40,7 +41,7 @@ from graph.planner.fields import (
     SqlRelation,
 )
 from graph.planner.plan import Completion, FieldPlan, ObjectPlan, Read
-from graph.resolvers.committees import term_named
+from graph.resolvers.committees import COMMITTEE_TYPE, term_named
 from graph.resolvers.pagination import decode_cursor, page_size
 from permissions.scope import Scope, condition_with_parameters
 
@@ -127,11 +128,14 @@ async def read_in_sql(
     sources: Sequence[Any],
     variables: VariableValues,
 ) -> list[Any]:
-    """The answer of `plan` (a `children` field) for each source committee, or NotSql."""
+    """The answer of `plan` for each source (a `children` field of committees, or a root
+    `committee` field), or NotSql."""
     batch = plan.batch
     assert batch is not None
-    if batch.sql is not SqlRelation.CHILDREN or not _buildable(plan):
+    if batch.sql is None or not _buildable(plan, batch.sql):
         raise NotSql(plan.key)
+    if batch.sql is SqlRelation.COMMITTEE:
+        return [await _read_committee(plan, context, variables)] * len(sources)
     session = context.session
     statement = _Statement(session.get_bind().dialect.name, context.viewer.scope)
     parent = statement.alias("p")
@@ -152,6 +156,29 @@ async def read_in_sql(
     return [answers[source.row.id] for source in sources]
 
 
+async def _read_committee(plan: FieldPlan, context: Context, variables: VariableValues) -> Any:
+    """`committee(id:, code:)`: by id, by code, or by both when they name the same one."""
+    arguments = _arguments(plan, variables)
+    global_id, code = arguments.get("id"), arguments.get("code")
+    session = context.session
+    statement = _Statement(session.get_bind().dialect.name, context.viewer.scope)
+    row = statement.alias("r")
+    conditions = [statement.in_scope(row)]
+    if global_id is not None:
+        row_id = row_id_of(global_id, COMMITTEE_TYPE)
+        if row_id is None:
+            return None
+        conditions.append(f"{row}.id = {statement.bind(row_id)}")
+    if code is not None:
+        conditions.append(f"{row}.code = {statement.bind(code)}")
+    if global_id is None and code is None:
+        return None
+    answer = await _committee(statement, _object_plan(plan.completion), row, context, variables)
+    sql = f"SELECT {answer} FROM committee AS {row} WHERE {' AND '.join(conditions)}"
+    value = await session.scalar(text(sql), statement.values)
+    return json.loads(value) if isinstance(value, str) else value
+
+
 # --- what can be built -----------------------------------------------------------------
 
 
@@ -160,12 +187,17 @@ _BUILDABLE_KEPT = 1024
 _buildable_cache: OrderedDict[int, tuple[FieldPlan, bool]] = OrderedDict()
 
 
-def _buildable(plan: FieldPlan) -> bool:
+def _buildable(plan: FieldPlan, relation: SqlRelation) -> bool:
     cached = _buildable_cache.get(id(plan))
     if cached is not None:
         return cached[1]
     try:
-        _check_connection(plan)
+        if relation is SqlRelation.CHILDREN:
+            _check_connection(plan)
+        elif relation is SqlRelation.COMMITTEE:
+            _check_committee(_object_plan(plan.completion))
+        else:
+            raise NotSql(plan.key)
         buildable = True
     except NotSql:
         buildable = False

@@ -6,7 +6,7 @@ import strawberry
 
 from graph.context import Context, Info
 from graph.global_ids import GlobalId
-from graph.planner.fields import for_each, planned
+from graph.planner.fields import SqlRelation, for_each, planned
 from graph.resolvers import audit as resolve_audit
 from graph.resolvers import committees as resolve
 from graph.resolvers import difficulties as resolve_difficulties
@@ -86,7 +86,7 @@ class Query:
 
     @strawberry.field(
         description="A committee by global id or by code; null if not visible to you.",
-        metadata=planned(for_each(_committee)),
+        metadata=planned(for_each(_committee), sql=SqlRelation.COMMITTEE),
     )
     async def committee(
         self, info: Info, id: strawberry.ID | None = None, code: str | None = None
