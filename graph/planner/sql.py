@@ -92,8 +92,10 @@ class _Statement:
     def array(self, element: str, rows: str, alias: str, order_by: str) -> str:
         """The JSON array of `element` over `rows` (a subquery already in order)."""
         if self.sqlite:
-            # SQLite aggregates the rows of an ordered subquery in its order.
-            return f"json((SELECT json_group_array(json({element})) FROM ({rows}) AS {alias}))"
+            # SQLite aggregates the rows of an ordered subquery in its order. The element is
+            # a json_object(...) call, which json_group_array takes as JSON as it is; only the
+            # subquery's result needs json() to be taken as JSON again.
+            return f"json((SELECT json_group_array({element}) FROM ({rows}) AS {alias}))"
         return (
             f"(SELECT coalesce(json_agg({element} ORDER BY {alias}.{order_by}), '[]'::json) "
             f"FROM ({rows}) AS {alias})"
