@@ -65,11 +65,15 @@ class ShieldedSession(AsyncSession):
     commit = _runs_to_end(AsyncSession.commit)
     rollback = _runs_to_end(AsyncSession.rollback)
 
-    async def close(self) -> None:
-        # A step may still run for a caller that was cancelled (a DataLoader batch nobody
-        # waits for any more): the connection goes back to the pool only after it.
+    async def settle(self) -> None:
+        """Wait for the steps still running for callers that stopped waiting (a cancelled
+        caller, a DataLoader batch whose callers failed), so the next step is alone."""
         while self._steps_running:
             await asyncio.wait(set(self._steps_running))
+
+    async def close(self) -> None:
+        # The connection goes back to the pool only after every step on it.
+        await self.settle()
         await self.run_to_end(super().close())
 
 

@@ -119,7 +119,7 @@ async def first_per_group(
 
 
 # The children of a level: built once per shape (scope roots, closed ones, a cursor) and run
-# with bound values, since building a windowed statement costs more than running it.
+# with bound values, since building such a statement costs more than running it.
 _CHILDREN_SHAPES_CACHED = 64
 
 

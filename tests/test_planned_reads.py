@@ -318,3 +318,25 @@ async def test_a_dashboard_page_is_the_same_on_both_paths(
     two_paths: TwoPaths, subject: str
 ) -> None:
     await two_paths.both(subject, README_PAGE, {})
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        # A null `if` that validation lets through (a nullable variable with a default):
+        # graphql-core reports it on the field, with a path, and keeps the rest.
+        (
+            'query Q($x: Boolean = true) { committee(code: "T01") { code name @include(if: $x) } }',
+            {"x": None},
+        ),
+        (
+            '{ a: committee(code: "T01") { code } b: committee(code: "T01") { children(first: -1) { totalCount } } }',
+            {},
+        ),
+        ('{ committee(code: "T01") { children(first: 2, after: "bad") { nodes { code } } } }', {}),
+    ],
+)
+async def test_what_graphql_core_reports_is_reported_the_same(
+    two_paths: TwoPaths, query: str, variables: dict[str, Any]
+) -> None:
+    await two_paths.both(demo_user(Role.VIEWER, PROVINCE), query, variables)

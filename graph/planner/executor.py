@@ -13,12 +13,13 @@ from collections.abc import Awaitable
 from functools import lru_cache
 from typing import Any
 
-from graphql import ExecutionResult, GraphQLSchema
+from graphql import ExecutionResult, GraphQLError, GraphQLSchema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.context import Context
 from graph.planner.plan import ObjectPlan, PlanCache
-from graph.planner.run import run_plan
+from graph.planner.run import Abandoned, run_plan
+from models.shielded_session import ShieldedSession
 
 logger = logging.getLogger("congress.planner")
 
@@ -58,8 +59,16 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             # graphql-core answers from the start, with its own errors, paths and nulls, on a
             # clean slate: a failed statement aborts a PostgreSQL transaction, and the
             # loaders would hand back what the abandoned run cached. The run only read.
-            logger.debug("planned run abandoned: %r", error)
-            await context.session.rollback()
+            if isinstance(error, GraphQLError | Abandoned):
+                logger.debug("planned run abandoned: %r", error)
+            else:
+                # Not a client's mistake: a database failure, or a bug in a planned read
+                # (which would double the cost of every such query): worth seeing.
+                logger.warning("planned run abandoned: %r", error)
+            session = context.session
+            if isinstance(session, ShieldedSession):
+                await session.settle()
+            await session.rollback()
             # graphql-core runs root fields concurrently: the session must hold its
             # connection before they start, as it does after authentication.
             await context.session.connection()

@@ -21,6 +21,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLAbstractType,
+    GraphQLError,
     GraphQLField,
     GraphQLIncludeDirective,
     GraphQLLeafType,
@@ -304,7 +305,9 @@ class PlanCache:
             return cached[1]
         try:
             plan: ObjectPlan | None = build_plan(schema, operation, fragments, variables)
-        except Unplannable:
+        except (Unplannable, GraphQLError, RecursionError):
+            # A directive's value graphql-core would report on its field (a null `if`), or
+            # a selection nested too deep: graphql-core answers, with its own errors.
             plan = None
         self._plans[key] = (operation, plan)
         if len(self._plans) > self._maxsize:

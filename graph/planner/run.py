@@ -17,6 +17,7 @@ from typing import Any
 
 from graphql import Undefined
 from graphql.execution.values import VariableValues, get_argument_values
+from graphql.pyutils import is_iterable
 
 from graph.context import Context
 from graph.planner.plan import Completion, FieldPlan, ObjectPlan, Read
@@ -147,7 +148,7 @@ def _complete(completion: Completion, value: Any, below: _Level) -> Any:
             raise Abandoned(f"{value!r} is not a {completion.leaf}")
         return coerced
     if completion.item is not None:
-        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        if not is_iterable(value):  # graphql-core's own test: no str, bytes or mapping
             raise Abandoned("a list field gave something else")
         item = completion.item
         return [_complete(item, entry, below) for entry in value]

@@ -29,8 +29,15 @@ class Edge(Generic[NodeType]):
 
 
 async def _total_counts(_context: Context, connections: Sequence[Connection[Any]]) -> list[int]:
-    # Each count goes through a DataLoader, so the counts of a level still share a statement.
-    return list(await asyncio.gather(*(connection.count_query() for connection in connections)))
+    # Counts that go through a DataLoader (children, history) share one statement per level.
+    # Every count ends before a failure is raised, so none is left using the session.
+    counts = await asyncio.gather(
+        *(connection.count_query() for connection in connections), return_exceptions=True
+    )
+    for count in counts:
+        if isinstance(count, BaseException):
+            raise count
+    return [count for count in counts if not isinstance(count, BaseException)]
 
 
 @strawberry.type
