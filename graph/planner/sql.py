@@ -154,7 +154,9 @@ async def read_in_sql(
     answers = {
         row_id: json.loads(value) if isinstance(value, str) else value for row_id, value in rows
     }
-    # An invisible parent has no answer; the resolvers would not have been asked for it.
+    # A parent moved out of the scope since it was read has no row: the usual read answers.
+    if any(source.row.id not in answers for source in sources):
+        raise NotSql(plan.key)
     return [answers[source.row.id] for source in sources]
 
 
@@ -217,15 +219,25 @@ def _object_plan(completion: Completion | None) -> ObjectPlan:
     return completion.object_plan
 
 
+# PostgreSQL's json_build_object takes at most 100 arguments, 50 keys (SQLite's ~63).
+MAX_KEYS_PER_OBJECT = 50
+
+
+def _fields(plan: ObjectPlan) -> tuple[FieldPlan, ...]:
+    if len(plan.fields) > MAX_KEYS_PER_OBJECT:
+        raise NotSql(f"{len(plan.fields)} keys in one {plan.type_name}")
+    return plan.fields
+
+
 def _check_connection(plan: FieldPlan) -> None:
-    for part in _object_plan(plan.completion).fields:
+    for part in _fields(_object_plan(plan.completion)):
         if part.read is Read.TYPENAME:
             continue
         relay = part.metadata.get(RELAY_PART)
         if relay in (RelayPart.NODES,):
             _check_committee(_object_plan(part.completion))
         elif relay is RelayPart.EDGES:
-            for edge_part in _object_plan(part.completion).fields:
+            for edge_part in _fields(_object_plan(part.completion)):
                 edge_relay = edge_part.metadata.get(RELAY_PART)
                 if edge_part.read is Read.TYPENAME or edge_relay is RelayPart.CURSOR:
                     continue
@@ -233,7 +245,7 @@ def _check_connection(plan: FieldPlan) -> None:
                     raise NotSql(edge_part.key)
                 _check_committee(_object_plan(edge_part.completion))
         elif relay is RelayPart.PAGE_INFO:
-            for info_part in _object_plan(part.completion).fields:
+            for info_part in _fields(_object_plan(part.completion)):
                 if info_part.read is not Read.TYPENAME and info_part.metadata.get(
                     RELAY_PART
                 ) not in (RelayPart.HAS_NEXT_PAGE, RelayPart.END_CURSOR):
@@ -243,14 +255,14 @@ def _check_connection(plan: FieldPlan) -> None:
 
 
 def _check_committee(plan: ObjectPlan) -> None:
-    for part in plan.fields:
+    for part in _fields(plan):
         if part.read is Read.TYPENAME or _is_column(part):
             continue
         relation = part.batch.sql if part.batch is not None else None
         if relation is SqlRelation.CHILDREN:
             _check_connection(part)
         elif relation is SqlRelation.CONGRESS:
-            for congress_part in _object_plan(part.completion).fields:
+            for congress_part in _fields(_object_plan(part.completion)):
                 if congress_part.read is not Read.TYPENAME and not _is_column(congress_part):
                     raise NotSql(congress_part.key)
         else:
