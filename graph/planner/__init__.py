@@ -13,11 +13,14 @@ once per *field of the query* instead:
 - `run.py` walks that tree level by level: one call of each loading function per level
   (one statement, through the request's DataLoaders and `permissions/`), then every value
   of the level is completed in one pass over plain Python objects;
+- `sql.py` goes further for tree pages: a `children(...)` (or a root `committee`) whose
+  selection is columns, congresses and nested children is built as JSON by one statement;
 - `executor.py` puts the planner in front of graphql-core: a query the planner covers is
   answered by it, anything else (mutations, introspection, a field without a plan) by
   graphql-core as before.
 
-The planner never reports an error itself. A value it cannot complete exactly as
+The planner never reports an error itself. A document whose directives graphql-core
+would report on a field is not planned; a value it cannot complete exactly as
 graphql-core would (an exception from a loading function, a null where the type forbids
 one, a value its type refuses) abandons the planned run, and graphql-core answers the
 query from the start with its own errors and paths; both read through the same functions,
