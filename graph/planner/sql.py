@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from graphql import GraphQLEnumType, GraphQLLeafType
@@ -111,13 +112,22 @@ class _Statement:
 
     def in_scope(self, alias: str) -> str:
         """The viewer's scope on `alias`.path, from permissions.scope, its values bound."""
-        condition: ColumnElement[bool] = condition_with_parameters(
-            table("committee", column("path")).alias(alias).c.path, len(self.scope.root_paths)
-        )
-        sql = str(condition.compile(compile_kwargs={"render_postcompile": False}))
-        for name, value in self.scope.parameters().items():
-            self.values[name] = value
-        return f"({sql})"
+        self.values.update(self.scope.parameters())
+        return _scope_condition(alias, len(self.scope.root_paths))
+
+
+# Aliases are numbered per statement and scopes have few roots: a handful of texts in all.
+_SCOPE_CONDITIONS_CACHED = 256
+
+
+@lru_cache(maxsize=_SCOPE_CONDITIONS_CACHED)
+def _scope_condition(alias: str, scope_roots: int) -> str:
+    """`condition_with_parameters` on `alias`.path as SQL text, compiled once (a compile
+    costs ~0.14 ms, as much as a small statement)."""
+    condition: ColumnElement[bool] = condition_with_parameters(
+        table("committee", column("path")).alias(alias).c.path, scope_roots
+    )
+    return f"({condition.compile(compile_kwargs={'render_postcompile': False})})"
 
 
 GLOBAL_ID_PREFIX = "{}:"
