@@ -24,7 +24,13 @@ from models import (
     Term,
 )
 from models.congress_progress import local_today
-from models.progress_summary import DUE_SOON_DAYS, SubtreeProgress, fold_progress
+from models.progress_summary import (
+    DUE_SOON_DAYS,
+    EVERY_COUNTER,
+    CountersWanted,
+    SubtreeProgress,
+    fold_progress,
+)
 from permissions import visible, visible_progress
 from permissions.scope import Scope
 
@@ -35,6 +41,8 @@ class SubtreeKey:
     # The committee's path as read with it (the scope is checked on it).
     path: str
     term_id: int
+    # What the summary is read for: the counters nobody shows are neither read nor folded.
+    wanted: CountersWanted = EVERY_COUNTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +96,27 @@ class ProgressLoaders:
         return DataLoader(load_fn=self._held_timelines, max_batch_size=MAX_KEYS_PER_STATEMENT)
 
     async def _subtree_progress(self, keys: Sequence[SubtreeKey]) -> list[SubtreeProgress]:
-        # A dashboard's children share a term: one statement for all of them.
-        found: dict[tuple[int, int], SubtreeProgress] = {}
+        # A dashboard's children share a term and a selection: one statement for all of them.
+        found: dict[SubtreeKey, SubtreeProgress] = {}
         today = local_today()
-        for term_id in {key.term_id for key in keys}:
-            paths = {key.committee_id: key.path for key in keys if key.term_id == term_id}
+        batches: dict[tuple[int, CountersWanted], list[SubtreeKey]] = defaultdict(list)
+        for key in keys:
+            batches[key.term_id, key.wanted].append(key)
+        for (term_id, wanted), batch in batches.items():
+            paths = {key.committee_id: key.path for key in batch}
             counters = await visible_progress.subtree_counters(
-                self._session, self._scope, paths, term_id, today=today, due_soon_days=DUE_SOON_DAYS
+                self._session,
+                self._scope,
+                paths,
+                term_id,
+                today=today,
+                due_soon_days=DUE_SOON_DAYS,
+                wanted=wanted,
             )
-            for committee_id, summary in fold_progress(paths, counters).items():
-                found[committee_id, term_id] = summary
-        return [found[key.committee_id, key.term_id] for key in keys]
+            summaries = fold_progress(paths, counters)
+            for key in batch:
+                found[key] = summaries[key.committee_id]
+        return [found[key] for key in keys]
 
     async def _held_timelines(
         self, keys: Sequence[TimelineKey]

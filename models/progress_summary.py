@@ -95,6 +95,53 @@ def _counted_as(measure: str) -> tuple[str, str | None]:
     return _SCALARS.get(measure, ""), None
 
 
+# (committee, levels below it or None for its whole subtree, measure, value): a rollup read.
+Counter = tuple[int, int | None, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CountersWanted:
+    """The rollup counters a reader shows, and nothing else: a dashboard row asking for
+    three numbers of twenty committees folds sixty counters, not the thousand rows of
+    every measure at every level below them."""
+
+    # Measures counted as numbers (rollups.TOTAL, ..., OVERDUE, DUE_SOON).
+    scalars: frozenset[str]
+    # Every milestone measure, done and in progress.
+    milestones: bool = False
+    # Every sum of results (rollups.RESULT_SUMS).
+    result_sums: bool = False
+    # Counts level by level; without it, only the subtree's overall counts are filled.
+    by_level: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.scalars or self.milestones or self.result_sums)
+
+    @property
+    def deadlines(self) -> bool:
+        """Whether the counts from open deadlines (overdue, due soon) are read."""
+        return OVERDUE in self.scalars or DUE_SOON in self.scalars
+
+    def stored_scalars(self) -> list[str]:
+        """The wanted numbers kept in rollup rows, in a fixed order (statements are cached)."""
+        return sorted(self.scalars - {OVERDUE, DUE_SOON})
+
+    @staticmethod
+    def joined(parts: Iterable[CountersWanted]) -> CountersWanted:
+        scalars: set[str] = set()
+        milestones = result_sums = by_level = False
+        for part in parts:
+            scalars |= part.scalars
+            milestones |= part.milestones
+            result_sums |= part.result_sums
+            by_level |= part.by_level
+        return CountersWanted(frozenset(scalars), milestones, result_sums, by_level)
+
+
+EVERY_COUNTER = CountersWanted(frozenset(_SCALARS), True, True, True)
+
+
 @dataclass(slots=True)
 class SubtreeProgress:
     """A committee's subtree in one term: in all, and level by level below the committee."""
@@ -113,12 +160,15 @@ class SubtreeProgress:
 
 
 def fold_progress(
-    committee_ids: Iterable[int], counters: Iterable[tuple[int, int, str, int]]
+    committee_ids: Iterable[int], counters: Iterable[Counter]
 ) -> dict[int, SubtreeProgress]:
-    """Summaries from (committee, levels below, measure, value) rows."""
+    """Summaries from (committee, levels below, measure, value) rows; a row whose levels
+    below are None is already summed over the whole subtree (CountersWanted.by_level off)."""
     found = {committee_id: SubtreeProgress(committee_id) for committee_id in committee_ids}
     for committee_id, levels_below, measure, value in counters:
-        found[committee_id].level(levels_below).add_counter(measure, value)
+        summary = found[committee_id]
+        counts = summary.overall if levels_below is None else summary.level(levels_below)
+        counts.add_counter(measure, value)
     for summary in found.values():
         for counts in summary.by_level.values():
             summary.overall.add(counts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +20,8 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    null,
+    or_,
     select,
     tuple_,
     union_all,
@@ -27,7 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import Committee, Congress, CongressEvent, ProgressRollup, ProgressRollupDay, rollups
-from models.progress_summary import DUE_SOON, OVERDUE
+from models.progress_summary import (
+    DUE_SOON,
+    EVERY_COUNTER,
+    OVERDUE,
+    Counter,
+    CountersWanted,
+)
 from models.tree import subtree_condition
 from permissions.scope import Scope
 
@@ -38,48 +47,60 @@ def _visible_committees(scope: Scope, committee_ids: Sequence[int]) -> Select[An
     )
 
 
-def _packed_counters(dialect: str, committee_ids: Any) -> Select[Any]:
-    """The statement of `subtree_counters`, for the committees whose ids are in
-    `committee_ids` (a list parameter, or a select of ids)."""
+def _packed_counters(dialect: str, wanted: CountersWanted) -> Select[Any]:
+    """The statement of `subtree_counters`: the `wanted` counters of the committees whose ids
+    are in the list parameter `committee_ids`, level by level or summed over the subtree."""
     term_id = bindparam("term_id", type_=Integer)
     today = bindparam("today", type_=Date)
-    counters = select(
-        ProgressRollup.committee_id,
-        ProgressRollup.levels_below,
-        ProgressRollup.measure,
-        ProgressRollup.value,
-    ).where(
-        ProgressRollup.committee_id.in_(committee_ids),
-        ProgressRollup.term_id == term_id,
-        ProgressRollup.value != 0,
-    )
-    day = ProgressRollupDay.day
-    open_deadlines = (
-        select(
-            ProgressRollupDay.committee_id,
-            ProgressRollupDay.levels_below,
-            case((day < today, literal(OVERDUE)), else_=literal(DUE_SOON)).label("measure"),
-            ProgressRollupDay.value,
+    committee_ids = bindparam("committee_ids", expanding=True, type_=Integer)
+    measures: list[ColumnElement[bool]] = []
+    if wanted.stored_scalars():
+        measures.append(ProgressRollup.measure.in_(wanted.stored_scalars()))
+    if wanted.milestones:
+        measures.append(ProgressRollup.measure.startswith(rollups.MILESTONE_PREFIX))
+    if wanted.result_sums:
+        measures.append(ProgressRollup.measure.in_(rollups.RESULT_SUMS))
+    parts: list[Select[int, int, str, int]] = []
+    if measures:
+        kept = select(
+            ProgressRollup.committee_id,
+            ProgressRollup.levels_below,
+            ProgressRollup.measure,
+            ProgressRollup.value,
+        ).where(
+            ProgressRollup.committee_id.in_(committee_ids),
+            ProgressRollup.term_id == term_id,
+            ProgressRollup.value != 0,
+            or_(*measures),
         )
-        .where(
-            ProgressRollupDay.committee_id.in_(committee_ids),
-            ProgressRollupDay.term_id == term_id,
-            ProgressRollupDay.kind == rollups.DEADLINE,
-            day < bindparam("soon_until", type_=Date),
+        parts.append(kept)
+    if wanted.deadlines:
+        day = ProgressRollupDay.day
+        parts.append(
+            select(
+                ProgressRollupDay.committee_id,
+                ProgressRollupDay.levels_below,
+                case((day < today, literal(OVERDUE)), else_=literal(DUE_SOON)).label("measure"),
+                ProgressRollupDay.value,
+            ).where(
+                ProgressRollupDay.committee_id.in_(committee_ids),
+                ProgressRollupDay.term_id == term_id,
+                ProgressRollupDay.kind == rollups.DEADLINE,
+                day < bindparam("soon_until", type_=Date),
+            )
         )
-        .subquery()
+    rows = union_all(*parts).subquery("counters")
+    # Grouped outside the union: PostgreSQL cannot tell that a CASE with bound values in the
+    # select list and the same CASE in GROUP BY are one expression.
+    keys = [rows.c.committee_id, rows.c.measure]
+    if wanted.by_level:
+        keys.append(rows.c.levels_below)
+    levels = rows.c.levels_below if wanted.by_level else null().label("levels_below")
+    counters = (
+        select(rows.c.committee_id, levels, rows.c.measure, func.sum(rows.c.value))
+        .group_by(*keys)
+        .subquery("grouped")
     )
-    # Grouped outside: PostgreSQL cannot tell that a CASE with bound values in the select
-    # list and the same CASE in GROUP BY are one expression.
-    deadlines = select(
-        open_deadlines.c.committee_id,
-        open_deadlines.c.levels_below,
-        open_deadlines.c.measure,
-        func.sum(open_deadlines.c.value),
-    ).group_by(
-        open_deadlines.c.committee_id, open_deadlines.c.levels_below, open_deadlines.c.measure
-    )
-    rows = union_all(counters, deadlines).subquery("counters")
     # Packed into one JSON value: on SQLite each row fetched is a hand-off of the GIL
     # between the driver's thread and the server's (dozens at the centre, a few at a cell).
     pack, array = (
@@ -87,17 +108,12 @@ def _packed_counters(dialect: str, committee_ids: Any) -> Select[Any]:
         if dialect == "postgresql"
         else (func.json_group_array, func.json_array)
     )
-    return select(pack(array(*rows.c), type_=JSON))
+    return select(pack(array(*counters.c), type_=JSON))
 
 
-# Built once per dialect: a summary is read on every dashboard, and building the expression
-# (and its cache key) for each request cost more than running it.
-_SUBTREE_COUNTERS = {
-    dialect: _packed_counters(dialect, bindparam("committee_ids", expanding=True, type_=Integer))
-    for dialect in ("postgresql", "sqlite")
-}
-
-Counter = tuple[int, int, str, int]
+# Built once per dialect and selection (a handful): a summary is read on every dashboard,
+# and building the expression (and its cache key) for each request cost more than running it.
+_subtree_counters_statement = lru_cache(maxsize=64)(_packed_counters)
 
 
 def _counter_parameters(term_id: int, today: date, due_soon_days: int) -> dict[str, Any]:
@@ -120,10 +136,13 @@ async def subtree_counters(
     *,
     today: date,
     due_soon_days: int,
+    wanted: CountersWanted = EVERY_COUNTER,
 ) -> list[Counter]:
     """(committee, levels below, measure, value) of the committees' rollups in a term and,
     as the measures OVERDUE and DUE_SOON, their congresses not yet held whose deadline has
-    passed or falls within `due_soon_days` from `today`, in one statement.
+    passed or falls within `due_soon_days` from `today`, in one statement: the `wanted`
+    measures only, and with levels below None (summed over the subtree) unless it wants
+    them level by level.
 
     `committees` maps ids to the paths the caller read with them. The scope is checked on
     those paths here rather than by joining the tree in SQL: rollups are keyed by committee
@@ -131,10 +150,10 @@ async def subtree_counters(
     visible_ids = [
         committee_id for committee_id, path in committees.items() if scope.contains(path)
     ]
-    if not visible_ids:
+    if not visible_ids or wanted.is_empty:
         return []
     packed = await session.scalar(
-        _SUBTREE_COUNTERS[session.get_bind().dialect.name],
+        _subtree_counters_statement(session.get_bind().dialect.name, wanted),
         {"committee_ids": visible_ids, **_counter_parameters(term_id, today, due_soon_days)},
     )
     return _unpacked(packed)

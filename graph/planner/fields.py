@@ -9,6 +9,11 @@ A schema field that loads data names its loading function in its metadata:
 `children_of(context, sources, **arguments)` answers for many objects at once (every
 committee of a level), one result per source, in order; the resolver is the same function
 asked about one object, so the planned path and graphql-core's read the same way.
+
+A read that can do less when it knows which fields of its result are asked says so
+(`planned(read, told_selection=True)`): the planner passes `selected=`, the Python names
+of those fields, fragments and directives applied; graphql-core's resolver passes nothing,
+which must mean every field, with the same values.
 """
 
 from __future__ import annotations
@@ -41,12 +46,16 @@ class SqlRelation(Enum):
 class Planned:
     read: BatchRead
     sql: SqlRelation | None = None
+    told_selection: bool = False
 
 
-def planned(read: BatchRead, *, sql: SqlRelation | None = None) -> Mapping[str, Planned]:
+def planned(
+    read: BatchRead, *, sql: SqlRelation | None = None, told_selection: bool = False
+) -> Mapping[str, Planned]:
     """The metadata of a field the planner loads with `read`; with `sql`, the planner may
-    instead build the field's whole answer in the database (graph/planner/sql.py)."""
-    return {PLANNED: Planned(read, sql)}
+    instead build the field's whole answer in the database (graph/planner/sql.py); with
+    `told_selection`, the read gets `selected=` (see above)."""
+    return {PLANNED: Planned(read, sql, told_selection)}
 
 
 @dataclass(frozen=True, slots=True)

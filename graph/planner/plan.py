@@ -90,12 +90,15 @@ class BatchField:
     python_names: Mapping[str, str]  # GraphQL argument name -> the read's keyword
     # How the database can build the field's answer itself (graph/planner/sql.py).
     sql: SqlRelation | None = None
+    # The Python names of the fields asked of the result, for a read told its selection.
+    selected: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FieldPlan:
     key: str
     read: Read
+    python_name: str = ""  # all but TYPENAME
     type_name: str = ""  # TYPENAME
     attribute: str = ""  # ATTRIBUTE
     method: Callable[[Any], Any] | None = None  # METHOD
@@ -213,7 +216,9 @@ class _Builder:
                     nodes[0],
                     _python_names(object_type, name, graphql_field),
                     planned.sql,
+                    _selected_names(completion) if planned.told_selection else None,
                 ),
+                python_name=definition.python_name,
                 completion=completion,
                 metadata=definition.metadata,
             )
@@ -223,6 +228,7 @@ class _Builder:
             return FieldPlan(
                 key,
                 Read.ATTRIBUTE,
+                python_name=definition.python_name,
                 attribute=definition.python_name,
                 completion=completion,
                 metadata=definition.metadata,
@@ -240,7 +246,13 @@ class _Builder:
             # With a `self` parameter it is a plain function; this check tells the type checker.
             if not callable(method):
                 raise Unplannable(f"{object_type.name}.{name} is not a method of its object")
-            return FieldPlan(key, Read.METHOD, method=method, completion=completion)
+            return FieldPlan(
+                key,
+                Read.METHOD,
+                python_name=definition.python_name,
+                method=method,
+                completion=completion,
+            )
         raise Unplannable(f"{object_type.name}.{name} has a resolver and no plan")
 
     def _completion(self, field_type: GraphQLOutputType, nodes: list[FieldNode]) -> Completion:
@@ -262,6 +274,19 @@ class _Builder:
                 plans[origin] = self.object_plan(possible, selection_sets)
             return Completion(nullable, plans_by_class=plans)
         raise Unplannable(f"a field of type {field_type}")
+
+
+def _selected_names(completion: Completion) -> frozenset[str]:
+    """The Python names of the fields asked of a field's objects (of one type)."""
+    while completion.item is not None:
+        completion = completion.item
+    if completion.object_plan is None:
+        raise Unplannable("a read told its selection returns objects of one type")
+    return frozenset(
+        field.python_name
+        for field in completion.object_plan.fields
+        if field.read is not Read.TYPENAME
+    )
 
 
 def _python_names(object_type: GraphQLObjectType, name: str, field: GraphQLField) -> dict[str, str]:

@@ -128,9 +128,10 @@ async def _read_batch(
             return
     arguments = get_argument_values(batch.definition, batch.node, variables)
     python_names = batch.python_names
-    values = await batch.read(
-        context, sources, **{python_names[name]: value for name, value in arguments.items()}
-    )
+    keywords = {python_names[name]: value for name, value in arguments.items()}
+    if batch.selected is not None:
+        keywords["selected"] = batch.selected
+    values = await batch.read(context, sources, **keywords)
     if len(values) != len(sources):
         raise Abandoned(f"{field.key}: {len(values)} values for {len(sources)} objects")
     for output, value in zip(outputs, values, strict=True):

@@ -14,6 +14,8 @@ from graph.resolvers.pagination import Page, decode_cursor, page_size, split_pag
 from models import Committee, Congress, CongressEvent, MilestoneTemplate, Term
 from models.congress_progress import local_today, no_term_message
 from models.progress_summary import (
+    EVERY_COUNTER,
+    CountersWanted,
     SubtreeProgress,
     timeline_points,
 )
@@ -33,16 +35,20 @@ class TermProgress:
 
 
 async def subtree_progress_of(
-    context: Context, committees: Sequence[Committee], term_code: str | None
+    context: Context,
+    committees: Sequence[Committee],
+    term_code: str | None,
+    wanted: CountersWanted = EVERY_COUNTER,
 ) -> list[TermProgress | None]:
-    """Each committee's subtree summed up in a term (the current one if none is named); None
-    for an unknown term, as for `congress(term:)`. One statement for all of them."""
+    """Each committee's subtree summed up in a term (the current one if none is named), the
+    `wanted` counters filled; None for an unknown term, as for `congress(term:)`. One
+    statement for all of them."""
     terms = await context.terms.snapshot(context.session)
     term = terms.named_or_current(term_code)
     if term is None:
         return [None for _ in committees]
     summaries = await context.progress.subtree_progress.load_many(
-        [SubtreeKey(committee.id, committee.path, term.id) for committee in committees]
+        [SubtreeKey(committee.id, committee.path, term.id, wanted) for committee in committees]
     )
     templates = terms.templates_of(term.id)
     return [TermProgress(summary, term, templates) for summary in summaries]

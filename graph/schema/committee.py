@@ -21,7 +21,7 @@ from graph.schema.progress import (
     CongressStatus,
     MilestoneState,
 )
-from graph.schema.progress_summary import SubtreeProgressFigures
+from graph.schema.progress_summary import SubtreeProgressFigures, counters_shown
 from models import Congress as CongressRow
 from models import Term as TermRow
 from models.tree import Committee as CommitteeRow
@@ -154,10 +154,13 @@ async def _ancestors(context: Context, committee: Committee) -> list[Committee]:
 
 
 async def _progress(
-    context: Context, committees: Sequence[Committee], term: str | None = None
+    context: Context,
+    committees: Sequence[Committee],
+    term: str | None = None,
+    selected: frozenset[str] | None = None,
 ) -> list[SubtreeProgressFigures | None]:
     found = await resolve_summary.subtree_progress_of(
-        context, [committee.row for committee in committees], term
+        context, [committee.row for committee in committees], term, counters_shown(selected)
     )
     return [
         None
@@ -248,7 +251,7 @@ class Committee(Node):
         description="The congresses of this committee's subtree (itself included) in a term "
         "(the current one if omitted), added up: read from rollups kept by every write, so it "
         "costs the same at the centre as at a cell. Null for an unknown term.",
-        metadata=planned(_progress),
+        metadata=planned(_progress, told_selection=True),
     )
     async def progress(self, info: Info, term: str | None = None) -> SubtreeProgressFigures | None:
         return (await _progress(info.context, [self], term))[0]

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.types.base import get_object_definition
 
 from graph.context import Info
 from graph.resolvers import progress_summary as resolve
-from models import MilestoneTemplate
+from models import MilestoneTemplate, rollups
 from models import Term as TermRow
-from models.progress_summary import DUE_SOON_DAYS, ProgressCounts, SubtreeProgress
+from models.progress_summary import (
+    DUE_SOON,
+    DUE_SOON_DAYS,
+    EVERY_COUNTER,
+    OVERDUE,
+    CountersWanted,
+    ProgressCounts,
+    SubtreeProgress,
+)
+
+COUNTERS = "congress.counters"
+
+
+def counted_from(
+    *scalars: str, milestones: bool = False, result_sums: bool = False
+) -> Mapping[str, CountersWanted]:
+    """A field's metadata: the rollup counters its value is made of. A field without it is
+    made of all of them, level by level (the safe answer for a field added later)."""
+    return {COUNTERS: CountersWanted(frozenset(scalars), milestones, result_sums)}
 
 
 @strawberry.enum(description="The spacing of timeline points.")
@@ -61,24 +80,40 @@ class ProgressFigures:
     # plain field is read as an attribute.
     counts: strawberry.Private[ProgressCounts]
     templates: strawberry.Private[Sequence[MilestoneTemplate]]
-    total: int = strawberry.field(description="Congresses of open committees.")
-    congresses_held: int = strawberry.field(
-        description="Held (or completed): the congress took place."
+    total: int = strawberry.field(
+        description="Congresses of open committees.", metadata=counted_from(rollups.TOTAL)
     )
-    congresses_completed: int = strawberry.field(description="Every step done, results reported.")
-    in_progress: int = strawberry.field(description="Started, not yet held.")
-    not_started: int
+    congresses_held: int = strawberry.field(
+        description="Held (or completed): the congress took place.",
+        metadata=counted_from(rollups.HELD),
+    )
+    congresses_completed: int = strawberry.field(
+        description="Every step done, results reported.",
+        metadata=counted_from(rollups.COMPLETED),
+    )
+    in_progress: int = strawberry.field(
+        description="Started, not yet held.", metadata=counted_from(rollups.IN_PROGRESS)
+    )
+    not_started: int = strawberry.field(
+        metadata=counted_from(rollups.TOTAL, rollups.IN_PROGRESS, rollups.HELD)
+    )
     completion_rate: float = strawberry.field(
-        description="congressesHeld / total, from 0 to 1 (0 with no congress)."
+        description="congressesHeld / total, from 0 to 1 (0 with no congress).",
+        metadata=counted_from(rollups.HELD, rollups.TOTAL),
     )
     overdue: int = strawberry.field(
-        description="Past the deadline and not held (dates in Vietnam's time)."
+        description="Past the deadline and not held (dates in Vietnam's time).",
+        metadata=counted_from(OVERDUE),
     )
     due_soon: int = strawberry.field(
-        description=f"Not held, deadline today or within the next {DUE_SOON_DAYS} days."
+        description=f"Not held, deadline today or within the next {DUE_SOON_DAYS} days.",
+        metadata=counted_from(DUE_SOON),
     )
 
-    @strawberry.field(description="Every step of the term's template, in order.")
+    @strawberry.field(
+        description="Every step of the term's template, in order.",
+        metadata=counted_from(rollups.TOTAL, milestones=True),
+    )
     def by_milestone(self) -> list[MilestoneProgress]:
         counts = self.counts
         figures = []
@@ -97,7 +132,11 @@ class ProgressFigures:
             )
         return figures
 
-    @strawberry.field
+    @strawberry.field(
+        metadata=counted_from(
+            rollups.RESULTS_RECORDED, rollups.SECRETARY_DIRECTLY_ELECTED, result_sums=True
+        )
+    )
     def results(self) -> ResultTotals:
         sums = self.counts.result_sums
         return ResultTotals(
@@ -138,7 +177,7 @@ class SubtreeProgressFigures(ProgressFigures):
     summary: strawberry.Private[SubtreeProgress]
     committee_depth: strawberry.Private[int]
 
-    @strawberry.field
+    @strawberry.field(metadata=counted_from())
     def term(self) -> str:
         return self.term_row.code
 
@@ -156,7 +195,8 @@ class SubtreeProgressFigures(ProgressFigures):
 
     @strawberry.field(
         description="Congresses held so far at each point from `from` (the term's start) to "
-        "`to` (today), one point per interval: a progress curve."
+        "`to` (today), one point per interval: a progress curve.",
+        metadata=counted_from(),  # read from its own rollups
     )
     async def timeline(
         self,
@@ -189,3 +229,17 @@ class SubtreeProgressFigures(ProgressFigures):
             summary=summary,
             committee_depth=depth,
         )
+
+
+_COUNTERS_OF_FIELD = {
+    field.python_name: field.metadata.get(COUNTERS, EVERY_COUNTER)
+    for field in get_object_definition(SubtreeProgressFigures, strict=True).fields
+}
+
+
+def counters_shown(selected: Iterable[str] | None) -> CountersWanted:
+    """The counters that the fields `selected` of SubtreeProgressFigures (Python names) are
+    made of; every counter when the selection is not known."""
+    if selected is None:
+        return EVERY_COUNTER
+    return CountersWanted.joined(_COUNTERS_OF_FIELD.get(name, EVERY_COUNTER) for name in selected)
