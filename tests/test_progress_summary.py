@@ -11,11 +11,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Role
+from models import Role, rollups
 from models.congress_progress import local_today
 from models.demo import CENTRAL_CODE, DEMO_PROVINCE_CODE
-from models.progress_summary import DUE_SOON_DAYS
+from models.progress_summary import DUE_SOON_DAYS, CountersWanted
+from permissions.scope import Scope
+from permissions.visible_progress import subtree_counters
 from tests.admin_api import committee_gid
 from tests.conftest import (
     SIBLING_PROVINCE_CODE,
@@ -396,3 +399,60 @@ async def test_a_summary_out_of_scope_reads_as_a_missing_committee(world: DemoWo
         await world.client.query(COMMUNE_REPORTER, SUMMARY_BY_ID, id="not a global id"),
     ]
     assert answers == [{"committee": None}] * len(answers)
+
+
+ONE_FIGURE_FIELDS = (
+    "total", "congressesHeld", "congressesCompleted", "inProgress", "notStarted",
+    "completionRate", "overdue", "dueSoon", "term", "byMilestone { milestone done inProgress }",
+    "results { congressesReporting membersElected secretaryDirectlyElected }",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ONE_FIGURE_FIELDS)
+async def test_a_figure_asked_alone_equals_it_asked_with_every_other(
+    world: DemoWorld, field: str
+) -> None:
+    """A planned read fetches only the counters the selection shows (CountersWanted): each
+    figure asked alone must be the one asked beside byDepth, which reads every counter."""
+    every = f"{field} byDepth {{ depth {FIGURES} }}"
+    page = """query($code: String!) {{ committee(code: $code) {{ progress {{ {0} }}
+      children(first: 20) {{ nodes {{ code progress {{ {0} }} }} }} }} }}"""
+    name = field.split()[0]
+
+    def only(committee: dict[str, Any]) -> list[Any]:
+        return [committee["progress"][name]] + [
+            child["progress"][name] for child in committee["children"]["nodes"]
+        ]
+
+    alone = await world.client.query(CENTRAL_ADMIN, page.format(field), code=DEMO_PROVINCE_CODE)
+    with_all = await world.client.query(CENTRAL_ADMIN, page.format(every), code=DEMO_PROVINCE_CODE)
+    assert only(alone["committee"]) == only(with_all["committee"])
+
+
+async def test_the_counters_read_are_the_ones_asked_for(world: DemoWorld) -> None:
+    """Two numbers of a dashboard row are two counters per committee, summed over the
+    levels in SQL; every counter, level by level, is what byDepth needs."""
+    province = await world.committee_id(DEMO_PROVINCE_CODE)
+    path = await world.committee_path(DEMO_PROVINCE_CODE)
+    async with world.engine.connect() as connection:
+        term_id = await connection.scalar(text("SELECT id FROM term WHERE code = '2025-2030'"))
+    scope = Scope.from_paths([path])
+    async with AsyncSession(world.engine) as session:
+        few = await subtree_counters(
+            session, scope, {province: path}, term_id, today=local_today(),
+            due_soon_days=DUE_SOON_DAYS,
+            wanted=CountersWanted(frozenset({rollups.TOTAL, rollups.HELD})),
+        )  # fmt: skip
+        every = await subtree_counters(
+            session, scope, {province: path}, term_id, today=local_today(),
+            due_soon_days=DUE_SOON_DAYS,
+        )  # fmt: skip
+    assert {(levels, measure) for _, levels, measure, _ in few} == {
+        (None, rollups.TOTAL),
+        (None, rollups.HELD),
+    }
+    assert all(levels is not None for _, levels, _, _ in every)
+    assert len(every) > 3 * len(few)
+    totals = {measure: value for _, _, measure, value in few}
+    assert totals[rollups.TOTAL] == sum(v for _, _, m, v in every if m == rollups.TOTAL)
+    assert totals[rollups.HELD] == sum(v for _, _, m, v in every if m == rollups.HELD)
