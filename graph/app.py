@@ -24,6 +24,7 @@ from graph.context import Context
 from graph.garbage_collection import tune_for_serving
 from graph.milestone_writer import MilestoneWriter
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
+from graph.response_json import encode_response
 from graph.schema import build_schema
 from graph.term_catalog import TermCatalog
 from models.database import create_engine, create_session_factory
@@ -50,6 +51,10 @@ class CongressGraphQL(GraphQL[Context, None]):
         self._settings = settings
         self._terms = terms
         self._milestones = milestones
+
+    def encode_json(self, data: object) -> str:
+        # Database-built pages go out as the database wrote them (graph/response_json.py).
+        return encode_response(data)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(

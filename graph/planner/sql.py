@@ -2,11 +2,12 @@
 
 For `children(...)` whose whole selection is columns, connections and congresses (what a
 tree page asks for), the planner does not load rows and complete objects in Python: it
-writes one statement that returns, for each parent, the field's answer as JSON
-(SQLite's `json_object`/`json_group_array`, PostgreSQL's `json_build_object`/`json_agg`),
-nested pages included, and parses it (`json.loads`, in C). The answer is the same
-value graphql-core would complete, key for key, so it is encoded to the same bytes
-(tests/test_planned_reads.py compares them): the keys are the query's response keys in
+writes one statement that returns, for each parent, the field's answer as JSON text
+(SQLite's `json_object`/`json_group_array`; on PostgreSQL, `to_json` values joined with
+`||` and `string_agg`, since its JSON functions put spaces in the text), nested pages
+included, and that text goes into the response as it is (graph/response_json.py). The
+answer is the value graphql-core would complete, key for key, written the same way, so
+the bytes are the same (tests/test_planned_reads.py compares them): the keys are the query's response keys in
 the plan's order, ids and cursors are the same base64 text (`congress_b64` on SQLite,
 models/database.py), enums are mapped from the stored value to the GraphQL name by the
 field's own GraphQL type.
@@ -19,7 +20,6 @@ is not built here (`NotSql`) and the planner reads that field the usual way.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +30,7 @@ from typing import Any
 from graphql import GraphQLEnumType, GraphQLLeafType
 from graphql.execution.values import VariableValues, get_argument_values
 from sqlalchemy import bindparam, column, table, text
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from graph.context import Context
 from graph.global_ids import row_id_of
@@ -44,6 +44,7 @@ from graph.planner.fields import (
 from graph.planner.plan import Completion, FieldPlan, ObjectPlan, Read
 from graph.resolvers.committees import COMMITTEE_TYPE, term_named
 from graph.resolvers.pagination import decode_cursor, page_size
+from graph.response_json import RawJson
 from permissions.scope import Scope, condition_with_parameters
 
 
@@ -73,22 +74,48 @@ class _Statement:
     def sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
-    # JSON, written for each database.
+    # JSON, written for each database as the text a response holds: compact, UTF-8 (see
+    # graph/response_json.py). SQLite's JSON functions write that text; PostgreSQL's put
+    # spaces in it, so there the text is put together with `||`. Every expression below
+    # is a JSON value: SQLite's functions take SQL values and quote them themselves, on
+    # PostgreSQL `value` turns an SQL value into its JSON text.
+
+    def value(self, expression: str) -> str:
+        """The JSON of an SQL value (a column, a count, a string); null for NULL."""
+        if self.sqlite:
+            return expression
+        return f"coalesce(to_json({expression})::text, 'null')"
+
+    def string(self, constant: str) -> str:
+        """A constant string (a GraphQL name: nothing to escape)."""
+        return f"'{constant}'" if self.sqlite else f"'\"{constant}\"'"
+
+    def null(self) -> str:
+        return "NULL" if self.sqlite else "'null'"
 
     def json_object(self, pairs: Sequence[tuple[str, str]]) -> str:
-        function = "json_object" if self.sqlite else "json_build_object"
         # Response keys are GraphQL names ([_A-Za-z][_0-9A-Za-z]*): safe between quotes.
-        arguments = ", ".join(f"'{key}', {value}" for key, value in pairs)
-        return f"{function}({arguments})"
+        if self.sqlite:
+            arguments = ", ".join(f"'{key}', {value}" for key, value in pairs)
+            return f"json_object({arguments})"
+        if not pairs:  # every field skipped by a directive
+            return "'{}'::text"
+        members = " || ',' || ".join(f"'\"{key}\":' || {value}" for key, value in pairs)
+        # Typed: `||` between two untyped literals (a constant value) has no meaning.
+        return f"('{{'::text || {members} || '}}')"
 
     def json_of_subquery(self, subquery: str) -> str:
         """A subquery's JSON value nested in an object (SQLite forgets it is JSON)."""
-        return f"json(({subquery}))" if self.sqlite else f"({subquery})"
+        return f"json(({subquery}))" if self.sqlite else f"coalesce(({subquery}), 'null')"
+
+    def value_of_subquery(self, subquery: str) -> str:
+        """A subquery's value (as `value` and `base64` write them) or null for no row."""
+        return f"({subquery})" if self.sqlite else f"coalesce(({subquery}), 'null')"
 
     def boolean(self, condition: str) -> str:
         if self.sqlite:
             return f"json(CASE WHEN {condition} THEN 'true' ELSE 'false' END)"
-        return f"({condition})"
+        return f"(CASE WHEN {condition} THEN 'true' ELSE 'false' END)"
 
     def array(self, element: str, rows: str, alias: str, order_by: str) -> str:
         """The JSON array of `element` over `rows` (a subquery already in order)."""
@@ -98,8 +125,8 @@ class _Statement:
             # subquery's result needs json() to be taken as JSON again.
             return f"json((SELECT json_group_array({element}) FROM ({rows}) AS {alias}))"
         return (
-            f"(SELECT coalesce(json_agg({element} ORDER BY {alias}.{order_by}), '[]'::json) "
-            f"FROM ({rows}) AS {alias})"
+            f"(SELECT '[' || coalesce(string_agg({element}, ',' ORDER BY {alias}.{order_by}), "
+            f"'') || ']' FROM ({rows}) AS {alias})"
         )
 
     def base64(self, prefix: str, row_id: str, *, urlsafe: bool) -> str:
@@ -108,7 +135,7 @@ class _Statement:
             function = "congress_b64url" if urlsafe else "congress_b64"
             return f"{function}('{prefix}' || {row_id})"
         encoded = f"encode(convert_to('{prefix}' || {row_id}, 'UTF8'), 'base64')"
-        return f"translate({encoded}, '+/', '-_')" if urlsafe else encoded
+        return self.value(f"translate({encoded}, '+/', '-_')" if urlsafe else encoded)
 
     def in_scope(self, alias: str) -> str:
         """The viewer's scope on `alias`.path, from permissions.scope, its values bound."""
@@ -128,6 +155,19 @@ def _scope_condition(alias: str, scope_roots: int) -> str:
         table("committee", column("path")).alias(alias).c.path, scope_roots
     )
     return f"({condition.compile(compile_kwargs={'render_postcompile': False})})"
+
+
+# A plan writes the same text for every request (the values are bound): parsing it into
+# a TextClause costs ~0.1 ms for a page of pages, so the clause is kept with its text.
+_STATEMENTS_KEPT = 256
+
+
+@lru_cache(maxsize=_STATEMENTS_KEPT)
+def _statement_of(sql: str) -> TextClause:
+    statement = text(sql)
+    if ":parent_ids" in sql:
+        statement = statement.bindparams(bindparam("parent_ids", expanding=True))
+    return statement
 
 
 GLOBAL_ID_PREFIX = "{}:"
@@ -156,14 +196,12 @@ async def read_in_sql(
         f"SELECT {parent}.id, {answer} FROM committee AS {parent} "
         f"WHERE {parent}.id IN :parent_ids AND {statement.in_scope(parent)}"
     )
-    query = text(sql).bindparams(bindparam("parent_ids", expanding=True))
+    query = _statement_of(sql)
     rows = await session.execute(
         query, {**statement.values, "parent_ids": [source.row.id for source in sources]}
     )
-    # SQLite gives the JSON's text; asyncpg's json codec has parsed it already.
-    answers = {
-        row_id: json.loads(value) if isinstance(value, str) else value for row_id, value in rows
-    }
+    # The JSON's text, written into the response as it is (graph/response_json.py).
+    answers = {row_id: RawJson(value) for row_id, value in rows}
     # A parent moved out of the scope since it was read has no row: the usual read answers.
     if any(source.row.id not in answers for source in sources):
         raise NotSql(plan.key)
@@ -189,8 +227,8 @@ async def _read_committee(plan: FieldPlan, context: Context, variables: Variable
         return None
     answer = await _committee(statement, _object_plan(plan.completion), row, context, variables)
     sql = f"SELECT {answer} FROM committee AS {row} WHERE {' AND '.join(conditions)}"
-    value = await session.scalar(text(sql), statement.values)
-    return json.loads(value) if isinstance(value, str) else value
+    value = await session.scalar(_statement_of(sql), statement.values)
+    return None if value is None else RawJson(value)
 
 
 # --- what can be built -----------------------------------------------------------------
@@ -229,7 +267,8 @@ def _object_plan(completion: Completion | None) -> ObjectPlan:
     return completion.object_plan
 
 
-# PostgreSQL's json_build_object takes at most 100 arguments, 50 keys (SQLite's ~63).
+# SQLite's json_object takes at most 127 arguments (63 keys); a bigger object is read the
+# usual way.
 MAX_KEYS_PER_OBJECT = 50
 
 
@@ -326,15 +365,17 @@ async def _connection(
     for part in _object_plan(plan.completion).fields:
         relay = part.metadata.get(RELAY_PART)
         if part.read is Read.TYPENAME:
-            pairs.append((part.key, f"'{part.type_name}'"))
+            pairs.append((part.key, statement.string(part.type_name)))
         elif relay is RelayPart.TOTAL_COUNT:
             counted = statement.alias("t")
             open_only = "" if include_closed else f" AND {counted}.closed_at IS NULL"
             pairs.append(
                 (
                     part.key,
-                    f"(SELECT count(*) FROM committee AS {counted} "
-                    f"WHERE {counted}.parent_id = {parent}.id{open_only})",
+                    statement.value(
+                        f"(SELECT count(*) FROM committee AS {counted} "
+                        f"WHERE {counted}.parent_id = {parent}.id{open_only})"
+                    ),
                 )
             )
         elif relay is RelayPart.NODES:
@@ -349,7 +390,7 @@ async def _connection(
             for edge_part in _object_plan(part.completion).fields:
                 edge_relay = edge_part.metadata.get(RELAY_PART)
                 if edge_part.read is Read.TYPENAME:
-                    edge_pairs.append((edge_part.key, f"'{edge_part.type_name}'"))
+                    edge_pairs.append((edge_part.key, statement.string(edge_part.type_name)))
                 elif edge_relay is RelayPart.CURSOR:
                     cursor = statement.base64(CURSOR_PREFIX, f"{row}.id", urlsafe=True)
                     edge_pairs.append((edge_part.key, cursor))
@@ -365,7 +406,7 @@ async def _connection(
             for info_part in _object_plan(part.completion).fields:
                 info_relay = info_part.metadata.get(RELAY_PART)
                 if info_part.read is Read.TYPENAME:
-                    info_pairs.append((info_part.key, f"'{info_part.type_name}'"))
+                    info_pairs.append((info_part.key, statement.string(info_part.type_name)))
                 elif info_relay is RelayPart.HAS_NEXT_PAGE:
                     one_more = children(statement.bind(size + 1), columns="1")
                     counted = statement.alias("h")
@@ -383,8 +424,10 @@ async def _connection(
                     info_pairs.append(
                         (
                             info_part.key,
-                            f"(SELECT {cursor} FROM ({page}) AS {last} "
-                            f"ORDER BY {last}.path DESC LIMIT 1)",
+                            statement.value_of_subquery(
+                                f"SELECT {cursor} FROM ({page}) AS {last} "
+                                f"ORDER BY {last}.path DESC LIMIT 1"
+                            ),
                         )
                     )
             pairs.append((part.key, statement.json_object(info_pairs)))
@@ -402,7 +445,7 @@ async def _committee(
     pairs: list[tuple[str, str]] = []
     for part in plan.fields:
         if part.read is Read.TYPENAME:
-            pairs.append((part.key, f"'{part.type_name}'"))
+            pairs.append((part.key, statement.string(part.type_name)))
         elif _is_column(part):
             pairs.append((part.key, _column(statement, part, row)))
         elif part.batch is not None and part.batch.sql is SqlRelation.CHILDREN:
@@ -421,12 +464,12 @@ async def _congress(
 ) -> str:
     term = await term_named(context, _arguments(plan, variables).get("term"))
     if term is None:
-        return "NULL"
+        return statement.null()
     congress = statement.alias("g")
     pairs: list[tuple[str, str]] = []
     for part in _object_plan(plan.completion).fields:
         if part.read is Read.TYPENAME:
-            pairs.append((part.key, f"'{part.type_name}'"))
+            pairs.append((part.key, statement.string(part.type_name)))
         else:
             pairs.append((part.key, _column(statement, part, congress)))
     return statement.json_of_subquery(
@@ -447,8 +490,8 @@ def _column(statement: _Statement, part: FieldPlan, row: str) -> str:
     assert part.completion is not None
     leaf = part.completion.leaf
     if isinstance(leaf, GraphQLEnumType):
-        return _enum_name(leaf, value)
-    return value
+        return statement.value(_enum_name(leaf, value))
+    return statement.value(value)
 
 
 def _enum_name(leaf: GraphQLLeafType, value: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.context import Info
+from graph.context import Context, Info
+from graph.planner.fields import for_each, planned
 from graph.resolvers import progress_summary as resolve
 from graph.schema.committee import Congress
 from graph.schema.pagination import Connection, connection_from_page
@@ -13,11 +14,24 @@ from models import Congress as CongressRow
 from models import CongressEvent as CongressEventRow
 
 
+async def _overdue_congresses(
+    context: Context,
+    _root: None,
+    under: strawberry.ID,
+    term: str | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[Congress]:
+    page, term_row = await resolve.overdue_congresses(context, under, term, first, after)
+    return connection_from_page(page, lambda row: Congress.from_row(row, term_row), _congress_id)
+
+
 @strawberry.type
 class ProgressQueries:
     @strawberry.field(
         description="Congresses below `under` (itself included) past their deadline and not "
-        "held, in a term (the current one if omitted): the most days late first."
+        "held, in a term (the current one if omitted): the most days late first.",
+        metadata=planned(for_each(_overdue_congresses)),
     )
     async def overdue_congresses(
         self,
@@ -27,10 +41,7 @@ class ProgressQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Congress]:
-        page, term_row = await resolve.overdue_congresses(info.context, under, term, first, after)
-        return connection_from_page(
-            page, lambda row: Congress.from_row(row, term_row), _congress_id
-        )
+        return await _overdue_congresses(info.context, None, under, term, first, after)
 
     @strawberry.field(
         description="What was recorded on the congresses below `under` (itself included), "

@@ -17,7 +17,7 @@ from graph.schema.difficulty import Difficulty
 from graph.schema.node import Node
 from graph.schema.pagination import Connection, connection_from_page
 from graph.schema.user import User
-from graph.schema.viewer import Viewer
+from graph.schema.viewer import Viewer, viewers
 
 # What the root fields read (their sources are the root value, None), for the resolvers
 # below and for planned reads (graph/planner/).
@@ -73,9 +73,11 @@ async def _committees(
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in official and their assignments.")
+    @strawberry.field(
+        description="The signed-in official and their assignments.", metadata=planned(viewers)
+    )
     def viewer(self, info: Info) -> Viewer:
-        return Viewer.from_context(info)
+        return Viewer.from_context(info.context)
 
     @strawberry.field(
         description="Any object by its global id; null if it is not visible to you.",
