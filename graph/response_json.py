@@ -26,18 +26,8 @@ class RawJson:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RawJson) and other.text == self.text
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
     def __repr__(self) -> str:
         return f"RawJson({self.text[:60]!r})"
-
-    def value(self) -> object:
-        """The value as Python objects, for a reader that is not writing a response."""
-        return json.loads(self.text)
 
 
 def encode_response(data: object) -> str:
