@@ -30,20 +30,29 @@ class RawJson:
         return f"RawJson({self.text[:60]!r})"
 
 
+# Where a RawJson was: a NUL (which json.dumps escapes as \u0000), a random token made for
+# the response, the part's number. A client's string cannot hold the token.
+_PLACEHOLDER = re.compile(r'"\\u0000([0-9a-f]{16})(\d+)"')
+
+
 def encode_response(data: object) -> str:
     """`data` as compact UTF-8 JSON, each RawJson written as its text."""
     raw_parts: list[str] = []
-    # A marker no client can write: a fresh random token, behind a NUL (escaped as \u0000).
-    marker = "\0" + secrets.token_hex(8)
+    token = ""
 
     def mark(value: object) -> str:
+        nonlocal token
         if not isinstance(value, RawJson):
             raise TypeError(f"{type(value).__name__} is not JSON")
+        token = token or secrets.token_hex(8)
         raw_parts.append(value.text)
-        return f"{marker}{len(raw_parts) - 1}"
+        return f"\0{token}{len(raw_parts) - 1}"
 
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=mark)
     if not raw_parts:
         return text
-    placeholder = re.compile(r'"\\u0000' + marker[1:] + r'(\d+)"')
-    return placeholder.sub(lambda match: raw_parts[int(match[1])], text)
+
+    def raw_part(match: re.Match[str]) -> str:
+        return raw_parts[int(match[2])] if match[1] == token else match[0]
+
+    return _PLACEHOLDER.sub(raw_part, text)

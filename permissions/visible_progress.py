@@ -54,8 +54,9 @@ def _packed_counters(dialect: str, wanted: CountersWanted) -> Select[Any]:
     today = bindparam("today", type_=Date)
     committee_ids = bindparam("committee_ids", expanding=True, type_=Integer)
     measures: list[ColumnElement[bool]] = []
-    if wanted.stored_scalars():
-        measures.append(ProgressRollup.measure.in_(wanted.stored_scalars()))
+    stored_scalars = wanted.stored_scalars()
+    if stored_scalars:
+        measures.append(ProgressRollup.measure.in_(stored_scalars))
     if wanted.milestones:
         measures.append(ProgressRollup.measure.startswith(rollups.MILESTONE_PREFIX))
     if wanted.result_sums:

@@ -7,10 +7,10 @@ writes one statement that returns, for each parent, the field's answer as JSON t
 `||` and `string_agg`, since its JSON functions put spaces in the text), nested pages
 included, and that text goes into the response as it is (graph/response_json.py). The
 answer is the value graphql-core would complete, key for key, written the same way, so
-the bytes are the same (tests/test_planned_reads.py compares them): the keys are the query's response keys in
-the plan's order, ids and cursors are the same base64 text (`congress_b64` on SQLite,
-models/database.py), enums are mapped from the stored value to the GraphQL name by the
-field's own GraphQL type.
+the bytes are the same (tests/test_planned_reads.py compares them): the keys are the
+query's response keys in the plan's order, ids and cursors are the same base64 text
+(`congress_b64` on SQLite, models/database.py), enums are mapped from the stored value to
+the GraphQL name by the field's own GraphQL type.
 
 The scope comes from `permissions.scope`: the parents are checked against the viewer's
 scope (their children are in the same subtree) and a cursor names a node only inside it.
@@ -201,7 +201,7 @@ async def read_in_sql(
         query, {**statement.values, "parent_ids": [source.row.id for source in sources]}
     )
     # The JSON's text, written into the response as it is (graph/response_json.py).
-    answers = {row_id: RawJson(value) for row_id, value in rows}
+    answers = {row_id: RawJson(value) for row_id, value in rows if value is not None}
     # A parent moved out of the scope since it was read has no row: the usual read answers.
     if any(source.row.id not in answers for source in sources):
         raise NotSql(plan.key)
@@ -267,8 +267,8 @@ def _object_plan(completion: Completion | None) -> ObjectPlan:
     return completion.object_plan
 
 
-# SQLite's json_object takes at most 127 arguments (63 keys); a bigger object is read the
-# usual way.
+# SQLite's json_object takes at most 127 arguments (63 keys); an object with more than 50
+# (a margin) is read the usual way.
 MAX_KEYS_PER_OBJECT = 50
 
 
