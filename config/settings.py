@@ -72,6 +72,23 @@ class Settings:
     # How often the API looks for such difficulties while serving; 0 turns that off (cron
     # can run `congress escalate-overdue` instead).
     escalation_interval_seconds: float = 300.0
+    # What one request may take from a worker (README, Limits).
+    # Most an operation may cost, judged before it runs (graph/schema/cost.py).
+    max_query_cost: int = 50_000
+    # Most root fields one mutation request may hold (each is a write).
+    max_mutations: int = 20
+    # Largest request body; a longer one is refused (413) before it is read whole.
+    max_body_bytes: int = 1_000_000
+    # Longest GraphQL document, in characters.
+    max_document_chars: int = 100_000
+    # Requests one worker answers at once; past that, new ones get 503 at once.
+    max_requests_in_flight: int = 64
+    # Longest a request may run before it is ended with an error.
+    request_timeout_seconds: float = 10.0
+    # When set, /metrics answers only `Authorization: Bearer <this>`.
+    metrics_token: str | None = None
+    # Redis, for what all workers and hosts share (rate limits); None: per worker.
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -114,6 +131,20 @@ class Settings:
             escalation_interval_seconds=float(
                 env.get("CONGRESS_ESCALATION_INTERVAL_SECONDS") or cls.escalation_interval_seconds
             ),
+            max_query_cost=int(env.get("CONGRESS_MAX_QUERY_COST") or cls.max_query_cost),
+            max_mutations=int(env.get("CONGRESS_MAX_MUTATIONS") or cls.max_mutations),
+            max_body_bytes=int(env.get("CONGRESS_MAX_BODY_BYTES") or cls.max_body_bytes),
+            max_document_chars=int(
+                env.get("CONGRESS_MAX_DOCUMENT_CHARS") or cls.max_document_chars
+            ),
+            max_requests_in_flight=int(
+                env.get("CONGRESS_MAX_REQUESTS_IN_FLIGHT") or cls.max_requests_in_flight
+            ),
+            request_timeout_seconds=float(
+                env.get("CONGRESS_REQUEST_TIMEOUT_SECONDS") or cls.request_timeout_seconds
+            ),
+            metrics_token=env.get("CONGRESS_METRICS_TOKEN") or None,
+            redis_url=env.get("CONGRESS_REDIS_URL") or None,
         )
 
     def __post_init__(self) -> None:
@@ -125,6 +156,17 @@ class Settings:
             )
         if self.max_nodes_in_flight < 1:
             raise ValueError("CONGRESS_MAX_NODES_IN_FLIGHT must be at least 1.")
+        for name, value in (
+            ("CONGRESS_MAX_QUERY_COST", self.max_query_cost),
+            ("CONGRESS_MAX_MUTATIONS", self.max_mutations),
+            ("CONGRESS_MAX_BODY_BYTES", self.max_body_bytes),
+            ("CONGRESS_MAX_DOCUMENT_CHARS", self.max_document_chars),
+            ("CONGRESS_MAX_REQUESTS_IN_FLIGHT", self.max_requests_in_flight),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1.")
+        if self.request_timeout_seconds <= 0:
+            raise ValueError("CONGRESS_REQUEST_TIMEOUT_SECONDS must be more than 0.")
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -165,6 +207,14 @@ class Settings:
             "CONGRESS_MIN_ASSURANCE_LEVEL": str(self.min_assurance_level),
             "CONGRESS_ESCALATE_AFTER_SECONDS": str(self.escalate_after_seconds),
             "CONGRESS_ESCALATION_INTERVAL_SECONDS": str(self.escalation_interval_seconds),
+            "CONGRESS_MAX_QUERY_COST": str(self.max_query_cost),
+            "CONGRESS_MAX_MUTATIONS": str(self.max_mutations),
+            "CONGRESS_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "CONGRESS_MAX_DOCUMENT_CHARS": str(self.max_document_chars),
+            "CONGRESS_MAX_REQUESTS_IN_FLIGHT": str(self.max_requests_in_flight),
+            "CONGRESS_REQUEST_TIMEOUT_SECONDS": str(self.request_timeout_seconds),
+            "CONGRESS_METRICS_TOKEN": self.metrics_token or "",
+            "CONGRESS_REDIS_URL": self.redis_url or "",
         }
         return env
 
