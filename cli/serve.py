@@ -44,4 +44,6 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
+        # Each request is logged once, as JSON, by the app (graph/observability/access_log.py).
+        access_log=False,
     )

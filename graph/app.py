@@ -8,21 +8,37 @@ from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from config import Settings
 from graph import reports
 from graph.authentication import SESSION_STATE_KEY, VIEWER_STATE_KEY, AuthenticationMiddleware
 from graph.context import Context
 from graph.garbage_collection import tune_for_serving
+from graph.graphql_over_http import (
+    APPLICATION_JSON,
+    GRAPHQL_RESPONSE_JSON,
+    decode_request_json,
+    http_refusal,
+    request_failure_status,
+    response_media_type,
+    with_code,
+)
 from graph.milestone_writer import MilestoneWriter
+from graph.observability import observability_routes
+from graph.observability.access_log import AccessLogMiddleware, enable_access_log
+from graph.request_bounds import BodyLimit, LoadShedding
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.response_json import encode_response
 from graph.schema import build_schema
@@ -37,6 +53,13 @@ from permissions.tokens import (
     RequireAssurance,
     TokenVerifier,
 )
+
+# A worker that sheds load still answers whether it is alive and how it is doing.
+NEVER_SHED_PATHS = ("/health", "/health/live", "/health/ready", "/metrics")
+
+# What CongressGraphQL notes about a request for the answer it is building.
+_MEDIA_TYPE_STATE_KEY = "graphql_response_media_type"
+_FAILURE_STATE_KEY = "graphql_request_failure_status"
 
 
 class CongressGraphQL(GraphQL[Context, None]):
@@ -55,6 +78,42 @@ class CongressGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str:
         # Database-built pages go out as the database wrote them (graph/response_json.py).
         return encode_response(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # strawberry's own __call__, but its refusals of malformed requests answer JSON (it
+        # answers plain text), and every answer comes in the media type the client asked for.
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        media_type = response_media_type(request.headers.get("accept"))
+        setattr(request.state, _MEDIA_TYPE_STATE_KEY, media_type)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = http_refusal(error, media_type)
+        else:
+            if media_type == GRAPHQL_RESPONSE_JSON and response.media_type == APPLICATION_JSON:
+                response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+                response.status_code = getattr(request.state, _FAILURE_STATE_KEY, None) or 200
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return decode_request_json(data)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        answer = await super().process_result(request, result)
+        if result.errors:
+            answer["errors"] = [with_code(error) for error in result.errors]
+        failure_status = request_failure_status(result.data, result.errors)
+        if failure_status is not None:
+            setattr(request.state, _FAILURE_STATE_KEY, failure_status)
+            if getattr(request.state, _MEDIA_TYPE_STATE_KEY, None) == GRAPHQL_RESPONSE_JSON:
+                # The spec's request error: no field ran, so there is no `data` entry at all.
+                answer.pop("data", None)
+        return answer
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -146,11 +205,22 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     app = Starlette(
         routes=[
             Route("/health", health),
+            *observability_routes(settings, engine),
             Route("/graphql", graphql),
             Route("/reports/progress.csv", reports.progress_csv, middleware=[authenticated]),
             Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=[authenticated]),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        # The access log sits just inside the request id and outside anything that refuses.
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(AccessLogMiddleware),
+            Middleware(
+                LoadShedding,
+                max_in_flight=settings.max_requests_in_flight,
+                never_shed=NEVER_SHED_PATHS,
+            ),
+            Middleware(BodyLimit, max_body_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -160,7 +230,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
 
 def create_app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` and for every worker process `congress serve` starts:
-    the app, then the worker's garbage collector set for serving it."""
+    the app, its access log on stdout, then the worker's garbage collector set for serving it."""
     app = create_app(Settings.from_env())
+    enable_access_log()
     tune_for_serving()
     return app

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from config import Environment, Settings
 from graph.request_ids import REQUEST_ID_STATE_KEY
 from permissions.authentication import (
     AuthenticationError,
@@ -71,7 +72,10 @@ class AuthenticationMiddleware:
                     # The answer is 401 whatever happens to the record of it.
                     logger.exception("request %s: could not record a refused login", request_id)
                     await session.rollback()
-                await _unauthorized(error, send)
+                if error.reason is RefusalReason.INVALID_TOKEN:
+                    # The verifier's reason (PyJWT's words) is for the log; see _unauthorized.
+                    logger.info("request %s: token refused: %s", request_id, error.message)
+                await _unauthorized(error, send, detailed=_refusals_are_detailed(scope))
                 return
             state = scope.setdefault("state", {})
             state[SESSION_STATE_KEY] = session
@@ -101,12 +105,26 @@ def www_authenticate(error: AuthenticationError) -> str:
     return f'Bearer realm="{REALM}", error="invalid_token"'
 
 
-async def _unauthorized(error: AuthenticationError, send: Send) -> None:
+def _refusals_are_detailed(scope: Scope) -> bool:
+    """Outside production a 401 says why a token was refused, in the token library's words;
+    in production those words stay in the log. Unknown settings count as production."""
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    return isinstance(settings, Settings) and settings.environment is not Environment.PRODUCTION
+
+
+def refusal_message(error: AuthenticationError, *, detailed: bool) -> str:
+    """The 401's message: ours for every reason; the verifier's text only when `detailed`."""
+    if error.reason is RefusalReason.INVALID_TOKEN and not detailed:
+        return "Unauthenticated: invalid or expired token"
+    return f"Unauthenticated: {error.message}"
+
+
+async def _unauthorized(error: AuthenticationError, send: Send, *, detailed: bool) -> None:
     body = json.dumps(
         {
             "errors": [
                 {
-                    "message": f"Unauthenticated: {error.message}",
+                    "message": refusal_message(error, detailed=detailed),
                     "extensions": {"code": "UNAUTHENTICATED"},
                 }
             ]

@@ -5,20 +5,49 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError, Node, VariableDefinitionNode
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
 logger = logging.getLogger("congress.errors")
 
+# The vocabulary of `extensions.code` (README, "Error answers").
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+# The HTTP request itself is malformed (not JSON, not UTF-8, no query...): nothing was parsed.
+BAD_REQUEST = "BAD_REQUEST"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+# The HTTP status of a response whose whole request failed with these codes; an unknown
+# code is the server's failure.
+HTTP_STATUS_OF_CODE: dict[str, int] = {
+    PARSE_FAILED: 400,
+    VALIDATION_FAILED: 400,
+    BAD_USER_INPUT: 400,
+    BAD_REQUEST: 400,
+    "COST_LIMIT": 400,
+    "UNAUTHENTICATED": 401,
+    "RATE_LIMITED": 429,
+    "UNAVAILABLE": 503,
+    "OUTCOME_UNKNOWN": 503,
+    INTERNAL_SERVER_ERROR: 500,
+}
+
 
 class ClientError(GraphQLError):
     """An expected failure, reported with a stable machine-readable `extensions.code`."""
 
-    code = "BAD_USER_INPUT"
+    code = BAD_USER_INPUT
 
     def __init__(self, message: str, **extensions: Any) -> None:
         super().__init__(message, extensions={"code": self.code, **extensions})
+
+
+class CostLimitError(ClientError):
+    """The request asks for more than one request may take (cost, objects, mutations,
+    document length): the client should ask for less."""
+
+    code = "COST_LIMIT"
 
 
 class NotFoundError(ClientError):
@@ -27,10 +56,48 @@ class NotFoundError(ClientError):
     code = "NOT_FOUND"
 
 
-def is_client_error(error: GraphQLError) -> bool:
-    """Validation errors and our own ClientErrors are safe to show; everything else is masked."""
+def client_error_code(error: GraphQLError) -> str | None:
+    """The `extensions.code` of a mistake the client made, or None for a bug.
+
+    The client's mistakes: a document that does not parse (GRAPHQL_PARSE_FAILED) or does not
+    validate (GRAPHQL_VALIDATION_FAILED), a variable graphql-core refused before any field ran
+    (wrong type, missing: BAD_USER_INPUT), and our own ClientErrors.
+    """
     original = error.original_error
-    return original is None or isinstance(original, ClientError)
+    if isinstance(original, ClientError):
+        return original.code
+    if isinstance(error, ClientError):
+        return error.code
+    if isinstance(error, GraphQLSyntaxError):
+        return PARSE_FAILED
+    if (
+        error.path is None
+        and original is not None
+        and error.nodes
+        and all(_defines_a_variable(node) for node in error.nodes)
+    ):
+        # graphql-core refuses a variable's value (the reason is the original error) at the
+        # variable's definition; a validation rule's error there has no original error.
+        return BAD_USER_INPUT
+    if original is None:
+        # graphql-core's own errors about the request as a whole: its validation rules.
+        code = (error.extensions or {}).get("code")
+        return str(code) if code else (VALIDATION_FAILED if error.path is None else BAD_USER_INPUT)
+    return None
+
+
+def _defines_a_variable(node: Node) -> bool:
+    return isinstance(node, VariableDefinitionNode)
+
+
+def error_code(error: GraphQLError) -> str:
+    """The `extensions.code` every error goes out with."""
+    return client_error_code(error) or INTERNAL_SERVER_ERROR
+
+
+def is_client_error(error: GraphQLError) -> bool:
+    """The client's mistakes are safe to show; everything else is a bug, masked in production."""
+    return client_error_code(error) is not None
 
 
 def request_id_of(execution_context: ExecutionContext | None) -> str:
@@ -66,5 +133,5 @@ class MaskUnexpectedErrors(MaskErrors):
             source=error.source,
             positions=error.positions,
             path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            extensions={"code": INTERNAL_SERVER_ERROR, "requestId": request_id},
         )

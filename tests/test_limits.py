@@ -75,7 +75,7 @@ async def test_query_that_could_return_too_many_objects_is_refused(demo_world: D
         children(first: 100) { nodes { children(first: $inner) { totalCount } } } } } }"""
     errors = await demo_world.client.query_errors(CENTRAL_VIEWER, query, inner=100)
     assert errors[0]["extensions"] == {
-        "code": "BAD_USER_INPUT",
+        "code": "COST_LIMIT",
         "maxNodes": Settings().max_query_nodes,
         "requestedNodes": 100 + 100 * 100 + 100 * 100 * 100,
     }

@@ -130,7 +130,7 @@ async def test_refused_and_failed_queries_give_their_reservation_back(
         too_big = "{ committees(first: 100) { nodes { children(first: 100) { nodes { code } } } } }"
         assert (await client.query_errors(CENTRAL_VIEWER, too_big))[0]["extensions"][
             "code"
-        ] == "BAD_USER_INPUT"
+        ] == "COST_LIMIT"
         # Reserves 1,100 and fails while executing: the cursor deep down is not one of ours.
         failing = """{ committees(first: 100) { nodes {
             children(first: 10, after: "not-a-cursor") { nodes { code } } } } }"""

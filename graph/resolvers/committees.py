@@ -9,6 +9,7 @@ from graph.errors import NotFoundError
 from graph.global_ids import row_id_of
 from graph.loaders import ChildrenCountKey, ChildrenPageKey, CongressKey
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
+from graph.resolvers.search import search_argument
 from models import Committee, Congress, Term
 from models.tree import path_ids
 from permissions import visible
@@ -102,7 +103,9 @@ async def committees(
     if under is not None:
         under_committee = await committee_argument(context, under, "under")
         scope = scope.narrowed_to(under_committee.path)
-    where = CommitteeFilter(depth=depth, search=search, include_closed=include_closed)
+    where = CommitteeFilter(
+        depth=depth, search=search_argument(search), include_closed=include_closed
+    )
     found = await visible.committee_page(
         context.session, scope, where, limit=size + 1, after_id=after_id
     )

@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.exc import DBAPIError
 
 from graph.context import Context
+from graph.observability.metrics import record_write_retry
 from graph.resolvers import committees as read_committees
 from graph.resolvers.users import user_by_global_id
 from models import Committee, Role, User, idempotency
@@ -111,6 +112,8 @@ async def run_mutation(
 
 async def pause_before_retry() -> None:
     """A random pause, so writers that collided do not collide again at once."""
+    # Every retry of a write (here and in graph/milestone_writer.py) passes this way.
+    record_write_retry()
     await asyncio.sleep(random.uniform(*_RETRY_DELAY_SECONDS))
 
 

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 
 from config import Settings
 from graph.errors import ClientError
+from graph.global_ids import parse_row_id
 
 Row = TypeVar("Row")
 _CURSOR_PREFIX = "cursor:"
@@ -45,11 +46,12 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if text.startswith(_CURSOR_PREFIX):
-            return int(text.removeprefix(_CURSOR_PREFIX))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise ClientError("`after` is not a valid cursor.", argument="after")
+    except (binascii.Error, UnicodeError, ValueError):
+        text = ""
+    row_id = parse_row_id(text.removeprefix(_CURSOR_PREFIX))
+    if not text.startswith(_CURSOR_PREFIX) or row_id is None:
+        raise ClientError("`after` is not a valid cursor.", argument="after")
+    return row_id
 
 
 def split_page(rows: Sequence[Row], size: int) -> tuple[Sequence[Row], bool]:

@@ -6,6 +6,7 @@ from graph.context import Context
 from graph.global_ids import row_id_of
 from graph.resolvers import committees as read_committees
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
+from graph.resolvers.search import search_argument
 from models import Role, User
 from permissions import visible
 from permissions.viewer import Grant
@@ -32,6 +33,7 @@ async def users(
 ) -> Page[User]:
     size = page_size(first, context.settings)
     after_id = decode_cursor(after)
+    search = search_argument(search)
     scope = context.viewer.scope_for(Role.ADMIN)
     if under is not None:
         under_committee = await read_committees.committee_argument(context, under, "under")

@@ -18,13 +18,14 @@ from strawberry.types import ExecutionContext
 
 from config import Environment, Settings
 from graph.errors import MaskUnexpectedErrors, log_unexpected_errors
+from graph.observability.metrics import record_graphql_errors
 from graph.planner.executor import PlannedExecutor
 from graph.schema.committee import Committee, Congress
 from graph.schema.difficulty_root import DifficultyMutations, DifficultyQueries
 from graph.schema.errors import ERROR_TYPES
+from graph.schema.limits import OperationCosts, OperationLimits
 from graph.schema.mutation import Mutation
 from graph.schema.node_budget import NodeBudget
-from graph.schema.node_limit import NodeLimit, WorstCases
 from graph.schema.progress_reports import ProgressQueries
 from graph.schema.progress_root import ProgressMutations
 from graph.schema.query import Query
@@ -43,6 +44,8 @@ class CongressSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         log_unexpected_errors(errors, execution_context)
+        # The request's outcome in the metrics is "error" when its answer carries errors.
+        record_graphql_errors()
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -51,20 +54,25 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     depth_rule = create_validator(settings.max_query_depth, should_ignore=None)
     # One budget per schema, so per process: what its queries may hold in memory at once.
     budget = NodeBudget(settings.max_nodes_in_flight)
-    worst_cases = WorstCases(maxsize=DOCUMENT_CACHE_SIZE)
+    costs = OperationCosts(maxsize=DOCUMENT_CACHE_SIZE)
     # Factories, not instances: strawberry builds fresh extensions for every request.
     extensions: list[Callable[[], SchemaExtension]] = [
+        # First: the document's length is judged before it is parsed, its cost before it
+        # is validated.
+        lambda: OperationLimits(
+            max_document_chars=settings.max_document_chars,
+            max_mutations=settings.max_mutations,
+            max_nodes=settings.max_query_nodes,
+            max_cost=settings.max_query_cost,
+            default_page_size=settings.default_page_size,
+            budget=budget,
+            counted=costs,
+        ),
         # Parsing and validating a document cost more than answering a small query; clients
         # send the same few documents over and over. Bounded, so unique texts cannot grow it.
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: AddValidationRules([depth_rule]),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: NodeLimit(
-            max_nodes=settings.max_query_nodes,
-            default_page_size=settings.default_page_size,
-            budget=budget,
-            counted=worst_cases,
-        ),
     ]
     if settings.environment is Environment.PRODUCTION:
         extensions.append(MaskUnexpectedErrors)

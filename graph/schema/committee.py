@@ -13,6 +13,7 @@ from graph.planner.fields import SqlRelation, for_each, planned, sql_column
 from graph.resolvers import committees as resolve
 from graph.resolvers import progress as resolve_progress
 from graph.resolvers import progress_summary as resolve_summary
+from graph.schema.cost import costs
 from graph.schema.node import Node
 from graph.schema.pagination import Connection, connection_from_page
 from graph.schema.progress import (
@@ -21,7 +22,7 @@ from graph.schema.progress import (
     CongressStatus,
     MilestoneState,
 )
-from graph.schema.progress_summary import SubtreeProgressFigures, counters_shown
+from graph.schema.progress_summary import SUMMARY_COST, SubtreeProgressFigures, counters_shown
 from models import Congress as CongressRow
 from models import Term as TermRow
 from models.tree import Committee as CommitteeRow
@@ -251,7 +252,7 @@ class Committee(Node):
         description="The congresses of this committee's subtree (itself included) in a term "
         "(the current one if omitted), added up: read from rollups kept by every write, so it "
         "costs the same at the centre as at a cell. Null for an unknown term.",
-        metadata=planned(_progress, told_selection=True),
+        metadata={**planned(_progress, told_selection=True), **costs(per_object=SUMMARY_COST)},
     )
     async def progress(self, info: Info, term: str | None = None) -> SubtreeProgressFigures | None:
         return (await _progress(info.context, [self], term))[0]

@@ -1,6 +1,6 @@
 """How many objects the queries running in one process may be building at once.
 
-The node limit (graph/schema/node_limit.py) bounds one query; nothing bounded how many big
+The node limit (graph/schema/limits.py) bounds one query; nothing bounded how many big
 queries a worker runs side by side. A worker answers them one step at a time anyway (one
 Python thread), so letting eight 2,000-node pages run together finishes none of them
 sooner, it only holds eight pages of objects in memory at once. Each query reserves its

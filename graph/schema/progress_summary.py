@@ -12,6 +12,7 @@ from strawberry.types.base import get_object_definition
 
 from graph.context import Info
 from graph.resolvers import progress_summary as resolve
+from graph.schema.cost import costs
 from models import MilestoneTemplate, rollups
 from models import Term as TermRow
 from models.progress_summary import (
@@ -25,6 +26,9 @@ from models.progress_summary import (
 )
 
 COUNTERS = "congress.counters"
+# What a summary weighs in an operation's cost (graph/schema/cost.py): its share of a
+# statement per level and the fold of its counters, against 1 for a plain field.
+SUMMARY_COST = 10
 
 
 def counted_from(
@@ -196,7 +200,10 @@ class SubtreeProgressFigures(ProgressFigures):
     @strawberry.field(
         description="Congresses held so far at each point from `from` (the term's start) to "
         "`to` (today), one point per interval: a progress curve.",
-        metadata=counted_from(),  # read from its own rollups
+        metadata={
+            **counted_from(),  # read from its own rollups
+            **costs(max_items=resolve.MAX_TIMELINE_POINTS),
+        },
     )
     async def timeline(
         self,

@@ -1,0 +1,180 @@
+"""Issue 14's probes, replayed as an attacker with a valid token would send them.
+
+    python -m bench.abuse [--backend sqlite|postgresql] [--cells-per-commune 2]
+
+Serves a fresh demo in production mode (`congress serve`, one worker, the local issuer
+kept on for the tokens) and sends each probe as a viewer at a grassroots cell. While a
+probe is being answered, a `{ __typename }` is sent beside it 50 ms in and its wait is
+timed. Printed per probe: the HTTP status and `extensions.code` of the answer, the server
+CPU the probe cost, and how long `{ __typename }` waited (goal: the probes refused, each
+costing and delaying under 100 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.progress_server import (
+    cpu_seconds,
+    start_server,
+    stop_server,
+    wait_until_ready,
+)
+from bench.soak import build_database
+from config import Settings
+from permissions.tokens import LocalIssuer
+from tests.databases import BACKENDS, throwaway_database
+
+CELL_VIEWER = "001090000010"  # a viewer at the demo's grassroots cell X00004-001
+TOKEN_SECONDS = 3600
+BESIDE_AFTER_SECONDS = 0.05
+REQUEST_TIMEOUT_SECONDS = 120.0
+
+Probe = Callable[[httpx.AsyncClient, str, str], Coroutine[Any, Any, httpx.Response]]
+
+
+def graphql(body: bytes | str, content_type: str = "application/json") -> Probe:
+    async def send(client: httpx.AsyncClient, url: str, token: str) -> httpx.Response:
+        return await client.post(
+            url,
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+        )
+
+    return send
+
+
+def query(document: str, variables: dict[str, object] | None = None) -> Probe:
+    return graphql(json.dumps({"query": document, "variables": variables or {}}))
+
+
+def aliases(count: int, field: str) -> str:
+    return "{ " + " ".join(f"a{number}: {field}" for number in range(count)) + " }"
+
+
+def probes() -> dict[str, Probe]:
+    summary = 'committee(code: "X00004-001") { progress { total congressesHeld } }'
+    timeline = 'committee(code: "X00004-001") { progress { timeline(interval: DAY) { date congressesHeld } } }'  # fmt: skip
+    write = (
+        'recordMilestone(input: {committeeId: "Q29tbWl0dGVlOjE=", milestone: "plan_issued", '
+        "status: DONE}) { __typename }"
+    )
+    huge_id = base64.b64encode(b"Committee:99999999999999999999").decode()
+    return {
+        "10,000 aliases of a summary (679 KB)": query(aliases(10_000, summary)),
+        "300 aliases of a summary (under the length limit)": query(aliases(300, summary)),
+        "1,000 aliases of a daily timeline": query(aliases(1_000, timeline)),
+        "30 aliases of a daily timeline": query(aliases(30, timeline)),
+        "1,000 aliases of __schema types fields": query(
+            aliases(1_000, "__schema { types { fields { name } } }")
+        ),
+        "60 aliases of __schema types fields": query(
+            aliases(60, "__schema { types { name fields { name args { name } } } }")
+        ),
+        "a 100 MB body": graphql(
+            b'{"query": "{ __typename }", "x": "' + b"x" * 100_000_000 + b'"}'
+        ),
+        "600 aliased recordMilestone": query("mutation " + aliases(600, write)),
+        "21 aliased recordMilestone": query("mutation " + aliases(21, write)),
+        "1,000 root fields in a mutation": query("mutation " + aliases(1_000, "__typename")),
+        "a variable of the wrong type": query(
+            "query($n: Int) { committees(first: $n) { totalCount } }", {"n": "many"}
+        ),
+        "a missing required variable": query("query($id: ID!) { node(id: $id) { id } }"),
+        "a 50,000-character search": query(
+            "query($s: String) { committees(search: $s) { totalCount } }", {"s": "a" * 50_000}
+        ),
+        "a lone surrogate": graphql(
+            '{"query": "query($s: String) { committees(search: $s) { totalCount } }", '
+            '"variables": {"s": "\\ud800"}}'
+        ),
+        "a global id >= 2^63": query("query($id: ID!) { node(id: $id) { id } }", {"id": huge_id}),
+        "invalid UTF-8": graphql(b'{"query": "{ \xff\xfe }"}'),
+        'a body of "x"': graphql('"x"'),
+        "JSON nested 100,000 deep": graphql("[" * 100_000 + "]" * 100_000),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: int
+    code: str
+    cpu_ms: float
+    beside_ms: float
+
+
+def code_of(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"not JSON: {response.text[:40]!r}"
+    if isinstance(body, dict) and body.get("errors"):
+        return str(body["errors"][0].get("extensions", {}).get("code", "-"))
+    return "data"
+
+
+async def replay(url: str, token: str, pid: int, probe: Probe) -> Outcome:
+    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS) as client:
+        typename = query("{ __typename }")
+        await typename(client, url, token)  # a warm connection for the one beside
+        before = cpu_seconds(pid)
+        sent = asyncio.create_task(probe(client, url, token))
+        await asyncio.sleep(BESIDE_AFTER_SECONDS)
+        started = time.perf_counter()
+        await typename(client, url, token)
+        beside_ms = (time.perf_counter() - started) * 1000
+        response = await sent
+        cpu_ms = (cpu_seconds(pid) - before) * 1000
+        return Outcome(response.status_code, code_of(response), cpu_ms, beside_ms)
+
+
+async def run(backend: str, cells: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="congress-abuse-") as directory:
+        data_dir = Path(directory)
+        async with throwaway_database(backend, data_dir) as database_url:
+            await build_database(database_url, cells)
+            os.environ.update({"CONGRESS_ENV": "production", "CONGRESS_LOCAL_ISSUER": "1"})
+            server = start_server(database_url, data_dir)
+            try:
+                await wait_until_ready(server)
+                settings = Settings(data_dir=data_dir, database_url=database_url)
+                token = LocalIssuer.load_or_create(settings.signing_key_path).issue(
+                    CELL_VIEWER, TOKEN_SECONDS
+                )
+                print(f"## {backend}, production mode, one worker")
+                print("| probe | HTTP | code | server CPU ms | `{ __typename }` beside, ms |")
+                print("|---|---:|---|---:|---:|")
+                for name, probe in probes().items():
+                    outcome = await replay(server.graphql_url, token, server.process.pid, probe)
+                    print(
+                        f"| {name} | {outcome.status} | {outcome.code} | "
+                        f"{outcome.cpu_ms:.0f} | {outcome.beside_ms:.0f} |"
+                    )
+            finally:
+                stop_server(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
+    parser.add_argument("--cells-per-commune", type=int, default=2)
+    arguments = parser.parse_args()
+    asyncio.run(run(arguments.backend, arguments.cells_per_commune))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

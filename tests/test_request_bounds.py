@@ -1,0 +1,140 @@
+"""The HTTP edge refuses what would take a worker from everyone else: a body over the
+limit (413, before it is read whole) and a request past the worker's capacity (503 with
+Retry-After at once), both as JSON with a code."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from graph.request_bounds import SHED_RETRY_AFTER_SECONDS, BodyLimit, LoadShedding
+from models import Role
+from models.demo import CENTRAL_CODE
+from tests.api import app_client
+from tests.conftest import DemoWorld, demo_user
+
+CENTRAL_VIEWER = demo_user(Role.VIEWER, CENTRAL_CODE)
+SMALL_LIMIT = 2_000
+
+
+async def test_a_body_over_the_limit_is_refused_with_413(demo_world: DemoWorld) -> None:
+    settings = demo_world.settings.with_(max_body_bytes=SMALL_LIMIT)
+    token = demo_world.client.token_for(CENTRAL_VIEWER)
+    padding = " " * SMALL_LIMIT
+    async with app_client(settings, demo_world.engine) as http:
+        response = await http.post(
+            "/graphql",
+            content=f'{{"query": "{{ __typename }}"{padding}}}',
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        assert response.status_code == 413
+        assert response.json() == {
+            "errors": [
+                {
+                    "message": f"The request body is over {SMALL_LIMIT:,} bytes.",
+                    "extensions": {"code": "COST_LIMIT", "maxBodyBytes": SMALL_LIMIT},
+                }
+            ]
+        }
+        assert response.headers["x-request-id"]
+        # Within the limit, the same request is answered.
+        small = await http.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert small.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_chunked_body_is_refused_once_it_passes_the_limit(demo_world: DemoWorld) -> None:
+    """No Content-Length to judge by: the bytes are counted as they come, and reading
+    stops at the limit."""
+    settings = demo_world.settings.with_(max_body_bytes=SMALL_LIMIT)
+    sent: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        for number in range(1_000):
+            sent.append(number)
+            yield b" " * 500
+
+    async with app_client(settings, demo_world.engine) as http:
+        response = await http.post("/graphql", content=endless())
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "COST_LIMIT"
+    assert len(sent) <= SMALL_LIMIT // 500 + 2
+
+
+class Held:
+    """An app whose requests wait until released: requests in flight, on demand."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.started = 0
+        self._changed = asyncio.Condition()
+
+    async def until_started(self, count: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.started >= count)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with self._changed:
+            self.started += 1
+            self._changed.notify_all()
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+
+async def test_past_the_requests_in_flight_new_ones_get_503_at_once() -> None:
+    held = Held()
+    shedding = LoadShedding(held, max_in_flight=2, never_shed=("/health/live",))
+    transport = httpx.ASGITransport(app=shedding)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        first = asyncio.create_task(http.post("/graphql"))
+        second = asyncio.create_task(http.post("/graphql"))
+        await held.until_started(2)
+        async with asyncio.timeout(5):
+            shed = await http.post("/graphql")
+        assert shed.status_code == 503
+        assert shed.headers["retry-after"] == str(SHED_RETRY_AFTER_SECONDS)
+        assert shed.json()["errors"][0]["extensions"] == {
+            "code": "UNAVAILABLE",
+            "retryAfterSeconds": SHED_RETRY_AFTER_SECONDS,
+        }
+        # Health is never shed: it waits like any request here, but it is let in.
+        health = asyncio.create_task(http.get("/health/live"))
+        await held.until_started(3)
+        held.release.set()
+        assert [(await task).status_code for task in (first, second, health)] == [200] * 3
+        assert shedding.in_flight == 0
+        assert (await http.post("/graphql")).status_code == 200
+
+
+async def test_the_body_limit_passes_what_the_app_would_have_read() -> None:
+    """The app reads the same body, byte for byte, from the limit's buffer."""
+    seen: list[bytes] = []
+
+    async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        seen.append(body)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    limited = BodyLimit(echo, max_body_bytes=SMALL_LIMIT)
+    transport = httpx.ASGITransport(app=limited)
+
+    async def parts() -> AsyncIterator[bytes]:
+        for part in (b"abc", b"", b"def" * 100):
+            yield part
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.post("/x", content=parts())
+    assert response.content == seen[0] == b"abc" + b"def" * 100
