@@ -73,8 +73,9 @@ class Settings:
     # can run `congress escalate-overdue` instead).
     escalation_interval_seconds: float = 300.0
     # What one request may take from a worker (README, Limits).
-    # Most an operation may cost, judged before it runs (graph/schema/cost.py).
-    max_query_cost: int = 50_000
+    # Most an operation may cost, judged before it runs (graph/schema/cost.py): a page at
+    # the node limit with a few fields on each object (a 40 x 40 x 3 tree page is 51,403).
+    max_query_cost: int = 100_000
     # Most root fields one mutation request may hold (each is a write).
     max_mutations: int = 20
     # Largest request body; a longer one is refused (413) before it is read whole.

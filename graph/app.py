@@ -38,7 +38,7 @@ from graph.graphql_over_http import (
 from graph.milestone_writer import MilestoneWriter
 from graph.observability import observability_routes
 from graph.observability.access_log import AccessLogMiddleware, enable_access_log
-from graph.request_bounds import BodyLimit, LoadShedding
+from graph.request_bounds import TIME_BUDGET_GRACE_SECONDS, BodyLimit, LoadShedding, TimeBudget
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.response_json import encode_response
 from graph.schema import build_schema
@@ -159,7 +159,11 @@ def token_verifier(settings: Settings) -> TokenVerifier:
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Starlette:
     """The whole HTTP edge. Pass `engine` to share one (tests count its statements)."""
-    engine = engine or create_engine(settings.resolved_database_url)
+    engine = engine or create_engine(
+        settings.resolved_database_url,
+        # A backstop behind the request's own time budget (graph/request_bounds.py).
+        statement_timeout_seconds=settings.request_timeout_seconds + TIME_BUDGET_GRACE_SECONDS,
+    )
     sessions = create_session_factory(engine)
     graphql_app = CongressGraphQL(settings, TermCatalog(), MilestoneWriter(sessions))
     verifier = token_verifier(settings)
@@ -220,6 +224,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
                 never_shed=NEVER_SHED_PATHS,
             ),
             Middleware(BodyLimit, max_body_bytes=settings.max_body_bytes),
+            Middleware(TimeBudget, seconds=settings.request_timeout_seconds, paths=("/graphql",)),
         ],
         lifespan=lifespan,
     )

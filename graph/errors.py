@@ -9,6 +9,8 @@ from graphql import GraphQLError, GraphQLSyntaxError, Node, VariableDefinitionNo
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
+from models.statement_deadline import StatementDeadlinePassed
+
 logger = logging.getLogger("congress.errors")
 
 # The vocabulary of `extensions.code` (README, "Error answers").
@@ -17,6 +19,8 @@ VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 # The HTTP request itself is malformed (not JSON, not UTF-8, no query...): nothing was parsed.
 BAD_REQUEST = "BAD_REQUEST"
+# Over a limit of what one request may take (cost, objects, mutations, length, time).
+COST_LIMIT = "COST_LIMIT"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 # The HTTP status of a response whose whole request failed with these codes; an unknown
 # code is the server's failure.
@@ -25,7 +29,7 @@ HTTP_STATUS_OF_CODE: dict[str, int] = {
     VALIDATION_FAILED: 400,
     BAD_USER_INPUT: 400,
     BAD_REQUEST: 400,
-    "COST_LIMIT": 400,
+    COST_LIMIT: 400,
     "UNAUTHENTICATED": 401,
     "RATE_LIMITED": 429,
     "UNAVAILABLE": 503,
@@ -47,7 +51,7 @@ class CostLimitError(ClientError):
     """The request asks for more than one request may take (cost, objects, mutations,
     document length): the client should ask for less."""
 
-    code = "COST_LIMIT"
+    code = COST_LIMIT
 
 
 class NotFoundError(ClientError):
@@ -66,6 +70,8 @@ def client_error_code(error: GraphQLError) -> str | None:
     original = error.original_error
     if isinstance(original, ClientError):
         return original.code
+    if isinstance(original, StatementDeadlinePassed):
+        return COST_LIMIT
     if isinstance(error, ClientError):
         return error.code
     if isinstance(error, GraphQLSyntaxError):

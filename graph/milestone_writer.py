@@ -13,6 +13,7 @@ so a failure reaches only the request that caused it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -79,7 +80,9 @@ class MilestoneWriter:
         answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(write, keyed, answer))
         if self._draining is None or self._draining.done():
-            self._draining = asyncio.create_task(self._drain())
+            # A context of its own: the batch serves many requests, so none's time budget
+            # (models/statement_deadline.py) may stop it.
+            self._draining = asyncio.create_task(self._drain(), context=contextvars.Context())
         # Shielded: a client that goes away does not cancel the others' transaction (its
         # write may still be recorded, as it would be had it left just after the commit).
         return await asyncio.shield(answer)

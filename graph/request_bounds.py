@@ -6,6 +6,11 @@
 - `LoadShedding`: past CONGRESS_MAX_REQUESTS_IN_FLIGHT requests being answered by this
   worker, a new one gets 503 with `Retry-After` at once instead of a place in a queue
   with no end (under 200 clients, p99 was 4 s while one read alone took 6 ms).
+- `TimeBudget`: a GraphQL request still running after CONGRESS_REQUEST_TIMEOUT_SECONDS is
+  ended. Its statements stop first, inside SQLite (models/statement_deadline.py) or by
+  PostgreSQL's cancel, and it answers `COST_LIMIT`; a request that holds writes answers
+  `OUTCOME_UNKNOWN` (503) instead, since a write may have committed just before the end:
+  repeat it with the same idempotency key.
 
 Both answer JSON with a code from the one vocabulary (DESIGN.md): `COST_LIMIT` for a body
 too large, `UNAVAILABLE` for a worker that is full. Health and metrics routes are never
@@ -14,13 +19,18 @@ shed, so a busy worker still says how it is.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Collection
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.observability.metrics import count_refusal
+from models.statement_deadline import StatementDeadlinePassed, statement_deadline
 
 # How long a shed client should wait before it tries again, in seconds.
 SHED_RETRY_AFTER_SECONDS = 1
@@ -141,3 +151,73 @@ class LoadShedding:
             await self._app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+
+# How much longer than its budget a request's own error may take to come back (a statement
+# stopped at the deadline) before the edge stops waiting for it.
+TIME_BUDGET_GRACE_SECONDS = 0.5
+
+
+@dataclass(slots=True)
+class RequestBudget:
+    """What the edge knows of the request it is timing: set by the operation's limits."""
+
+    holds_writes: bool = False
+
+
+current_budget: ContextVar[RequestBudget | None] = ContextVar(
+    "congress_request_budget", default=None
+)
+
+
+class TimeBudget:
+    def __init__(self, app: ASGIApp, *, seconds: float, paths: Collection[str]) -> None:
+        self._app = app
+        self._seconds = seconds
+        self._paths = frozenset(paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "") not in self._paths:
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        budget = RequestBudget()
+        budget_token = current_budget.set(budget)
+        deadline_token = statement_deadline.set(time.monotonic() + self._seconds)
+        try:
+            async with asyncio.timeout(self._seconds + TIME_BUDGET_GRACE_SECONDS):
+                await self._app(scope, receive, send_tracked)
+        except (TimeoutError, StatementDeadlinePassed):
+            # A statement stopped at the deadline outside GraphQL (authentication, say)
+            # is the same end of the budget as the timeout.
+            count_refusal("time")
+            if not started:
+                await self._refuse(send, budget)
+        finally:
+            statement_deadline.reset(deadline_token)
+            current_budget.reset(budget_token)
+
+    async def _refuse(self, send: Send, budget: RequestBudget) -> None:
+        if budget.holds_writes:
+            await send_refusal(
+                send,
+                503,
+                f"The request ran past its time budget of {self._seconds:g} s and was "
+                "stopped; its writes may or may not have been recorded. Repeat them with "
+                "the same idempotency keys.",
+                {"code": "OUTCOME_UNKNOWN", "timeBudgetSeconds": self._seconds},
+            )
+            return
+        await send_refusal(
+            send,
+            400,
+            f"The request ran past its time budget of {self._seconds:g} s and was stopped. "
+            "Ask for less.",
+            {"code": "COST_LIMIT", "timeBudgetSeconds": self._seconds},
+        )

@@ -32,8 +32,13 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 POOL_SIZE = 20
 
 
-def create_engine(database_url: str, **engine_options: Any) -> AsyncEngine:
-    """An async engine; SQLite files get WAL, enforced foreign keys and a busy timeout."""
+def create_engine(
+    database_url: str, *, statement_timeout_seconds: float | None = None, **engine_options: Any
+) -> AsyncEngine:
+    """An async engine; SQLite files get WAL, enforced foreign keys and a busy timeout. With
+    `statement_timeout_seconds`, PostgreSQL ends any statement running longer (a serving
+    engine's backstop; SQLite's statements stop at their request's deadline instead,
+    models/statement_deadline.py)."""
     url = make_url(database_url)
     if url.database != ":memory:":  # one connection, shared (StaticPool)
         engine_options.setdefault("pool_size", POOL_SIZE)
@@ -46,6 +51,11 @@ def create_engine(database_url: str, **engine_options: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         return engine
     engine_options.setdefault("pool_pre_ping", True)
+    if statement_timeout_seconds is not None:
+        milliseconds = str(round(statement_timeout_seconds * 1000))
+        engine_options.setdefault("connect_args", {}).setdefault("server_settings", {})[
+            "statement_timeout"
+        ] = milliseconds
     return create_async_engine(url, **engine_options)
 
 

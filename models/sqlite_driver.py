@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+import time
 from types import ModuleType
 from typing import Any
 
@@ -30,15 +31,25 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util import EMPTY_DICT
 
+from models.statement_deadline import PROGRESS_STEPS, StatementDeadlinePassed, statement_deadline
+
 # description, rowcount, lastrowid, rows: what a statement leaves for SQLAlchemy to read.
 Outcome = tuple[Any, int, int | None, list[Any]]
 
 
 def execute_statement(
-    connection: sqlite3.Connection, operation: str, parameters: Any, *, many: bool
+    connection: sqlite3.Connection,
+    operation: str,
+    parameters: Any,
+    *,
+    many: bool,
+    deadline: float | None = None,
 ) -> Outcome:
     """In the connection's thread: the whole statement, cursor opened and closed.
-    `many`: `parameters` is a sequence of parameter sets (executemany)."""
+    `many`: `parameters` is a sequence of parameter sets (executemany). Past `deadline`
+    (time.monotonic()), SQLite stops it: StatementDeadlinePassed."""
+    if deadline is not None:
+        connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
     cursor = connection.cursor()
     try:
         if many:
@@ -50,8 +61,14 @@ def execute_statement(
         description = cursor.description
         rows = cursor.fetchall() if description else []
         return description, cursor.rowcount, cursor.lastrowid, rows
+    except sqlite3.OperationalError:
+        if deadline is not None and time.monotonic() > deadline:
+            raise StatementDeadlinePassed() from None
+        raise
     finally:
         cursor.close()
+        if deadline is not None:
+            connection.set_progress_handler(None, 0)
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -95,9 +112,15 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         await self._run(operation, seq_of_parameters, many=True)
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        deadline = statement_deadline.get()
         async with self._adapt_connection._execute_mutex:
             outcome = await self._connection._execute(
-                execute_statement, self._connection._conn, operation, parameters, many=many
+                execute_statement,
+                self._connection._conn,
+                operation,
+                parameters,
+                many=many,
+                deadline=deadline,
             )
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)

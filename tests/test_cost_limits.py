@@ -105,15 +105,15 @@ async def test_a_document_too_long_is_refused_before_it_is_parsed(demo_world: De
 
 async def test_summaries_on_many_pages_are_over_the_cost(demo_world: DemoWorld) -> None:
     page = "committees(first: 100) { nodes { progress { total congressesHeld } } }"
-    document = "{ " + " ".join(f"p{i}: {page}" for i in range(40)) + " }"
+    document = "{ " + " ".join(f"p{i}: {page}" for i in range(80)) + " }"
     error = await refusal(demo_world, CENTRAL_VIEWER, document)
     # Each page: the connection, 100 nodes, each a summary (10) and its two numbers.
     assert error["extensions"] == {
         "code": "COST_LIMIT",
         "maxCost": Settings().max_query_cost,
-        "requestedCost": 40 * (1 + 100 * (1 + 10 + 2)),
+        "requestedCost": 80 * (1 + 100 * (1 + 10 + 2)),
     }
-    assert error["message"].startswith("This operation could cost up to 52,040;")
+    assert error["message"].startswith("This operation could cost up to 104,080;")
 
 
 async def test_timelines_count_at_their_longest(demo_world: DemoWorld) -> None:

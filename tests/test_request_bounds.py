@@ -1,20 +1,35 @@
 """The HTTP edge refuses what would take a worker from everyone else: a body over the
-limit (413, before it is read whole) and a request past the worker's capacity (503 with
-Retry-After at once), both as JSON with a code."""
+limit (413, before it is read whole), a request past the worker's capacity (503 with
+Retry-After at once) and one past its time budget (its statements stopped), all as JSON
+with a code."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.types import Receive, Scope, Send
 
-from graph.request_bounds import SHED_RETRY_AFTER_SECONDS, BodyLimit, LoadShedding
+from graph.request_bounds import (
+    SHED_RETRY_AFTER_SECONDS,
+    BodyLimit,
+    LoadShedding,
+    TimeBudget,
+    current_budget,
+)
 from models import Role
+from models.database import create_engine
 from models.demo import CENTRAL_CODE
+from models.statement_deadline import StatementDeadlinePassed, statement_deadline
 from tests.api import app_client
 from tests.conftest import DemoWorld, demo_user
+from tests.databases import throwaway_database
 
 CENTRAL_VIEWER = demo_user(Role.VIEWER, CENTRAL_CODE)
 SMALL_LIMIT = 2_000
@@ -138,3 +153,76 @@ async def test_the_body_limit_passes_what_the_app_would_have_read() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         response = await http.post("/x", content=parts())
     assert response.content == seen[0] == b"abc" + b"def" * 100
+
+
+class Stuck:
+    """An app that never answers: a request that would run forever."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.Event().wait()
+
+
+async def budgeted(holds_writes: bool) -> httpx.Response:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        budget = current_budget.get()
+        assert budget is not None
+        budget.holds_writes = holds_writes
+        await Stuck()(scope, receive, send)
+
+    timed = TimeBudget(app, seconds=0.2, paths=("/graphql",))
+    transport = httpx.ASGITransport(app=timed)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with asyncio.timeout(5):
+            return await http.post("/graphql")
+
+
+async def test_a_read_past_its_time_budget_is_ended_with_cost_limit() -> None:
+    response = await budgeted(holds_writes=False)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "COST_LIMIT",
+        "timeBudgetSeconds": 0.2,
+    }
+
+
+async def test_a_write_past_its_time_budget_may_have_been_recorded() -> None:
+    response = await budgeted(holds_writes=True)
+    assert response.status_code == 503
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "OUTCOME_UNKNOWN"
+    assert "same idempotency keys" in error["message"]
+
+
+ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+
+
+async def test_a_sqlite_statement_stops_at_its_request_s_deadline(tmp_path: Path) -> None:
+    """The statement itself stops inside SQLite: the connection's thread is free again."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'deadline.db'}")
+    try:
+        async with engine.connect() as connection:
+            token = statement_deadline.set(time.monotonic() + 0.1)
+            try:
+                started = time.monotonic()
+                with pytest.raises(StatementDeadlinePassed):
+                    await connection.execute(text(ENDLESS))
+                assert time.monotonic() - started < 5
+            finally:
+                statement_deadline.reset(token)
+            # The same connection, no deadline: statements run to the end again.
+            assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_postgresql_ends_a_statement_past_the_serving_engine_s_timeout(
+    tmp_path: Path,
+) -> None:
+    async with throwaway_database("postgresql", tmp_path) as url:
+        engine = create_engine(url, statement_timeout_seconds=0.2)
+        try:
+            async with engine.connect() as connection:
+                with pytest.raises(DBAPIError, match="statement timeout"):
+                    await connection.execute(text("SELECT pg_sleep(5)"))
+        finally:
+            await engine.dispose()

@@ -28,6 +28,7 @@ from strawberry.extensions import SchemaExtension
 
 from graph.errors import CostLimitError
 from graph.observability.metrics import count_refusal, observe_cost
+from graph.request_bounds import current_budget
 from graph.schema.cost import OperationCost, operation_cost
 from graph.schema.node_budget import NodeBudget
 
@@ -74,6 +75,9 @@ class OperationLimits(SchemaExtension):
         measured = self._measure()
         if measured is not None:
             observe_cost(measured.cost)
+            budget = current_budget.get()
+            if budget is not None and measured.root_mutations:
+                budget.holds_writes = True
             try:
                 self._check(measured)
             except CostLimitError:

@@ -1,0 +1,28 @@
+"""A deadline for the statements one request runs, enforced inside SQLite itself.
+
+A request past its time budget is ended by the HTTP edge (graph/request_bounds.py), but a
+statement already running in aiosqlite's thread would run on, holding the connection and
+the CPU, after nobody waits for it. So the edge sets `statement_deadline` for the request,
+and each statement of that request (models/sqlite_driver.py) has SQLite look at the clock
+every PROGRESS_STEPS instructions and stop once the deadline is past
+(`StatementDeadlinePassed`). PostgreSQL cancels a statement when its request is cancelled,
+and a serving engine's `statement_timeout` backs that up (models/database.py).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+# The time.monotonic() after which the current request's statements stop; None: no limit.
+statement_deadline: ContextVar[float | None] = ContextVar(
+    "congress_statement_deadline", default=None
+)
+# SQLite virtual machine instructions between two looks at the clock (~0.1 ms of work).
+PROGRESS_STEPS = 10_000
+
+
+class StatementDeadlinePassed(Exception):
+    """A statement was stopped because its request ran past its time budget."""
+
+    def __init__(self) -> None:
+        super().__init__("The request ran past its time budget and was stopped.")
