@@ -57,6 +57,12 @@ class Loaders:
         return DataLoader(load_fn=self._committees_by_id, max_batch_size=MAX_KEYS_PER_STATEMENT)
 
     @cached_property
+    def committee_by_code(self) -> DataLoader[str, Committee | None]:
+        # Root fields asking for committees by code (aliases of `committee(code:)`) read
+        # them in one statement, as a page's children are.
+        return DataLoader(load_fn=self._committees_by_code, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
     def children_page(self) -> DataLoader[ChildrenPageKey, list[Committee]]:
         return DataLoader(load_fn=self._children_pages, max_batch_size=MAX_KEYS_PER_STATEMENT)
 
@@ -103,6 +109,10 @@ class Loaders:
     async def _committees_by_id(self, ids: Sequence[int]) -> list[Committee | None]:
         found = await visible.committees_by_ids(self._session, self._scope, ids)
         return [found.get(committee_id) for committee_id in ids]
+
+    async def _committees_by_code(self, codes: Sequence[str]) -> list[Committee | None]:
+        found = await visible.committees_by_codes(self._session, self._scope, codes)
+        return [found.get(code) for code in codes]
 
     async def _children_pages(self, keys: Sequence[ChildrenPageKey]) -> list[list[Committee]]:
         # Keys of one nested query share their window: one statement per distinct window.

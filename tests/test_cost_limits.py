@@ -44,6 +44,7 @@ def costs_of(document: str) -> list[OperationCost]:
             {},
             settings.default_page_size,
             ceiling=settings.max_query_cost,
+            node_ceiling=settings.max_query_nodes,
         )
         for definition in parsed.definitions
         if isinstance(definition, OperationDefinitionNode)

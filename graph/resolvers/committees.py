@@ -34,8 +34,7 @@ async def committee_argument(context: Context, global_id: str, argument: str) ->
 
 
 async def committee_by_code(context: Context, code: str) -> Committee | None:
-    found = await visible.committees_by_codes(context.session, context.viewer.scope, [code])
-    return found.get(code)
+    return await context.loaders.committee_by_code.load(code)
 
 
 async def parent(context: Context, committee: Committee) -> Committee | None:

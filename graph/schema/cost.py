@@ -98,12 +98,14 @@ def operation_cost(
     page_variables: Mapping[str, Any],
     default_page_size: int,
     ceiling: int,
+    node_ceiling: int,
 ) -> OperationCost:
     """The operation's worst case (the document need not be valid yet: unknown fields count
     as one, fragment cycles once). Walking introspection stops once its cost passes
-    `ceiling`: the operation is refused whatever the rest would add."""
+    `ceiling` or its objects `node_ceiling`: the operation is refused whatever the rest
+    would add, and the walk costs no more than a refusal."""
     root_type = schema.get_root_type(operation.operation)
-    counter = _Counter(schema, fragments, page_variables, default_page_size, ceiling)
+    counter = _Counter(schema, fragments, page_variables, default_page_size, ceiling, node_ceiling)
     is_mutation = operation.operation is OperationType.MUTATION
     root_fields = counter.fields_of(operation.selection_set, root_type)
     nodes = cost = 0
@@ -122,13 +124,16 @@ class _Counter:
         variables: Mapping[str, Any],
         default_page_size: int,
         ceiling: int,
+        node_ceiling: int,
     ) -> None:
         self._schema = schema
         self._fragments = fragments
         self._variables = variables
         self._default_page_size = default_page_size
         self._ceiling = ceiling
+        self._node_ceiling = node_ceiling
         self._introspection_spent = 0
+        self._introspection_nodes = 0
 
     def fields_of(
         self,
@@ -216,14 +221,22 @@ class _Counter:
             nodes, cost = self._introspected_object(field.selection_set, value, nesting)
             most_nodes, most_cost = max(most_nodes, nodes), max(most_cost, cost)
             total_nodes, total_cost = total_nodes + nodes, total_cost + cost
-            if self._introspection_spent + total_cost > self._ceiling:
+            if self._over(total_nodes, total_cost):
                 break
         if field.name.value == "__type":
             total_nodes, total_cost = most_nodes, most_cost
         # What all introspection fields of the operation add up to: a thousand aliases of
         # `__schema` stop being walked once they are over the ceiling together.
         self._introspection_spent += total_cost
+        self._introspection_nodes += total_nodes
         return total_nodes, 1 + total_cost
+
+    def _over(self, nodes: int, cost: int) -> bool:
+        """Whether the introspection walked so far is over a limit (then it stops)."""
+        return (
+            self._introspection_spent + cost > self._ceiling
+            or self._introspection_nodes + nodes > self._node_ceiling
+        )
 
     def _introspected_object(
         self, selection_set: SelectionSetNode | None, value: object, nesting: int
@@ -246,7 +259,7 @@ class _Counter:
                 )
                 nodes += item_nodes
                 cost += item_cost
-                if self._introspection_spent + cost > self._ceiling:
+                if self._over(nodes, cost):
                     return nodes, cost
         return nodes, cost
 

@@ -2,8 +2,8 @@
 
 Judged in order, each refusal a `COST_LIMIT` error carrying the limit and what was asked:
 the document's length, before it is parsed (parsing 700 KB of aliases costs a second);
-then, once it is valid, the operation's root mutation fields, the objects it can return
-and its cost (graph/schema/cost.py). A query within the limits reserves its worst
+then, before it is validated, the operation's root mutation fields, the objects it can
+return and its cost (graph/schema/cost.py). A query within the limits reserves its worst
 case of objects from the process's NodeBudget (graph/schema/node_budget.py) while it runs.
 """
 
@@ -67,11 +67,10 @@ class OperationLimits(SchemaExtension):
         yield
 
     def on_validate(self) -> Iterator[None]:
-        yield
-        # After validation, so that an invalid document gets its own errors (the depth
-        # limit among them); the length limit keeps validation itself cheap.
-        if self.execution_context.pre_execution_errors:
-            return
+        # Before validation: validating 270 aliases of `__schema` cost 230 ms of CPU (some
+        # of its rules grow with the square of the fields), judging their cost 30 ms. An
+        # invalid document is judged as it stands: unknown fields count one, fragment
+        # cycles once; validation then reports what is wrong with it.
         measured = self._measure()
         if measured is not None:
             observe_cost(measured.cost)
@@ -84,6 +83,7 @@ class OperationLimits(SchemaExtension):
                 count_refusal("cost")
                 raise
         self.measured = measured
+        yield
 
     async def on_execute(self) -> AsyncIterator[None]:
         nodes = self.measured.nodes if self.measured is not None else 0
@@ -121,6 +121,7 @@ class OperationLimits(SchemaExtension):
                 variables,
                 self.default_page_size,
                 ceiling=self.max_cost,
+                node_ceiling=self.max_nodes,
             )
             self.counted.put(key, found)
         return found
