@@ -219,11 +219,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
             Middleware(RequestIdMiddleware),
             Middleware(AccessLogMiddleware),
             Middleware(
+                BodyLimit,
+                max_body_bytes=settings.max_body_bytes,
+                read_timeout_seconds=settings.request_timeout_seconds,
+            ),
+            Middleware(
                 LoadShedding,
                 max_in_flight=settings.max_requests_in_flight,
                 never_shed=NEVER_SHED_PATHS,
             ),
-            Middleware(BodyLimit, max_body_bytes=settings.max_body_bytes),
             Middleware(TimeBudget, seconds=settings.request_timeout_seconds, paths=("/graphql",)),
         ],
         lifespan=lifespan,

@@ -3,12 +3,15 @@
 - `BodyLimit`: a body longer than CONGRESS_MAX_BODY_BYTES is answered 413 without being
   read whole: at once when its Content-Length says so, and as soon as the bytes read pass
   the limit otherwise (a chunked body). Reading a 100 MB body cost 6 s of CPU and 870 MiB.
+  A body still arriving after the request's time budget is answered 408. It sits outside
+  LoadShedding: a request counts as in flight once its body is here, so slow senders
+  cannot take every place.
 - `LoadShedding`: past CONGRESS_MAX_REQUESTS_IN_FLIGHT requests being answered by this
   worker, a new one gets 503 with `Retry-After` at once instead of a place in a queue
   with no end (under 200 clients, p99 was 4 s while one read alone took 6 ms).
 - `TimeBudget`: a GraphQL request still running after CONGRESS_REQUEST_TIMEOUT_SECONDS is
-  ended. Its statements stop first, inside SQLite (models/statement_deadline.py) or by
-  PostgreSQL's cancel, and it answers `COST_LIMIT`; a request that holds writes answers
+  ended. Its statements stop at the deadline inside SQLite, or at PostgreSQL's
+  `statement_timeout` (models/statement_deadline.py), and it answers `COST_LIMIT`; a request that holds writes answers
   `OUTCOME_UNKNOWN` (503) instead, since a write may have committed just before the end:
   repeat it with the same idempotency key.
 
@@ -64,9 +67,10 @@ async def send_refusal(
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, read_timeout_seconds: float) -> None:
         self._app = app
         self._max = max_body_bytes
+        self._read_timeout = read_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,23 +81,34 @@ class BodyLimit:
             await self._refuse(send)
             return
         # Read here, counting, so that no part of the app ever holds more than the limit;
-        # then hand the app the body it would have read.
+        # then hand the app the body it would have read. Within a time limit: a client
+        # sending a byte at a time must not hold a connection and its memory for ever.
         chunks: list[bytes] = []
         received = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                # The client went away: the app sees it as it would have.
-                await self._app(scope, _replay([message]), send)
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self._max:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self._read_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # the client went away before its request was whole
+                    chunk = message.get("body", b"")
+                    received += len(chunk)
+                    if received > self._max:
+                        await self._refuse(send)
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            count_refusal("body")
+            await send_refusal(
+                send,
+                408,
+                f"The request body did not arrive within {self._read_timeout:g} s.",
+                {"code": "BAD_REQUEST"},
+                headers=[(b"connection", b"close")],
+            )
+            return
         body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self._app(scope, _replay([body], then=receive), send)
 

@@ -66,9 +66,10 @@ def execute_statement(
             raise StatementDeadlinePassed() from None
         raise
     finally:
-        cursor.close()
+        # First: the handler must not outlive the statement, whatever close() does.
         if deadline is not None:
             connection.set_progress_handler(None, 0)
+        cursor.close()
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):

@@ -5,8 +5,11 @@ statement already running in aiosqlite's thread would run on, holding the connec
 the CPU, after nobody waits for it. So the edge sets `statement_deadline` for the request,
 and each statement of that request (models/sqlite_driver.py) has SQLite look at the clock
 every PROGRESS_STEPS instructions and stop once the deadline is past
-(`StatementDeadlinePassed`). PostgreSQL cancels a statement when its request is cancelled,
-and a serving engine's `statement_timeout` backs that up (models/database.py).
+(`StatementDeadlinePassed`). On PostgreSQL a serving engine's `statement_timeout` (the
+budget and a little more, models/database.py) ends any statement that runs longer; a
+request's running statement is waited for when the request is ended (the session lets a
+statement finish rather than leave its connection in an unknown state,
+models/shielded_session.py), so there the answer can take up to about twice the budget.
 """
 
 from __future__ import annotations

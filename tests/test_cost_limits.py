@@ -4,6 +4,7 @@ introspection, summaries and writes all count, and what is over a limit is refus
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from graph.schema import build_schema
 from graph.schema.cost import OperationCost, operation_cost
 from models import CongressEvent, Role
 from models.demo import CENTRAL_CODE
+from tests.api import GraphQLClient, app_client
 from tests.conftest import DemoWorld, demo_user
 
 CENTRAL_VIEWER = demo_user(Role.VIEWER, CENTRAL_CODE)
@@ -164,3 +166,32 @@ async def test_more_mutations_than_the_limit_are_refused_and_nothing_is_written(
     async with demo_world.engine.connect() as connection:
         events_after = await connection.scalar(select(func.count()).select_from(CongressEvent))
     assert events_after == events_before
+
+
+async def test_fragments_spread_twice_in_each_other_are_refused_at_once(
+    demo_world: DemoWorld,
+) -> None:
+    """Thirty fragments each spreading the next twice expand to 2^30 fields: judging them
+    would never end, so the traversal gives up and refuses."""
+    fragments = " ".join(
+        f"fragment a{level} on Query {{ ...a{level + 1} ...a{level + 1} }}" for level in range(30)
+    )
+    document = f"query {{ ...a0 }} {fragments} fragment a30 on Query {{ __typename }}"
+    async with asyncio.timeout(10):
+        error = await refusal(demo_world, CENTRAL_VIEWER, document)
+    assert "too large to judge" in error["message"]
+
+
+async def test_a_long_chain_of_fragments_is_refused_not_a_crash(demo_world: DemoWorld) -> None:
+    chain = " ".join(
+        f"fragment c{level} on Query {{ __typename ...c{level + 1} }}" for level in range(800)
+    )
+    document = f"query {{ ...c0 }} {chain} fragment c800 on Query {{ __typename }}"
+    assert len(document) <= Settings().max_document_chars * 3
+    settings = demo_world.settings.with_(max_document_chars=len(document))
+    async with app_client(settings, demo_world.engine) as http:
+        client = GraphQLClient(http, demo_world.client.issuer)
+        response = await client.post(document, {}, token=client.token_for(CENTRAL_VIEWER))
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "COST_LIMIT"
+    assert "fragments spread more than 64 deep" in error["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -402,3 +403,16 @@ def test_client_chosen_labels_are_capped() -> None:
         "A",
         "(other)",
     ]
+
+
+async def test_a_document_of_comment_marks_is_logged_at_once(
+    demo_world: DemoWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding the first operation's name takes one pass: a run of `#` once made the
+    pattern for it backtrack without end, after the answer, on the event loop."""
+    caplog.set_level(logging.INFO, logger="congress.access")
+    async with asyncio.timeout(5):
+        response = await demo_world.client.http.post("/graphql", json={"query": "#" * 5_000})
+    assert response.status_code == 401
+    lines = [json.loads(record.getMessage()) for record in caplog.records]
+    assert lines[-1]["operation"] == "(anonymous)"

@@ -143,7 +143,7 @@ async def test_the_body_limit_passes_what_the_app_would_have_read() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": body})
 
-    limited = BodyLimit(echo, max_body_bytes=SMALL_LIMIT)
+    limited = BodyLimit(echo, max_body_bytes=SMALL_LIMIT, read_timeout_seconds=5)
     transport = httpx.ASGITransport(app=limited)
 
     async def parts() -> AsyncIterator[bytes]:
@@ -226,3 +226,24 @@ async def test_postgresql_ends_a_statement_past_the_serving_engine_s_timeout(
                     await connection.execute(text("SELECT pg_sleep(5)"))
         finally:
             await engine.dispose()
+
+
+async def test_a_body_that_does_not_arrive_in_time_is_answered_408() -> None:
+    """A client sending a byte now and then holds no place for ever."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the app must not be called")
+
+    limited = BodyLimit(app, max_body_bytes=SMALL_LIMIT, read_timeout_seconds=0.2)
+    transport = httpx.ASGITransport(app=limited)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            yield b"x"
+            await asyncio.sleep(0.1)
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with asyncio.timeout(5):
+            response = await http.post("/graphql", content=trickle())
+    assert response.status_code == 408
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}

@@ -37,11 +37,30 @@ BATCH_OPERATION = "(batch)"
 # nginx's code for "the client closed the connection before the answer": nothing was sent.
 CLIENT_CLOSED_REQUEST = 499
 _OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
-# The name of a document's first operation when the client did not send `operationName`
-# (comments before it allowed). Cheaper than parsing; strawberry parses it anyway.
-_FIRST_OPERATION = re.compile(
-    r"(?:\s|,|#[^\n]*)*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)"
+# The keyword and name of a document's first operation, once what may come before it
+# (spaces, commas, comments) is skipped by `_first_operation`: one regular expression for
+# both would backtrack without end on a run of `#`.
+_OPERATION_KEYWORD_AND_NAME = re.compile(
+    r"(?:query|mutation|subscription)[ \t\r\n,]+([_A-Za-z][_0-9A-Za-z]*)"
 )
+_IGNORED_BEFORE_OPERATION = frozenset(" \t\r\n,\ufeff")
+
+
+def _first_operation(document: str) -> str | None:
+    """The name of the document's first operation, in one pass (cheaper than parsing;
+    strawberry parses it anyway)."""
+    position, length = 0, len(document)
+    while position < length:
+        character = document[position]
+        if character in _IGNORED_BEFORE_OPERATION:
+            position += 1
+        elif character == "#":
+            line_end = document.find("\n", position)
+            position = length if line_end < 0 else line_end + 1
+        else:
+            break
+    found = _OPERATION_KEYWORD_AND_NAME.match(document, position)
+    return None if found is None else found.group(1)
 
 
 class AccessLogMiddleware:
@@ -163,9 +182,8 @@ def operation_name(scope: Scope, body: bytes) -> str:
     if isinstance(name, str) and name:
         return name if _OPERATION_NAME.fullmatch(name) else INVALID_OPERATION
     if isinstance(document, str):
-        found = _FIRST_OPERATION.match(document)
-        if found is not None:
-            first = found.group(1)
+        first = _first_operation(document)
+        if first is not None:
             return first if _OPERATION_NAME.fullmatch(first) else INVALID_OPERATION
     return ANONYMOUS_OPERATION
 

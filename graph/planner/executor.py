@@ -20,6 +20,7 @@ from graph.context import Context
 from graph.planner.plan import ObjectPlan, PlanCache
 from graph.planner.run import Abandoned, run_plan
 from models.shielded_session import ShieldedSession
+from models.statement_deadline import StatementDeadlinePassed
 
 logger = logging.getLogger("congress.planner")
 
@@ -55,6 +56,10 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         try:
             data = await run_plan(plan, context, self.variable_values)
+        except StatementDeadlinePassed:
+            # The request's time is up: answering it again from the start would only
+            # spend more of a worker that is already slow.
+            raise
         except Exception as error:
             # graphql-core answers from the start, with its own errors, paths and nulls, on a
             # clean slate: a failed statement aborts a PostgreSQL transaction, and the

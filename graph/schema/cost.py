@@ -63,9 +63,13 @@ PAGE_ARGUMENT = "first"
 UNPAGED_LIST_ITEMS = 10
 # A root mutation field: a transaction of several statements, its audit row and rollups.
 WRITE_COST = 100
-# Past this many nested selections the document is refused by the depth limit anyway;
-# the traversal stops there instead of recursing through a document nested 10,000 deep.
-MAX_NESTING_COUNTED = 64
+# What the traversal itself may do before the operation is refused as too large to
+# judge: fields nested (or fragments spread within each other) this deep, and this many
+# fields visited in all. A document within the length limit that passes either is no
+# query a client needs (the depth limit is 15), and judging it would cost more than a
+# refusal: fragments spread twice in each other thirty times over expand to 2^30 fields.
+MAX_NESTING_JUDGED = 64
+MAX_FIELDS_VISITED = 100_000
 
 COST = "congress.cost"
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -82,6 +86,10 @@ class FieldCost:
 def costs(*, per_object: int = 1, max_items: int | None = None) -> Mapping[str, FieldCost]:
     """A field's metadata: its weight and, for a list without `first`, its longest."""
     return {COST: FieldCost(per_object, max_items)}
+
+
+class TooLargeToJudge(Exception):
+    """The operation nests deeper, or expands to more fields, than is worth judging."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +109,9 @@ def operation_cost(
     node_ceiling: int,
 ) -> OperationCost:
     """The operation's worst case (the document need not be valid yet: unknown fields count
-    as one, fragment cycles once). Walking introspection stops once its cost passes
-    `ceiling` or its objects `node_ceiling`: the operation is refused whatever the rest
-    would add, and the walk costs no more than a refusal."""
+    as one, fragment cycles once), or TooLargeToJudge. Walking introspection stops once
+    its cost passes `ceiling` or its objects `node_ceiling`: the operation is refused
+    whatever the rest would add, and the walk costs no more than a refusal."""
     root_type = schema.get_root_type(operation.operation)
     counter = _Counter(schema, fragments, page_variables, default_page_size, ceiling, node_ceiling)
     is_mutation = operation.operation is OperationType.MUTATION
@@ -134,6 +142,7 @@ class _Counter:
         self._node_ceiling = node_ceiling
         self._introspection_spent = 0
         self._introspection_nodes = 0
+        self._fields_visited = 0
 
     def fields_of(
         self,
@@ -143,9 +152,14 @@ class _Counter:
     ) -> list[tuple[FieldNode, GraphQLNamedType | None]]:
         """The fields of a selection with fragments expanded, each with its parent type
         (every occurrence: two aliases are two fields)."""
+        if len(spread) > MAX_NESTING_JUDGED:
+            raise TooLargeToJudge(f"fragments spread more than {MAX_NESTING_JUDGED} deep")
         found: list[tuple[FieldNode, GraphQLNamedType | None]] = []
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
+                self._fields_visited += 1
+                if self._fields_visited > MAX_FIELDS_VISITED:
+                    raise TooLargeToJudge(f"more than {MAX_FIELDS_VISITED:,} fields")
                 found.append((selection, parent_type))
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
@@ -190,8 +204,10 @@ class _Counter:
             below = multiplier * items
             nodes = below
             cost += below
-        if field.selection_set is None or nesting >= MAX_NESTING_COUNTED:
+        if field.selection_set is None:
             return nodes, cost
+        if nesting >= MAX_NESTING_JUDGED:
+            raise TooLargeToJudge(f"fields nested more than {MAX_NESTING_JUDGED} deep")
         for child, child_parent in self.fields_of(field.selection_set, field_type):
             child_nodes, child_cost = self.field(child, child_parent, below, nesting + 1)
             nodes += child_nodes
@@ -241,8 +257,10 @@ class _Counter:
     def _introspected_object(
         self, selection_set: SelectionSetNode | None, value: object, nesting: int
     ) -> tuple[int, int]:
-        if selection_set is None or nesting >= MAX_NESTING_COUNTED:
+        if selection_set is None:
             return 0, 0
+        if nesting >= MAX_NESTING_JUDGED:
+            raise TooLargeToJudge(f"fields nested more than {MAX_NESTING_JUDGED} deep")
         nodes = cost = 0
         for child, _parent in self.fields_of(
             selection_set, _introspection_type(self._schema, value)

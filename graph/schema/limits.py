@@ -29,7 +29,13 @@ from strawberry.extensions import SchemaExtension
 from graph.errors import CostLimitError
 from graph.observability.metrics import count_refusal, observe_cost
 from graph.request_bounds import current_budget
-from graph.schema.cost import OperationCost, operation_cost
+from graph.schema.cost import (
+    MAX_FIELDS_VISITED,
+    MAX_NESTING_JUDGED,
+    OperationCost,
+    TooLargeToJudge,
+    operation_cost,
+)
 from graph.schema.node_budget import NodeBudget
 
 
@@ -114,15 +120,23 @@ class OperationLimits(SchemaExtension):
                 for definition in document.definitions
                 if isinstance(definition, FragmentDefinitionNode)
             }
-            found = operation_cost(
-                schema,
-                operation,
-                fragments,
-                variables,
-                self.default_page_size,
-                ceiling=self.max_cost,
-                node_ceiling=self.max_nodes,
-            )
+            try:
+                found = operation_cost(
+                    schema,
+                    operation,
+                    fragments,
+                    variables,
+                    self.default_page_size,
+                    ceiling=self.max_cost,
+                    node_ceiling=self.max_nodes,
+                )
+            except TooLargeToJudge as error:
+                count_refusal("cost")
+                raise CostLimitError(
+                    f"This operation is too large to judge: {error}. Ask for less.",
+                    maxNesting=MAX_NESTING_JUDGED,
+                    maxFieldsVisited=MAX_FIELDS_VISITED,
+                ) from None
             self.counted.put(key, found)
         return found
 
