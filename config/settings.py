@@ -13,6 +13,14 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class Introspection(StrEnum):
+    """Who may ask the schema about itself (`__schema`, `__type`)."""
+
+    SIGNED_IN = "signed-in"
+    ADMINS = "admins"
+    OFF = "off"
+
+
 DEFAULT_DATA_DIR = Path("congress-data")
 MIN_ALLOWED_ASSURANCE_LEVEL = 2
 SQLITE_FILE_NAME = "congress.db"
@@ -91,6 +99,10 @@ class Settings:
     metrics_token: str | None = None
     # Redis, for what all workers and hosts share (rate limits); None: per worker.
     redis_url: str | None = None
+    # Who may introspect the schema; counted by cost like any query (graph/schema/cost.py).
+    introspection: Introspection = Introspection.SIGNED_IN
+    # Tokens whose `exp - iat` is longer are refused, whoever issued them.
+    max_token_lifetime_seconds: int = 24 * 3600
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -147,6 +159,12 @@ class Settings:
             ),
             metrics_token=env.get("CONGRESS_METRICS_TOKEN") or None,
             redis_url=env.get("CONGRESS_REDIS_URL") or None,
+            introspection=Introspection(
+                env.get("CONGRESS_INTROSPECTION") or Introspection.SIGNED_IN.value
+            ),
+            max_token_lifetime_seconds=int(
+                env.get("CONGRESS_MAX_TOKEN_LIFETIME_SECONDS") or cls.max_token_lifetime_seconds
+            ),
         )
 
     def __post_init__(self) -> None:
@@ -164,6 +182,7 @@ class Settings:
             ("CONGRESS_MAX_BODY_BYTES", self.max_body_bytes),
             ("CONGRESS_MAX_DOCUMENT_CHARS", self.max_document_chars),
             ("CONGRESS_MAX_REQUESTS_IN_FLIGHT", self.max_requests_in_flight),
+            ("CONGRESS_MAX_TOKEN_LIFETIME_SECONDS", self.max_token_lifetime_seconds),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1.")
@@ -217,6 +236,8 @@ class Settings:
             "CONGRESS_REQUEST_TIMEOUT_SECONDS": str(self.request_timeout_seconds),
             "CONGRESS_METRICS_TOKEN": self.metrics_token or "",
             "CONGRESS_REDIS_URL": self.redis_url or "",
+            "CONGRESS_INTROSPECTION": self.introspection.value,
+            "CONGRESS_MAX_TOKEN_LIFETIME_SECONDS": str(self.max_token_lifetime_seconds),
         }
         return env
 

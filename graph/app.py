@@ -49,6 +49,7 @@ from permissions.oidc import OidcConfig, OidcVerifier
 from permissions.tokens import (
     LOCAL_ISSUER,
     IssuerRouter,
+    LimitLifetime,
     LocalIssuer,
     RequireAssurance,
     TokenVerifier,
@@ -154,7 +155,10 @@ def token_verifier(settings: Settings) -> TokenVerifier:
         )
     # With one issuer there is nothing to route, and its verifier checks `iss` itself.
     verifier = next(iter(verifiers.values())) if len(verifiers) == 1 else IssuerRouter(verifiers)
-    return RequireAssurance(verifier, settings.min_assurance_level)
+    return LimitLifetime(
+        RequireAssurance(verifier, settings.min_assurance_level),
+        settings.max_token_lifetime_seconds,
+    )
 
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Starlette:

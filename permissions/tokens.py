@@ -128,6 +128,27 @@ class RequireAssurance:
         return identity
 
 
+class LimitLifetime:
+    """Passes only tokens whose whole lifetime (`exp - iat`) is at most `max_seconds`: a
+    token stolen from a phone stops working soon, whoever issued it for how long."""
+
+    def __init__(self, verifier: TokenVerifier, max_seconds: int) -> None:
+        self._verifier = verifier
+        self.max_seconds = max_seconds
+
+    async def verify(self, token: str) -> VerifiedIdentity:
+        identity = await self._verifier.verify(token)
+        issued_at, expires_at = identity.claims.get("iat"), identity.claims.get("exp")
+        if not isinstance(issued_at, int | float) or not isinstance(expires_at, int | float):
+            raise TokenError("invalid token: no lifetime")
+        if expires_at - issued_at > self.max_seconds:
+            raise TokenError(
+                f"invalid token: it lives {expires_at - issued_at:.0f} s, longer than the "
+                f"{self.max_seconds} s allowed"
+            )
+        return identity
+
+
 class LocalIssuer:
     """Issues and verifies tokens signed with a key that never leaves the data directory."""
 

@@ -23,6 +23,7 @@ from graph.planner.executor import PlannedExecutor
 from graph.schema.committee import Committee, Congress
 from graph.schema.difficulty_root import DifficultyMutations, DifficultyQueries
 from graph.schema.errors import ERROR_TYPES
+from graph.schema.introspection import IntrospectionAccess
 from graph.schema.limits import OperationCosts, OperationLimits
 from graph.schema.mutation import Mutation
 from graph.schema.node_budget import NodeBudget
@@ -57,8 +58,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     costs = OperationCosts(maxsize=DOCUMENT_CACHE_SIZE)
     # Factories, not instances: strawberry builds fresh extensions for every request.
     extensions: list[Callable[[], SchemaExtension]] = [
-        # First: the document's length is judged before it is parsed, its cost before it
-        # is validated.
+        lambda: IntrospectionAccess(access=settings.introspection),
+        # The document's length is judged before it is parsed, its cost before it is
+        # validated.
         lambda: OperationLimits(
             max_document_chars=settings.max_document_chars,
             max_mutations=settings.max_mutations,
