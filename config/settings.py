@@ -28,6 +28,20 @@ SQLITE_FILE_NAME = "congress.db"
 DEFAULT_OIDC_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 
 
+# In production, settings past these re-open what the limits close (README, Limits): the
+# server refuses to start with them rather than serve a network that way.
+PRODUCTION_BOUNDS: tuple[tuple[str, str, float], ...] = (
+    # (variable, attribute, the most production accepts)
+    ("CONGRESS_MAX_TOKEN_LIFETIME_SECONDS", "max_token_lifetime_seconds", 7 * 24 * 3600),
+    ("CONGRESS_MAX_QUERY_COST", "max_query_cost", 1_000_000),
+    ("CONGRESS_MAX_QUERY_NODES", "max_query_nodes", 100_000),
+    ("CONGRESS_MAX_DOCUMENT_CHARS", "max_document_chars", 1_000_000),
+    ("CONGRESS_MAX_BODY_BYTES", "max_body_bytes", 10_000_000),
+    ("CONGRESS_MAX_MUTATIONS", "max_mutations", 100),
+    ("CONGRESS_REQUEST_TIMEOUT_SECONDS", "request_timeout_seconds", 120),
+)
+
+
 def normalize_database_url(url: str) -> str:
     """Pick the async driver for a plain URL, so `postgresql://...` and `sqlite:///...` just work."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -188,6 +202,23 @@ class Settings:
                 raise ValueError(f"{name} must be at least 1.")
         if self.request_timeout_seconds <= 0:
             raise ValueError("CONGRESS_REQUEST_TIMEOUT_SECONDS must be more than 0.")
+
+    def unsafe_in_production(self) -> list[str]:
+        """What about these settings a production server must not run with, each naming
+        the variable; empty outside production."""
+        if self.environment is not Environment.PRODUCTION:
+            return []
+        problems = [
+            f"{variable}={getattr(self, attribute):,} is over the {most:,} production allows"
+            for variable, attribute, most in PRODUCTION_BOUNDS
+            if getattr(self, attribute) > most
+        ]
+        if self.local_issuer_enabled and self.oidc_issuer:
+            problems.append(
+                "CONGRESS_LOCAL_ISSUER=1 beside CONGRESS_OIDC_ISSUER: tokens signed with a key "
+                "on this server's disk would be accepted beside the identity provider's"
+            )
+        return problems
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

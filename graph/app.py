@@ -163,6 +163,9 @@ def token_verifier(settings: Settings) -> TokenVerifier:
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Starlette:
     """The whole HTTP edge. Pass `engine` to share one (tests count its statements)."""
+    unsafe = settings.unsafe_in_production()
+    if unsafe:
+        raise RuntimeError("Refusing to serve in production: " + "; ".join(unsafe) + ".")
     engine = engine or create_engine(
         settings.resolved_database_url,
         # A backstop behind the request's own time budget (graph/request_bounds.py).
