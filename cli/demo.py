@@ -20,8 +20,6 @@ from models.demo import (
 )
 from permissions.tokens import LocalIssuer
 
-DEMO_TOKEN_TTL_SECONDS = 30 * 24 * 3600
-
 cells_option = click.option(
     "--cells-per-commune",
     type=click.IntRange(min=0, max=1000),
@@ -45,12 +43,12 @@ async def ensure_demo(engine: AsyncEngine, cells_per_commune: int) -> list[DemoU
 
 def print_demo_tokens(settings: Settings, users: list[DemoUser], base_url: str) -> None:
     issuer = LocalIssuer.load_or_create(settings.signing_key_path)
-    click.echo(f"\nDemo users (tokens valid {DEMO_TOKEN_TTL_SECONDS // 86400} days).")
+    # As long as the server accepts (CONGRESS_MAX_TOKEN_LIFETIME_SECONDS), no longer.
+    lifetime = settings.max_token_lifetime_seconds
+    click.echo(f"\nDemo users (tokens valid {lifetime / 3600:g} hours).")
     click.echo(f"Open {base_url}/graphql, then paste one line into GraphiQL's Headers tab:\n")
     for user in users:
-        header = json.dumps(
-            {"Authorization": f"Bearer {issuer.issue(user.subject, DEMO_TOKEN_TTL_SECONDS)}"}
-        )
+        header = json.dumps({"Authorization": f"Bearer {issuer.issue(user.subject, lifetime)}"})
         click.echo(
             f"# {user.role.value:<8} at {user.committee_code:<10} {user.display_name} ({user.subject})"
         )

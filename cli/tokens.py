@@ -26,5 +26,11 @@ def token(settings: Settings, subject: str, ttl: int | None) -> None:
 
     if not run_with_engine(settings, is_active):
         raise click.ClickException(f"No active user with subject {subject!r}.")
+    lifetime = ttl or settings.token_ttl_seconds
+    if lifetime > settings.max_token_lifetime_seconds:
+        raise click.ClickException(
+            f"A token living {lifetime} s would be refused: the server accepts at most "
+            f"{settings.max_token_lifetime_seconds} s (CONGRESS_MAX_TOKEN_LIFETIME_SECONDS)."
+        )
     issuer = LocalIssuer.load_or_create(settings.signing_key_path)
-    click.echo(issuer.issue(subject, ttl or settings.token_ttl_seconds))
+    click.echo(issuer.issue(subject, lifetime))

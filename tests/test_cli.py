@@ -16,6 +16,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import text
 
 from cli.main import main
+from config import Settings
+from graph.app import token_verifier
 from models.database import create_engine
 from models.demo import demo_users
 from models.migrate import head_revision
@@ -53,9 +55,10 @@ def test_demo_prints_a_token_for_every_demo_user(empty_database_url: str, tmp_pa
     assert result.exit_code == 0, result.output
     headers = printed_headers(result.output)
     assert len(headers) == len(demo_users()) == 12
-    issuer = LocalIssuer.load_or_create(tmp_path / "local-issuer-key.pem")
+    # Verified as the server verifies them: signature, assurance level and lifetime.
+    verifier = token_verifier(Settings(data_dir=tmp_path, database_url=empty_database_url))
     subjects = [
-        asyncio.run(issuer.verify(header["Authorization"].removeprefix("Bearer "))).subject
+        asyncio.run(verifier.verify(header["Authorization"].removeprefix("Bearer "))).subject
         for header in headers
     ]
     assert subjects == [user.subject for user in demo_users()]
@@ -79,6 +82,16 @@ def test_token_for_an_active_user(empty_database_url: str, tmp_path: Path) -> No
     )
     assert identity.subject == subject
     assert identity.claims["exp"] - identity.claims["iat"] == 600
+
+
+def test_a_token_longer_than_the_server_accepts_is_not_issued(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
+    subject = demo_users()[0].subject
+    result = congress(tmp_path, empty_database_url, "token", subject, "--ttl", str(25 * 3600))
+    assert result.exit_code == 1
+    assert "the server accepts at most 86400 s" in result.output
 
 
 def test_token_for_an_unknown_user_is_refused(empty_database_url: str, tmp_path: Path) -> None:
