@@ -8,6 +8,7 @@ import click
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cli.bounded_headers import BoundedHeadersProtocol
 from cli.demo import cells_option, ensure_demo, print_demo_tokens
 from cli.runtime import display_url, pass_settings, run_with_engine
 from config import Settings
@@ -44,6 +45,8 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
+        # uvicorn's own protocol reads headers without end (cli/bounded_headers.py).
+        http=BoundedHeadersProtocol,
         # Each request is logged once, as JSON, by the app (graph/observability/access_log.py).
         access_log=False,
     )

@@ -37,9 +37,19 @@ PRODUCTION_BOUNDS: tuple[tuple[str, str, float], ...] = (
     ("CONGRESS_MAX_QUERY_NODES", "max_query_nodes", 100_000),
     ("CONGRESS_MAX_DOCUMENT_CHARS", "max_document_chars", 1_000_000),
     ("CONGRESS_MAX_BODY_BYTES", "max_body_bytes", 10_000_000),
+    ("CONGRESS_MAX_HEADER_BYTES", "max_header_bytes", 1_000_000),
     ("CONGRESS_MAX_MUTATIONS", "max_mutations", 100),
     ("CONGRESS_REQUEST_TIMEOUT_SECONDS", "request_timeout_seconds", 120),
 )
+
+
+# Cost each role may spend a minute (README, Rate limits).
+DEFAULT_RATE_LIMITS: tuple[tuple[str, int], ...] = (
+    ("viewer", 30_000),
+    ("reporter", 30_000),
+    ("admin", 60_000),
+)
+RATE_LIMITS_OFF = "off"
 
 
 def normalize_database_url(url: str) -> str:
@@ -102,6 +112,8 @@ class Settings:
     max_mutations: int = 20
     # Largest request body; a longer one is refused (413) before it is read whole.
     max_body_bytes: int = 1_000_000
+    # Largest request line and headers together (cli/bounded_headers.py); past it, 431.
+    max_header_bytes: int = 32_768
     # Longest GraphQL document, in characters: parsing one this long costs ~30 ms; the
     # longest query of the README is under 1,000.
     max_document_chars: int = 20_000
@@ -113,6 +125,13 @@ class Settings:
     metrics_token: str | None = None
     # Redis, for what all workers and hosts share (rate limits); None: per worker.
     redis_url: str | None = None
+    # Keys in Redis start with this, so that several deployments can share one Redis.
+    redis_key_prefix: str = "congress:"
+    # Cost (graph/schema/cost.py) each role may spend a minute (graph/rate_limits/); a
+    # dashboard costs about 400, GraphiQL's schema query 6,400. Empty: no rate limits.
+    rate_limits: tuple[tuple[str, int], ...] = DEFAULT_RATE_LIMITS
+    # Failed authentications one client address may make a minute; 0: unlimited.
+    failed_auth_per_minute: int = 60
     # Who may introspect the schema; counted by cost like any query (graph/schema/cost.py).
     introspection: Introspection = Introspection.SIGNED_IN
     # Tokens whose `exp - iat` is longer are refused, whoever issued them.
@@ -162,6 +181,7 @@ class Settings:
             max_query_cost=int(env.get("CONGRESS_MAX_QUERY_COST") or cls.max_query_cost),
             max_mutations=int(env.get("CONGRESS_MAX_MUTATIONS") or cls.max_mutations),
             max_body_bytes=int(env.get("CONGRESS_MAX_BODY_BYTES") or cls.max_body_bytes),
+            max_header_bytes=int(env.get("CONGRESS_MAX_HEADER_BYTES") or cls.max_header_bytes),
             max_document_chars=int(
                 env.get("CONGRESS_MAX_DOCUMENT_CHARS") or cls.max_document_chars
             ),
@@ -173,6 +193,11 @@ class Settings:
             ),
             metrics_token=env.get("CONGRESS_METRICS_TOKEN") or None,
             redis_url=env.get("CONGRESS_REDIS_URL") or None,
+            redis_key_prefix=env.get("CONGRESS_REDIS_KEY_PREFIX") or cls.redis_key_prefix,
+            rate_limits=_rate_limits(env.get("CONGRESS_RATE_LIMITS")),
+            failed_auth_per_minute=int(
+                env.get("CONGRESS_FAILED_AUTH_PER_MINUTE") or cls.failed_auth_per_minute
+            ),
             introspection=Introspection(
                 env.get("CONGRESS_INTROSPECTION") or Introspection.SIGNED_IN.value
             ),
@@ -194,6 +219,7 @@ class Settings:
             ("CONGRESS_MAX_QUERY_COST", self.max_query_cost),
             ("CONGRESS_MAX_MUTATIONS", self.max_mutations),
             ("CONGRESS_MAX_BODY_BYTES", self.max_body_bytes),
+            ("CONGRESS_MAX_HEADER_BYTES", self.max_header_bytes),
             ("CONGRESS_MAX_DOCUMENT_CHARS", self.max_document_chars),
             ("CONGRESS_MAX_REQUESTS_IN_FLIGHT", self.max_requests_in_flight),
             ("CONGRESS_MAX_TOKEN_LIFETIME_SECONDS", self.max_token_lifetime_seconds),
@@ -202,6 +228,10 @@ class Settings:
                 raise ValueError(f"{name} must be at least 1.")
         if self.request_timeout_seconds <= 0:
             raise ValueError("CONGRESS_REQUEST_TIMEOUT_SECONDS must be more than 0.")
+        if self.failed_auth_per_minute < 0:
+            raise ValueError("CONGRESS_FAILED_AUTH_PER_MINUTE must be 0 (unlimited) or more.")
+        if any(quota < 1 for _role, quota in self.rate_limits):
+            raise ValueError("CONGRESS_RATE_LIMITS: every quota must be at least 1.")
 
     def unsafe_in_production(self) -> list[str]:
         """What about these settings a production server must not run with, each naming
@@ -213,6 +243,16 @@ class Settings:
             for variable, attribute, most in PRODUCTION_BOUNDS
             if getattr(self, attribute) > most
         ]
+        if not self.rate_limits:
+            problems.append(
+                f"CONGRESS_RATE_LIMITS={RATE_LIMITS_OFF}: one user could take a worker from "
+                "everyone else"
+            )
+        if self.failed_auth_per_minute == 0:
+            problems.append(
+                "CONGRESS_FAILED_AUTH_PER_MINUTE=0: a flood of bad tokens would be checked "
+                "one by one"
+            )
         if self.local_issuer_enabled and self.oidc_issuer:
             problems.append(
                 "CONGRESS_LOCAL_ISSUER=1 beside CONGRESS_OIDC_ISSUER: tokens signed with a key "
@@ -262,11 +302,16 @@ class Settings:
             "CONGRESS_MAX_QUERY_COST": str(self.max_query_cost),
             "CONGRESS_MAX_MUTATIONS": str(self.max_mutations),
             "CONGRESS_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "CONGRESS_MAX_HEADER_BYTES": str(self.max_header_bytes),
             "CONGRESS_MAX_DOCUMENT_CHARS": str(self.max_document_chars),
             "CONGRESS_MAX_REQUESTS_IN_FLIGHT": str(self.max_requests_in_flight),
             "CONGRESS_REQUEST_TIMEOUT_SECONDS": str(self.request_timeout_seconds),
             "CONGRESS_METRICS_TOKEN": self.metrics_token or "",
             "CONGRESS_REDIS_URL": self.redis_url or "",
+            "CONGRESS_REDIS_KEY_PREFIX": self.redis_key_prefix,
+            "CONGRESS_RATE_LIMITS": ",".join(f"{role}={quota}" for role, quota in self.rate_limits)
+            or RATE_LIMITS_OFF,
+            "CONGRESS_FAILED_AUTH_PER_MINUTE": str(self.failed_auth_per_minute),
             "CONGRESS_INTROSPECTION": self.introspection.value,
             "CONGRESS_MAX_TOKEN_LIFETIME_SECONDS": str(self.max_token_lifetime_seconds),
         }
@@ -277,6 +322,24 @@ def _flag(value: str | None, *, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _rate_limits(value: str | None) -> tuple[tuple[str, int], ...]:
+    """`off`, or `role=quota` pairs (`admin=120000, viewer=20000`) over the defaults."""
+    if value is None or not value.strip():
+        return DEFAULT_RATE_LIMITS
+    if value.strip().lower() == RATE_LIMITS_OFF:
+        return ()
+    quotas = dict(DEFAULT_RATE_LIMITS)
+    for pair in _names(value):
+        role, separator, quota = pair.partition("=")
+        if not separator or not quota.strip().isdigit():
+            raise ValueError(
+                f"CONGRESS_RATE_LIMITS: {pair!r} is not role=quota (e.g. viewer=30000), "
+                f"nor {RATE_LIMITS_OFF!r}."
+            )
+        quotas[role.strip()] = int(quota)
+    return tuple(quotas.items())
 
 
 def _names(value: str | None) -> tuple[str, ...]:

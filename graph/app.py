@@ -38,6 +38,7 @@ from graph.graphql_over_http import (
 from graph.milestone_writer import MilestoneWriter
 from graph.observability import observability_routes
 from graph.observability.access_log import AccessLogMiddleware, enable_access_log
+from graph.rate_limits import EXPORT_COST, Buckets, RateLimits, RedisBuckets
 from graph.request_bounds import TIME_BUDGET_GRACE_SECONDS, BodyLimit, LoadShedding, TimeBudget
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.response_json import encode_response
@@ -174,16 +175,27 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     sessions = create_session_factory(engine)
     graphql_app = CongressGraphQL(settings, TermCatalog(), MilestoneWriter(sessions))
     verifier = token_verifier(settings)
-    graphql = AuthenticationMiddleware(
-        graphql_app,
-        verifier=verifier,
-        sessions=sessions,
-        graphiql_page=graphql_app.render_graphql_ide if settings.graphiql else None,
+    buckets = Buckets(
+        RedisBuckets(settings.redis_url, settings.redis_key_prefix) if settings.redis_url else None
     )
-    # The exports answer a token exactly as /graphql does: same verifier, same 401.
-    authenticated = Middleware(
-        AuthenticationMiddleware, verifier=verifier, sessions=sessions, graphiql_page=None
+    rate_limits = RateLimits(settings, buckets)
+    graphql = rate_limits.around_authentication(
+        AuthenticationMiddleware(
+            rate_limits.per_user(graphql_app),
+            verifier=verifier,
+            sessions=sessions,
+            graphiql_page=graphql_app.render_graphql_ide if settings.graphiql else None,
+        )
     )
+    # The exports answer a token exactly as /graphql does: same verifier, same 401, same
+    # rate limits (an export costs EXPORT_COST).
+    exports = [
+        Middleware(rate_limits.around_authentication),
+        Middleware(
+            AuthenticationMiddleware, verifier=verifier, sessions=sessions, graphiql_page=None
+        ),
+        Middleware(rate_limits.per_user, cost_before_running=EXPORT_COST),
+    ]
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -208,6 +220,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
                 escalation.cancel()
                 with suppress(asyncio.CancelledError):
                     await escalation
+            await buckets.close()
             await engine.dispose()
 
     async def health(_request: Request) -> JSONResponse:
@@ -216,10 +229,10 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     app = Starlette(
         routes=[
             Route("/health", health),
-            *observability_routes(settings, engine),
+            *observability_routes(settings, engine, buckets),
             Route("/graphql", graphql),
-            Route("/reports/progress.csv", reports.progress_csv, middleware=[authenticated]),
-            Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=[authenticated]),
+            Route("/reports/progress.csv", reports.progress_csv, middleware=exports),
+            Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=exports),
         ],
         # The access log sits just inside the request id and outside anything that refuses.
         middleware=[

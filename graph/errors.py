@@ -21,6 +21,8 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 BAD_REQUEST = "BAD_REQUEST"
 # Over a limit of what one request may take (cost, objects, mutations, length, time).
 COST_LIMIT = "COST_LIMIT"
+# A user's or a client address's rate limit is spent for now (graph/rate_limits/).
+RATE_LIMITED = "RATE_LIMITED"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 # The HTTP status of a response whose whole request failed with these codes; an unknown
 # code is the server's failure.
@@ -31,7 +33,7 @@ HTTP_STATUS_OF_CODE: dict[str, int] = {
     BAD_REQUEST: 400,
     COST_LIMIT: 400,
     "UNAUTHENTICATED": 401,
-    "RATE_LIMITED": 429,
+    RATE_LIMITED: 429,
     "UNAVAILABLE": 503,
     "OUTCOME_UNKNOWN": 503,
     INTERNAL_SERVER_ERROR: 500,
@@ -52,6 +54,13 @@ class CostLimitError(ClientError):
     document length): the client should ask for less."""
 
     code = COST_LIMIT
+
+
+class RateLimitedError(ClientError):
+    """The user's rate-limit bucket is empty (graph/rate_limits/): try again after
+    `retryAfterSeconds`. Answered with HTTP 429 and `Retry-After`."""
+
+    code = RATE_LIMITED
 
 
 class NotFoundError(ClientError):

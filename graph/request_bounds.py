@@ -39,6 +39,14 @@ from models.statement_deadline import StatementDeadlinePassed, statement_deadlin
 SHED_RETRY_AFTER_SECONDS = 1
 
 
+def refusal_body(message: str, extensions: dict[str, object]) -> bytes:
+    return json.dumps(
+        {"errors": [{"message": message, "extensions": extensions}]},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+
+
 async def send_refusal(
     send: Send,
     status: int,
@@ -47,11 +55,7 @@ async def send_refusal(
     headers: Collection[tuple[bytes, bytes]] = (),
 ) -> None:
     """A whole-request refusal as GraphQL-shaped JSON: `{"errors": [...]}`."""
-    body = json.dumps(
-        {"errors": [{"message": message, "extensions": extensions}]},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
+    body = refusal_body(message, extensions)
     await send(
         {
             "type": "http.response.start",

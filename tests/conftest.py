@@ -121,7 +121,12 @@ async def _fill_demo(engine: AsyncEngine) -> None:
 
 @asynccontextmanager
 async def _serving(url: str, engine: AsyncEngine, directory: Path) -> AsyncIterator[DemoWorld]:
-    settings = Settings(data_dir=directory, database_url=url)
+    # A session's worth of tests asks more of one demo user in a minute than any person
+    # would, and sends bad tokens by the hundred: tests/test_rate_limits.py turns the rate
+    # limits on where it tests them.
+    settings = Settings(
+        data_dir=directory, database_url=url, rate_limits=(), failed_auth_per_minute=0
+    )
     async with app_client(settings, engine) as http:
         issuer = LocalIssuer.load_or_create(settings.signing_key_path)
         yield DemoWorld(url, engine, GraphQLClient(http, issuer), settings)

@@ -6,6 +6,8 @@ with a code."""
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.types import Receive, Scope, Send
 
+from bench.progress_server import start_server, stop_server, wait_until_ready
 from graph.request_bounds import (
     SHED_RETRY_AFTER_SECONDS,
     BodyLimit,
@@ -29,7 +32,7 @@ from models.demo import CENTRAL_CODE
 from models.statement_deadline import StatementDeadlinePassed, statement_deadline
 from tests.api import app_client
 from tests.conftest import DemoWorld, demo_user
-from tests.databases import throwaway_database
+from tests.databases import copied_database, throwaway_database
 
 CENTRAL_VIEWER = demo_user(Role.VIEWER, CENTRAL_CODE)
 SMALL_LIMIT = 2_000
@@ -247,3 +250,62 @@ async def test_a_body_that_does_not_arrive_in_time_is_answered_408() -> None:
             response = await http.post("/graphql", content=trickle())
     assert response.status_code == 408
     assert response.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}
+
+
+def raw_exchange(port: int, *requests: bytes) -> bytes:
+    """Send `requests` on one connection and read until the server closes it or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        try:
+            for request in requests:
+                for start in range(0, len(request), 65536):
+                    connection.sendall(request[start : start + 65536])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server stopped reading: its answer is still there to read
+        answer = b""
+        try:
+            while chunk := connection.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            pass
+    return answer
+
+
+def raw_post(header_bytes: int, body: bytes = b"{}", *, close: bool = False) -> bytes:
+    return (
+        b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        + b"X-Padding: " + b"a" * header_bytes + b"\r\n"
+        + b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+        + (b"Connection: close\r\n" if close else b"")
+        + b"\r\n" + body
+    )  # fmt: skip
+
+
+async def test_headers_over_the_limit_are_refused_with_431_as_they_arrive(
+    backend: str, demo_template: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`congress serve` bounds a request's line and headers (cli/bounded_headers.py)."""
+    monkeypatch.setenv("CONGRESS_MAX_HEADER_BYTES", "8000")
+    async with copied_database(backend, demo_template, tmp_path) as url:
+        server = start_server(url, tmp_path)
+        try:
+            await wait_until_ready(server)
+            port = int(server.base_url.rsplit(":", 1)[1])
+            started = time.monotonic()
+            refused = raw_exchange(port, raw_post(10_000_000))
+            refused_in = time.monotonic() - started
+            # Headers under the limit with a body far over it in the same packets, and two
+            # requests on one connection each under the limit: not refused.
+            with_body = raw_exchange(port, raw_post(100, b"x" * 500_000, close=True))
+            kept_alive = raw_exchange(port, raw_post(6_000), raw_post(6_000, close=True))
+        finally:
+            stop_server(server)
+    head, _, body = refused.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 ")
+    assert json.loads(body)["errors"][0]["extensions"] == {
+        "code": "COST_LIMIT",
+        "maxHeaderBytes": 8000,
+    }
+    # Refused as the bytes came, not after reading 10 MB.
+    assert refused_in < 2.0
+    assert with_body.startswith(b"HTTP/1.1 401 ")
+    assert kept_alive.count(b"HTTP/1.1 401 ") == 2

@@ -4,6 +4,8 @@ per request. Other code feeds it through `graph.observability.metrics` (`observe
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Route
 
@@ -11,7 +13,10 @@ from config import Settings
 from graph.observability.health import health_routes
 from graph.observability.metrics_endpoint import metrics_route
 
+if TYPE_CHECKING:
+    from graph.rate_limits.buckets import Buckets
 
-def observability_routes(settings: Settings, engine: AsyncEngine) -> list[Route]:
+
+def observability_routes(settings: Settings, engine: AsyncEngine, buckets: Buckets) -> list[Route]:
     """The routes create_app adds: /metrics, /health/live, /health/ready."""
-    return [metrics_route(settings, engine), *health_routes(settings, engine)]
+    return [metrics_route(settings, engine, buckets), *health_routes(engine, buckets)]

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from config import Settings
+if TYPE_CHECKING:
+    from graph.rate_limits.buckets import Buckets
 
 logger = logging.getLogger("congress.health")
 # A probe must answer before the orchestrator's own timeout (often 1-5 s) so that it reads
 # our reason, not its timeout; a database slower than this is not ready anyway.
 DATABASE_CHECK_SECONDS = 2.0
 REDIS_CHECK_SECONDS = 0.5
-REDIS_DEFAULT_PORT = 6379
 # As for UNAVAILABLE elsewhere (DESIGN.md, Errors): 503 with a hint of when to ask again.
 RETRY_AFTER_SECONDS = "5"
 _NO_STORE = {"cache-control": "no-store"}
@@ -49,81 +48,44 @@ async def database_problem(engine: AsyncEngine) -> str | None:
     return None
 
 
-def _resp_command(*arguments: str) -> bytes:
-    """A command in RESP, Redis' protocol: an array of bulk strings."""
-    encoded = [argument.encode() for argument in arguments]
-    parts = [f"*{len(encoded)}\r\n".encode()]
-    for argument in encoded:
-        parts += [f"${len(argument)}\r\n".encode(), argument, b"\r\n"]
-    return b"".join(parts)
-
-
-async def redis_answers(url: str, timeout_seconds: float = REDIS_CHECK_SECONDS) -> bool:
-    """Whether Redis at `url` (redis:// or rediss://) answers PING, with AUTH first when the
-    URL carries a password. A raw socket: the project has no Redis client to lean on."""
-    try:
-        parts = urlsplit(url)
-        if parts.scheme not in {"redis", "rediss"}:
-            return False
-        host, port = parts.hostname or "localhost", parts.port or REDIS_DEFAULT_PORT
-        commands: list[bytes] = []
-        if parts.password is not None:
-            credentials = [unquote(parts.password)]
-            if parts.username:
-                credentials.insert(0, unquote(parts.username))
-            commands.append(_resp_command("AUTH", *credentials))
-        commands.append(_resp_command("PING"))
-        async with asyncio.timeout(timeout_seconds):
-            reader, writer = await asyncio.open_connection(
-                host, port, ssl=True if parts.scheme == "rediss" else None
-            )
-            try:
-                writer.write(b"".join(commands))
-                await writer.drain()
-                replies = [await reader.readline() for _command in commands]
-            finally:
-                writer.close()
-                with suppress(OSError):
-                    await writer.wait_closed()
-    except (OSError, TimeoutError, ValueError):
+async def redis_problem(buckets: Buckets) -> bool:
+    """Whether Redis is configured and does not answer PING in time."""
+    if not buckets.configured_shared:
         return False
-    # Every command but PING is AUTH (+OK); PING answers +PONG.
-    return all(reply.startswith(b"+OK") for reply in replies[:-1]) and replies[-1].startswith(
-        b"+PONG"
-    )
+    try:
+        async with asyncio.timeout(REDIS_CHECK_SECONDS):
+            return not await buckets.redis_answers()
+    except TimeoutError:
+        return True
 
 
-def readiness_route(settings: Settings, engine: AsyncEngine) -> Route:
+def readiness_route(engine: AsyncEngine, buckets: Buckets) -> Route:
     """`/health/ready`: 200 when the database answers (optional parts may be degraded), else
-    503 with the reason. Every probe runs the checks again: they are cheap and bounded."""
+    503 with the reason. Every probe runs the checks again: they are cheap and bounded.
+    `rateLimits` says whether this worker's rate limits are shared through Redis now or
+    its own (no Redis configured, or Redis down)."""
 
     async def ready(_request: Request) -> JSONResponse:
-        redis_check = (
-            redis_answers(settings.redis_url) if settings.redis_url else _nothing_to_check()
-        )
-        problem, redis_ok = await asyncio.gather(database_problem(engine), redis_check)
-        degraded = [] if redis_ok else ["redis"]
+        problem, redis_down = await asyncio.gather(database_problem(engine), redis_problem(buckets))
+        state = {
+            "degraded": ["redis"] if redis_down else [],
+            "rateLimits": "shared" if buckets.shared and not redis_down else "per-worker",
+        }
         if problem is not None:
             return JSONResponse(
                 {
                     "status": "unavailable",
                     "database": problem,
                     "reason": f"database {problem}",
-                    "degraded": degraded,
+                    **state,
                 },
                 status_code=503,
                 headers={**_NO_STORE, "retry-after": RETRY_AFTER_SECONDS},
             )
-        return JSONResponse(
-            {"status": "ready", "database": "ok", "degraded": degraded}, headers=_NO_STORE
-        )
+        return JSONResponse({"status": "ready", "database": "ok", **state}, headers=_NO_STORE)
 
     return Route("/health/ready", ready)
 
 
-async def _nothing_to_check() -> bool:
-    return True
-
-
-def health_routes(settings: Settings, engine: AsyncEngine) -> list[Route]:
-    return [Route("/health/live", live), readiness_route(settings, engine)]
+def health_routes(engine: AsyncEngine, buckets: Buckets) -> list[Route]:
+    return [Route("/health/live", live), readiness_route(engine, buckets)]

@@ -1,5 +1,6 @@
 """The API's own metrics, per worker process, and the calls the rest of the code makes to
-feed them: `observe_cost`, `count_refusal`, `record_write_retry`, `record_graphql_errors`.
+feed them: `observe_cost`, `count_refusal`, `record_write_retry`, `record_graphql_errors`,
+`record_redis_failure`.
 
 Those calls need no request object: while `AccessLogMiddleware` serves a request it keeps a
 `RequestRecord` in a context variable, which graphql-core's tasks inherit, so a cost or a
@@ -56,7 +57,7 @@ refusals = REGISTRY.add(
     Counter(
         "congress_refusals_total",
         "Requests refused before or instead of running, by kind "
-        "(rate_limit, shed, cost, body, unauthenticated, ...).",
+        "(rate_limit, failed_authentication, unauthenticated, shed, cost, body, time).",
         ("kind",),
     )
 )
@@ -65,6 +66,13 @@ write_retries = REGISTRY.add(
         "congress_write_retries_total",
         "Write transactions started over because another writer got in between "
         "(contention, lock or serialization failure).",
+    )
+)
+redis_failures = REGISTRY.add(
+    Counter(
+        "congress_redis_failures_total",
+        "Redis commands that failed or timed out; each makes this worker keep its own rate "
+        "limits for a few seconds (graph/rate_limits/).",
     )
 )
 
@@ -111,6 +119,10 @@ def count_refusal(kind: str) -> None:
 def record_write_retry() -> None:
     """Count one write transaction started over (graph/resolvers/mutations.py)."""
     write_retries.inc()
+
+
+def record_redis_failure() -> None:
+    redis_failures.inc()
 
 
 def record_graphql_errors() -> None:

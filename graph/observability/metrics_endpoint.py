@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
@@ -15,6 +16,9 @@ from starlette.routing import Route
 from config import Settings
 from graph.observability.exposition import CONTENT_TYPE, gauge_exposition, render
 from graph.observability.metrics import REGISTRY
+
+if TYPE_CHECKING:
+    from graph.rate_limits.buckets import Buckets
 
 REALM = "congress-monitor-metrics"
 
@@ -44,6 +48,15 @@ def pool_lines(engine: AsyncEngine) -> Iterator[str]:
     )
 
 
+def rate_limit_lines(buckets: Buckets) -> Iterator[str]:
+    yield from gauge_exposition(
+        "congress_rate_limits_shared",
+        "1 while this worker's rate limits are shared through Redis; 0 while they are its own "
+        "(no CONGRESS_REDIS_URL, or Redis down).",
+        1 if buckets.shared else 0,
+    )
+
+
 def bearer_token_matches(authorization: str | None, expected: str) -> bool:
     scheme, _, offered = (authorization or "").partition(" ")
     if scheme.lower() != "bearer":
@@ -52,7 +65,7 @@ def bearer_token_matches(authorization: str | None, expected: str) -> bool:
     return hmac.compare_digest(offered.strip().encode(), expected.encode())
 
 
-def metrics_route(settings: Settings, engine: AsyncEngine) -> Route:
+def metrics_route(settings: Settings, engine: AsyncEngine, buckets: Buckets) -> Route:
     token = settings.metrics_token
 
     async def metrics(request: Request) -> Response:
@@ -71,7 +84,7 @@ def metrics_route(settings: Settings, engine: AsyncEngine) -> Route:
                 status_code=401,
                 headers={"www-authenticate": f'Bearer realm="{REALM}"'},
             )
-        body = render([*REGISTRY.lines(), *pool_lines(engine)])
+        body = render([*REGISTRY.lines(), *pool_lines(engine), *rate_limit_lines(buckets)])
         return Response(body, media_type=CONTENT_TYPE, headers={"cache-control": "no-store"})
 
     return Route("/metrics", metrics)

@@ -3,8 +3,10 @@
 Judged in order, each refusal a `COST_LIMIT` error carrying the limit and what was asked:
 the document's length, before it is parsed (parsing 700 KB of aliases costs a second);
 then, before it is validated, the operation's root mutation fields, the objects it can
-return and its cost (graph/schema/cost.py). A query within the limits reserves its worst
-case of objects from the process's NodeBudget (graph/schema/node_budget.py) while it runs.
+return and its cost (graph/schema/cost.py). An operation within the limits is then
+charged its cost to its user's rate limit (graph/rate_limits/), refused with
+`RATE_LIMITED` when that is spent, and a query reserves its worst case of objects from the
+process's NodeBudget (graph/schema/node_budget.py) while it runs.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from strawberry.extensions import SchemaExtension
 
-from graph.errors import CostLimitError
+from graph.errors import CostLimitError, RateLimitedError
 from graph.observability.metrics import count_refusal, observe_cost
+from graph.rate_limits.middleware import current_meter, refusal_extensions, refusal_message
 from graph.request_bounds import current_budget
 from graph.schema.cost import (
     MAX_FIELDS_VISITED,
@@ -72,7 +75,7 @@ class OperationLimits(SchemaExtension):
             )
         yield
 
-    def on_validate(self) -> Iterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:
         # Before validation: validating 270 aliases of `__schema` cost 230 ms of CPU (some
         # of its rules grow with the square of the fields), judging their cost 30 ms. An
         # invalid document is judged as it stands: unknown fields count one, fragment
@@ -88,6 +91,7 @@ class OperationLimits(SchemaExtension):
             except CostLimitError:
                 count_refusal("cost")
                 raise
+            await _charge_rate_limit(measured.cost)
         self.measured = measured
         yield
 
@@ -162,6 +166,17 @@ class OperationLimits(SchemaExtension):
                 maxCost=self.max_cost,
                 requestedCost=measured.cost,
             )
+
+
+async def _charge_rate_limit(cost: int) -> None:
+    """Take the operation's cost from its user's bucket (graph/rate_limits/), refusing it
+    with `RATE_LIMITED` when the bucket is empty."""
+    meter = current_meter.get()
+    if meter is None:
+        return
+    charge = await meter.charge_before_running(cost)
+    if not charge.allowed:
+        raise RateLimitedError(refusal_message(charge), **refusal_extensions(charge))
 
 
 def _page_variables(

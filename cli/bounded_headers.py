@@ -1,0 +1,88 @@
+"""uvicorn's httptools protocol with a bound on a request's header bytes.
+
+uvicorn and httptools keep reading a request's headers for as long as they come: a 10 MB
+header was read whole and handed to the app. Here the bytes of a request's line and
+headers are counted as they arrive, and past CONGRESS_MAX_HEADER_BYTES the connection gets
+`431 Request Header Fields Too Large` (JSON, with the one code vocabulary); what more it
+sends is dropped unread, and it is closed. `congress serve` runs every worker with it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from config import Settings
+from graph.request_bounds import refusal_body
+
+MAX_HEADER_BYTES_VARIABLE = "CONGRESS_MAX_HEADER_BYTES"
+# After a refusal the connection is read and dropped this long before it is closed, so that
+# a client still sending its headers gets to read the 431 (closing at once would reset the
+# connection under it and lose the answer: nginx's lingering close).
+LINGER_SECONDS = 2.0
+
+
+@cache
+def max_header_bytes() -> int:
+    """The worker's bound, from the environment `congress serve` hands its workers."""
+    given = os.environ.get(MAX_HEADER_BYTES_VARIABLE)
+    return int(given) if given else Settings.max_header_bytes
+
+
+def refusal(limit: int) -> bytes:
+    body = refusal_body(
+        f"The request's headers are over {limit:,} bytes.",
+        {"code": "COST_LIMIT", "maxHeaderBytes": limit},
+    )
+    head = (
+        "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class BoundedHeadersProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limit = max_header_bytes()
+        self._awaiting_headers = True
+        self._header_bytes = 0
+        self._refused = False
+        self._crossed_a_boundary = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # lingering: read and dropped
+        self._crossed_a_boundary = False
+        super().data_received(data)
+        # A chunk that neither ended a request's headers nor a request was all request
+        # line and headers; one that did is not counted (it may hold a body). So the
+        # parser holds at most the limit and one chunk.
+        if (
+            self._awaiting_headers
+            and not self._crossed_a_boundary
+            and not self.transport.is_closing()
+        ):
+            self._header_bytes += len(data)
+            if self._header_bytes > self._limit:
+                self._refused = True
+                self.transport.write(refusal(self._limit))
+                if self.transport.can_write_eof():
+                    self.transport.write_eof()
+                self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_headers = False
+        self._crossed_a_boundary = True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._awaiting_headers = True
+        self._crossed_a_boundary = True
+        self._header_bytes = 0

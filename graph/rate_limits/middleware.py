@@ -1,0 +1,259 @@
+"""Where the quotas are charged and told (graph/rate_limits/policies.py).
+
+- `FailedAuthenticationLimit`, outside authentication: charges a 401 to the client
+  address; once the address's bucket is empty, its requests get 429 before their token
+  is read (no signature check, no database), except tokens this worker accepted lately,
+  so that officials behind the same address as a misbehaving client keep working.
+- `UserRateLimit`, inside authentication: opens the user's `Meter`. The operation's cost
+  is charged by OperationLimits (graph/schema/limits.py) once it is known, before
+  anything runs; an export pays EXPORT_COST before it starts; a request that never gets
+  as far (a syntax error) pays REQUEST_COST as its answer starts. Every answer carries
+  the headers of what is left.
+
+A bucket found empty is remembered by the worker (`EmptyBuckets`) until it fills again,
+so the next requests of that user or address are refused without asking Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graph.authentication import VIEWER_STATE_KEY
+from graph.errors import RATE_LIMITED
+from graph.observability.metrics import count_refusal
+from graph.rate_limits.buckets import Buckets, Charge, Policy
+from graph.rate_limits.policies import (
+    REQUEST_COST,
+    RolePolicies,
+    rate_limit_headers,
+    refusal_headers,
+)
+from graph.request_bounds import send_refusal
+
+# Tokens accepted by this worker that still pass an address's empty bucket, and for how
+# long after they were last accepted (a token's own expiry is checked when it is used).
+MAX_ACCEPTED_TOKENS = 10_000
+ACCEPTED_TOKEN_SECONDS = 600.0
+MAX_EMPTY_BUCKETS = 100_000
+
+
+class EmptyBuckets:
+    """The buckets this worker found empty, and until when they stay so."""
+
+    def __init__(self) -> None:
+        self._until: OrderedDict[str, tuple[float, Charge]] = OrderedDict()
+
+    def note(self, key: str, charge: Charge) -> None:
+        wait = charge.seconds_until_not_empty
+        if wait == 0:
+            self._until.pop(key, None)
+            return
+        self._until[key] = (time.monotonic() + wait, charge)
+        if len(self._until) > MAX_EMPTY_BUCKETS:
+            self._until.popitem(last=False)
+
+    def still_empty(self, key: str) -> Charge | None:
+        """The charge that found `key` empty, while it has not filled since; else None."""
+        found = self._until.get(key)
+        if found is None:
+            return None
+        until, charge = found
+        left = until - time.monotonic()
+        if left <= 0:
+            del self._until[key]
+            return None
+        # What it holds now, for the headers: the debt less what has flowed back in.
+        return Charge(charge.policy, False, min(0.0, -left * charge.policy.refill_per_second))
+
+
+@dataclass(slots=True)
+class Meter:
+    """One request's account with its user's bucket: charged once."""
+
+    buckets: Buckets
+    empty: EmptyBuckets
+    key: str
+    policy: Policy
+    charged: Charge | None = None
+    # Whether the charge was made before the request ran, so that a refusal refused it.
+    refused_before_running: bool = field(default=False)
+
+    async def charge(self, cost: int) -> Charge:
+        """Take REQUEST_COST + `cost` from the bucket (only the first call charges)."""
+        if self.charged is None:
+            self.charged = await self.buckets.charge(self.key, self.policy, REQUEST_COST + cost)
+            self.empty.note(self.key, self.charged)
+        return self.charged
+
+    async def charge_before_running(self, cost: int) -> Charge:
+        charge = await self.charge(cost)
+        if not charge.allowed:
+            self.refused_before_running = True
+            count_refusal("rate_limit")
+        return charge
+
+
+current_meter: ContextVar[Meter | None] = ContextVar("congress_rate_limit_meter", default=None)
+
+
+def refusal_message(charge: Charge) -> str:
+    wait = charge.seconds_until_not_empty or 1
+    return (
+        f'Rate limit reached: the quota "{charge.policy.name}" of {charge.policy.quota:,} '
+        f"a minute is spent. Try again in {wait} s."
+    )
+
+
+def refusal_extensions(charge: Charge) -> dict[str, object]:
+    return {
+        "code": RATE_LIMITED,
+        "policy": charge.policy.name,
+        "retryAfterSeconds": charge.seconds_until_not_empty or 1,
+    }
+
+
+async def send_rate_limited(send: Send, charge: Charge) -> None:
+    await send_refusal(
+        send, 429, refusal_message(charge), refusal_extensions(charge), refusal_headers(charge)
+    )
+
+
+def _with_headers(
+    message: Message, added: list[tuple[bytes, bytes]], status: int | None
+) -> Message:
+    headers = [
+        (name, value)
+        for name, value in message.get("headers", [])
+        if name.lower() not in {name for name, _value in added}
+    ]
+    return {**message, "headers": [*headers, *added], "status": status or message["status"]}
+
+
+class UserRateLimit:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        buckets: Buckets,
+        policies: RolePolicies,
+        empty: EmptyBuckets,
+        cost_before_running: int | None = None,
+    ) -> None:
+        """`cost_before_running`: what a request costs, when it is known before it runs
+        (an export); None: the operation's limits charge it (graph/schema/limits.py)."""
+        self._app = app
+        self._buckets = buckets
+        self._policies = policies
+        self._empty = empty
+        self._cost_before_running = cost_before_running
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        viewer = scope.get("state", {}).get(VIEWER_STATE_KEY)
+        if scope["type"] != "http" or viewer is None:
+            await self._app(scope, receive, send)
+            return
+        key = f"user:{viewer.user_id}"
+        empty = self._empty.still_empty(key)
+        if empty is not None:
+            count_refusal("rate_limit")
+            await send_rate_limited(send, empty)
+            return
+        meter = Meter(self._buckets, self._empty, key, self._policies.for_viewer(viewer))
+        if self._cost_before_running is not None:
+            charge = await meter.charge_before_running(self._cost_before_running)
+            if not charge.allowed:
+                await send_rate_limited(send, charge)
+                return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                charge = await meter.charge(0)
+                if meter.refused_before_running:
+                    message = _with_headers(message, refusal_headers(charge), 429)
+                else:
+                    message = _with_headers(message, rate_limit_headers(charge), None)
+            await send(message)
+
+        token = current_meter.set(meter)
+        try:
+            await self._app(scope, receive, send_with_headers)
+        finally:
+            current_meter.reset(token)
+
+
+class AcceptedTokens:
+    """Digests of the bearer tokens this worker accepted lately."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
+
+    @staticmethod
+    def _digest(authorization: str) -> bytes:
+        return hashlib.blake2b(authorization.encode(), digest_size=16).digest()
+
+    def add(self, authorization: str) -> None:
+        digest = self._digest(authorization)
+        self._seen.pop(digest, None)
+        self._seen[digest] = time.monotonic() + ACCEPTED_TOKEN_SECONDS
+        if len(self._seen) > MAX_ACCEPTED_TOKENS:
+            self._seen.popitem(last=False)
+
+    def knows(self, authorization: str | None) -> bool:
+        if not authorization:
+            return False
+        until = self._seen.get(self._digest(authorization))
+        return until is not None and until > time.monotonic()
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address as uvicorn saw it (behind a proxy, from X-Forwarded-For when
+    the proxy is trusted: `--forwarded-allow-ips`)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class FailedAuthenticationLimit:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        buckets: Buckets,
+        policy: Policy,
+        empty: EmptyBuckets,
+        accepted: AcceptedTokens,
+    ) -> None:
+        self._app = app
+        self._buckets = buckets
+        self._policy = policy
+        self._empty = empty
+        self._accepted = accepted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        key = f"address:{client_address(scope)}"
+        authorization = Headers(scope=scope).get("authorization")
+        empty = self._empty.still_empty(key)
+        if empty is not None and not self._accepted.knows(authorization):
+            count_refusal("failed_authentication")
+            await send_rate_limited(send, empty)
+            return
+
+        async def send_charging_failures(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                charge = await self._buckets.charge(key, self._policy, 1)
+                self._empty.note(key, charge)
+                message = _with_headers(message, rate_limit_headers(charge), None)
+            await send(message)
+
+        await self._app(scope, receive, send_charging_failures)
+        if authorization and scope.get("state", {}).get(VIEWER_STATE_KEY) is not None:
+            self._accepted.add(authorization)

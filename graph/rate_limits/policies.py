@@ -1,0 +1,77 @@
+"""Which quota applies to whom, and how a response tells it (the IETF draft's headers).
+
+- Each signed-in user spends cost (graph/schema/cost.py) from a bucket of their own, its
+  size per minute set by their highest role (CONGRESS_RATE_LIMITS). Every request also
+  pays REQUEST_COST for its own work, so a flood of tiny requests empties a bucket too.
+- Each client address may fail authentication CONGRESS_FAILED_AUTH_PER_MINUTE times a
+  minute; past that, its requests are refused before their token is even read.
+
+The headers follow draft-ietf-httpapi-ratelimit-headers-09: `RateLimit-Policy` names the
+quota (`"viewer";q=30000;w=60;qu="cost"`), `RateLimit` what is left of it and in how many
+seconds it is whole again (`"viewer";r=29610;t=1`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from graph.rate_limits.buckets import Charge, Policy
+from models import Role
+from permissions.viewer import Viewer
+
+# What every request costs beyond its operation: authentication reads the user and their
+# roles in one statement, as much as a progress summary (SUMMARY_COST).
+REQUEST_COST = 10
+# An export reads a subtree's congresses and writes them as CSV or XLSX: as much as a
+# page of a hundred committees with their progress.
+EXPORT_COST = 2_000
+COST_UNIT = "cost"
+FAILED_AUTHENTICATION_POLICY = "failed-authentication"
+
+
+@dataclass(frozen=True, slots=True)
+class RolePolicies:
+    """The cost quota of each role; a user is held to the one of their highest role."""
+
+    by_role: Mapping[Role, Policy]
+
+    @classmethod
+    def per_minute(cls, quotas: Mapping[str, int]) -> RolePolicies:
+        unknown = sorted(set(quotas) - {role.value for role in Role})
+        if unknown:
+            raise ValueError(
+                f"CONGRESS_RATE_LIMITS names no role {', '.join(unknown)}; the roles are "
+                + ", ".join(role.value for role in Role)
+            )
+        missing = [role.value for role in Role if role.value not in quotas]
+        if missing:
+            raise ValueError(f"CONGRESS_RATE_LIMITS gives no quota for {', '.join(missing)}")
+        return cls({role: Policy(role.value, quotas[role.value], unit=COST_UNIT) for role in Role})
+
+    def for_viewer(self, viewer: Viewer) -> Policy:
+        # A user without any assignment sees nothing; they are held to the smallest quota.
+        role = max((grant.role for grant in viewer.grants), key=lambda r: r.rank, default=None)
+        return self.by_role[role or Role.VIEWER]
+
+
+def failed_authentication_policy(per_minute: int) -> Policy:
+    return Policy(FAILED_AUTHENTICATION_POLICY, per_minute)
+
+
+def rate_limit_headers(charge: Charge) -> list[tuple[bytes, bytes]]:
+    """`RateLimit-Policy` and `RateLimit` for what `charge` left."""
+    policy = charge.policy
+    described = f'"{policy.name}";q={policy.quota};w={policy.window_seconds}'
+    if policy.unit is not None:
+        described += f';qu="{policy.unit}"'
+    remaining = max(0, math.floor(charge.remaining))
+    left = f'"{policy.name}";r={remaining};t={charge.seconds_until_full}'
+    return [(b"ratelimit-policy", described.encode()), (b"ratelimit", left.encode())]
+
+
+def refusal_headers(charge: Charge) -> list[tuple[bytes, bytes]]:
+    """The rate-limit headers of a 429, with `Retry-After`."""
+    retry_after = str(charge.seconds_until_not_empty or 1).encode()
+    return [*rate_limit_headers(charge), (b"retry-after", retry_after)]
