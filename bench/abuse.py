@@ -4,8 +4,10 @@
 
 Serves a fresh demo in production mode (`congress serve`, one worker, the local issuer
 kept on for the tokens) and sends each probe as a viewer at a grassroots cell. While a
-probe is being answered, a `{ __typename }` is sent beside it 50 ms in and its wait is
-timed. Printed per probe: the HTTP status and `extensions.code` of the answer, the server
+probe is being answered, another official (a province viewer) sends a `{ __typename }`
+beside it 50 ms in, and its wait is timed. The last two probes are floods: 3,000
+`{ __typename }` of the cell viewer at 150 a second, and 3,000 bad tokens at 200 a second
+(their answers are tallied by status). Printed per probe: the HTTP status and `extensions.code` of the answer, the server
 CPU the probe cost, and how long `{ __typename }` waited (goal: the probes refused, each
 costing and delaying under 100 ms).
 """
@@ -39,6 +41,10 @@ from permissions.tokens import LocalIssuer
 from tests.databases import BACKENDS, throwaway_database
 
 CELL_VIEWER = "001090000010"  # a viewer at the demo's grassroots cell X00004-001
+# Another official, who sends the `{ __typename }` beside each probe: what the probes must
+# not take a worker from.
+BYSTANDER = "001090000004"  # the viewer at the province T01
+FLOOD_REQUESTS = 3_000
 TOKEN_SECONDS = 3600
 BESIDE_AFTER_SECONDS = 0.05
 REQUEST_TIMEOUT_SECONDS = 120.0
@@ -83,6 +89,32 @@ def declared_body(size: int) -> Probe:
             return httpx.Response(status, content=await reader.readexactly(length))
         finally:
             writer.close()
+
+    return send
+
+
+def flood(per_second: float, *, bad_token: bool) -> Probe:
+    """FLOOD_REQUESTS `{ __typename }` sent at `per_second`, as the viewer or with a bad
+    token; answers the last response, with a tally of the statuses in its extensions."""
+
+    async def send(client: httpx.AsyncClient, url: str, token: str) -> httpx.Response:
+        sent = token if not bad_token else token[:-8] + "AAAAAAAA"
+        headers = {"Authorization": f"Bearer {sent}", "Content-Type": "application/json"}
+        body = b'{"query": "{ __typename }"}'
+        started = time.perf_counter()
+        requests = []
+        for number in range(FLOOD_REQUESTS):
+            await asyncio.sleep(max(0.0, started + number / per_second - time.perf_counter()))
+            requests.append(asyncio.create_task(client.post(url, content=body, headers=headers)))
+        responses = await asyncio.gather(*requests)
+        tally: dict[int, int] = {}
+        for response in responses:
+            tally[response.status_code] = tally.get(response.status_code, 0) + 1
+        last = responses[-1]
+        described = ", ".join(f"{count:,} × {status}" for status, count in sorted(tally.items()))
+        return httpx.Response(
+            last.status_code, content=last.content, extensions={"tally": described}
+        )
 
     return send
 
@@ -133,6 +165,8 @@ def probes() -> dict[str, Probe]:
         "invalid UTF-8": graphql(b'{"query": "{ \xff\xfe }"}'),
         'a body of "x"': graphql('"x"'),
         "JSON nested 100,000 deep": graphql("[" * 100_000 + "]" * 100_000),
+        "3,000 requests from one user at 150/s": flood(150, bad_token=False),
+        "3,000 bad tokens at 200/s": flood(200, bad_token=True),
     }
 
 
@@ -149,20 +183,27 @@ def code_of(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return f"not JSON: {response.text[:40]!r}"
+    tally = response.extensions.get("tally")
     if isinstance(body, dict) and body.get("errors"):
-        return str(body["errors"][0].get("extensions", {}).get("code", "-"))
-    return "data"
+        code = str(body["errors"][0].get("extensions", {}).get("code", "-"))
+    else:
+        code = "data"
+    return f"{code} (answers: {tally})" if tally else code
 
 
-async def replay(url: str, token: str, pid: int, probe: Probe) -> Outcome:
-    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS) as client:
+async def replay(url: str, token: str, bystander: str, pid: int, probe: Probe) -> Outcome:
+    limits = httpx.Limits(max_connections=50)
+    async with (
+        httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS, limits=limits) as client,
+        httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS) as beside,
+    ):
         typename = query("{ __typename }")
-        await typename(client, url, token)  # a warm connection for the one beside
+        await typename(beside, url, bystander)  # a warm connection for the one beside
         before = cpu_seconds(pid)
         sent = asyncio.create_task(probe(client, url, token))
         await asyncio.sleep(BESIDE_AFTER_SECONDS)
         started = time.perf_counter()
-        await typename(client, url, token)
+        await typename(beside, url, bystander)
         beside_ms = (time.perf_counter() - started) * 1000
         response = await sent
         cpu_ms = (cpu_seconds(pid) - before) * 1000
@@ -179,14 +220,16 @@ async def run(backend: str, cells: int) -> None:
             try:
                 await wait_until_ready(server)
                 settings = Settings(data_dir=data_dir, database_url=database_url)
-                token = LocalIssuer.load_or_create(settings.signing_key_path).issue(
-                    CELL_VIEWER, TOKEN_SECONDS
-                )
+                issuer = LocalIssuer.load_or_create(settings.signing_key_path)
+                token = issuer.issue(CELL_VIEWER, TOKEN_SECONDS)
+                bystander = issuer.issue(BYSTANDER, TOKEN_SECONDS)
                 print(f"## {backend}, production mode, one worker")
                 print("| probe | HTTP | code | server CPU ms | `{ __typename }` beside, ms |")
                 print("|---|---:|---|---:|---:|")
                 for name, probe in probes().items():
-                    outcome = await replay(server.graphql_url, token, server.process.pid, probe)
+                    outcome = await replay(
+                        server.graphql_url, token, bystander, server.process.pid, probe
+                    )
                     print(
                         f"| {name} | {outcome.status} | {outcome.code} | "
                         f"{outcome.cpu_ms:.0f} | {outcome.beside_ms:.0f} |"

@@ -34,6 +34,9 @@ ANONYMOUS_OPERATION = "(anonymous)"
 UNKNOWN_OPERATION = "(unknown)"
 INVALID_OPERATION = "(invalid)"
 BATCH_OPERATION = "(batch)"
+# Who is not signed in may name their operations anything: they share one series, so
+# that they cannot fill the 200 places for operation names (the log keeps the name).
+UNAUTHENTICATED_OPERATION = "(unauthenticated)"
 # nginx's code for "the client closed the connection before the answer": nothing was sent.
 CLIENT_CLOSED_REQUEST = 499
 _OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
@@ -132,6 +135,8 @@ def _report(
 ) -> None:
     """Count a finished GraphQL request and write the request's access line."""
     outcome = None
+    state: dict[str, Any] = scope.get("state", {})
+    viewer = state.get(VIEWER_STATE_KEY)
     if operation is not None:
         if status == 401 and record.refusal is None:
             # Authentication refuses without calling count_refusal, so it is counted here
@@ -139,11 +144,10 @@ def _report(
             count_refusal("unauthenticated")
             record.refusal = "unauthenticated"
         outcome = record.outcome(status)
-        count_graphql_request(operation, outcome, duration_seconds)
+        label = operation if viewer is not None else UNAUTHENTICATED_OPERATION
+        count_graphql_request(label, outcome, duration_seconds)
     if not access_logger.isEnabledFor(logging.INFO):
         return
-    state: dict[str, Any] = scope.get("state", {})
-    viewer = state.get(VIEWER_STATE_KEY)
     line = {
         "request_id": state.get(REQUEST_ID_STATE_KEY),
         "method": scope["method"],

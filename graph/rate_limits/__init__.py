@@ -12,7 +12,7 @@ from graph.rate_limits.buckets import Buckets, RedisBuckets
 from graph.rate_limits.middleware import (
     AcceptedTokens,
     EmptyBuckets,
-    FailedAuthenticationLimit,
+    RateLimitGate,
     UserRateLimit,
 )
 from graph.rate_limits.policies import EXPORT_COST, RolePolicies, failed_authentication_policy
@@ -37,15 +37,16 @@ class RateLimits:
         )
 
     def around_authentication(self, app: ASGIApp) -> ASGIApp:
-        """Outside authentication: failed authentications are charged to the address."""
-        if self._failed_authentication is None:
+        """Outside authentication: what can be refused before a token is read, and failed
+        authentications charged to the address."""
+        if self._failed_authentication is None and self._policies is None:
             return app
-        return FailedAuthenticationLimit(
+        return RateLimitGate(
             app,
             buckets=self._buckets,
-            policy=self._failed_authentication,
             empty=self._empty,
             accepted=self._accepted,
+            failed_authentication=self._failed_authentication,
         )
 
     def per_user(self, app: ASGIApp, cost_before_running: int | None = None) -> ASGIApp:

@@ -1,9 +1,11 @@
 """Where the quotas are charged and told (graph/rate_limits/policies.py).
 
-- `FailedAuthenticationLimit`, outside authentication: charges a 401 to the client
-  address; once the address's bucket is empty, its requests get 429 before their token
-  is read (no signature check, no database), except tokens this worker accepted lately,
-  so that officials behind the same address as a misbehaving client keep working.
+- `RateLimitGate`, outside authentication: refuses before the token is read what can be
+  refused then (no signature check, no database): a token this worker accepted lately
+  whose user's bucket is empty, and, once an address's failed authentications (401s,
+  charged to it) have spent its quota, the address's requests, except tokens this worker
+  accepted lately, so that officials behind the same address as a misbehaving client
+  keep working.
 - `UserRateLimit`, inside authentication: opens the user's `Meter`. The operation's cost
   is charged by OperationLimits (graph/schema/limits.py) once it is known, before
   anything runs; an export pays EXPORT_COST before it starts; a request that never gets
@@ -11,7 +13,8 @@
   the headers of what is left.
 
 A bucket found empty is remembered by the worker (`EmptyBuckets`) until it fills again,
-so the next requests of that user or address are refused without asking Redis.
+so the next requests of that user or address are refused without asking Redis, and a
+flood from one user costs the worker little more than reading the headers.
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ class UserRateLimit:
         if scope["type"] != "http" or viewer is None:
             await self._app(scope, receive, send)
             return
-        key = f"user:{viewer.user_id}"
+        key = user_key(viewer.user_id)
         empty = self._empty.still_empty(key)
         if empty is not None:
             count_refusal("rate_limit")
@@ -189,27 +192,34 @@ class UserRateLimit:
 
 
 class AcceptedTokens:
-    """Digests of the bearer tokens this worker accepted lately."""
+    """The bearer tokens this worker accepted lately, by digest, and whose they were."""
 
     def __init__(self) -> None:
-        self._seen: OrderedDict[bytes, float] = OrderedDict()
+        self._seen: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
 
     @staticmethod
     def _digest(authorization: str) -> bytes:
         return hashlib.blake2b(authorization.encode(), digest_size=16).digest()
 
-    def add(self, authorization: str) -> None:
+    def add(self, authorization: str, user_key: str) -> None:
         digest = self._digest(authorization)
         self._seen.pop(digest, None)
-        self._seen[digest] = time.monotonic() + ACCEPTED_TOKEN_SECONDS
+        self._seen[digest] = (time.monotonic() + ACCEPTED_TOKEN_SECONDS, user_key)
         if len(self._seen) > MAX_ACCEPTED_TOKENS:
             self._seen.popitem(last=False)
 
-    def knows(self, authorization: str | None) -> bool:
+    def user_of(self, authorization: str | None) -> str | None:
+        """The bucket key of the user this token proved lately, or None."""
         if not authorization:
-            return False
-        until = self._seen.get(self._digest(authorization))
-        return until is not None and until > time.monotonic()
+            return None
+        found = self._seen.get(self._digest(authorization))
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
+
+
+def user_key(user_id: int) -> str:
+    return f"user:{user_id}"
 
 
 def client_address(scope: Scope) -> str:
@@ -219,41 +229,62 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-class FailedAuthenticationLimit:
+class RateLimitGate:
+    """Outside authentication: what can be refused before a token is read.
+
+    - A token this worker accepted lately whose user's bucket it found empty: 429 at once,
+      without checking the token or reading the user again.
+    - An address whose failed authentications spent its quota: 429 at once, unless the
+      token is one this worker accepted lately.
+    - A 401 is charged to the address (when `failed_authentication` is set).
+    """
+
     def __init__(
         self,
         app: ASGIApp,
         *,
         buckets: Buckets,
-        policy: Policy,
         empty: EmptyBuckets,
         accepted: AcceptedTokens,
+        failed_authentication: Policy | None,
     ) -> None:
         self._app = app
         self._buckets = buckets
-        self._policy = policy
         self._empty = empty
         self._accepted = accepted
+        self._failed_authentication = failed_authentication
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        key = f"address:{client_address(scope)}"
         authorization = Headers(scope=scope).get("authorization")
-        empty = self._empty.still_empty(key)
-        if empty is not None and not self._accepted.knows(authorization):
-            count_refusal("failed_authentication")
-            await send_rate_limited(send, empty)
+        known_user = self._accepted.user_of(authorization)
+        user_empty = None if known_user is None else self._empty.still_empty(known_user)
+        if user_empty is not None:
+            count_refusal("rate_limit")
+            await send_rate_limited(send, user_empty)
             return
+        send_on = send
+        policy = self._failed_authentication
+        if policy is not None:
+            address = f"address:{client_address(scope)}"
+            address_empty = self._empty.still_empty(address)
+            if address_empty is not None and known_user is None:
+                count_refusal("failed_authentication")
+                await send_rate_limited(send, address_empty)
+                return
 
-        async def send_charging_failures(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 401:
-                charge = await self._buckets.charge(key, self._policy, 1)
-                self._empty.note(key, charge)
-                message = _with_headers(message, rate_limit_headers(charge), None)
-            await send(message)
+            async def send_charging_failures(message: Message) -> None:
+                if message["type"] == "http.response.start" and message["status"] == 401:
+                    charge = await self._buckets.charge(address, policy, 1)
+                    self._empty.note(address, charge)
+                    message = _with_headers(message, rate_limit_headers(charge), None)
+                await send(message)
 
-        await self._app(scope, receive, send_charging_failures)
-        if authorization and scope.get("state", {}).get(VIEWER_STATE_KEY) is not None:
-            self._accepted.add(authorization)
+            send_on = send_charging_failures
+
+        await self._app(scope, receive, send_on)
+        viewer = scope.get("state", {}).get(VIEWER_STATE_KEY)
+        if authorization and viewer is not None and known_user is None:
+            self._accepted.add(authorization, user_key(viewer.user_id))

@@ -8,7 +8,7 @@
 
 The headers follow draft-ietf-httpapi-ratelimit-headers-09: `RateLimit-Policy` names the
 quota (`"viewer";q=30000;w=60;qu="cost"`), `RateLimit` what is left of it and in how many
-seconds it is whole again (`"viewer";r=29610;t=1`).
+seconds it is whole again (`"viewer";r=29531;t=1`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ from graph.rate_limits.buckets import Charge, Policy
 from models import Role
 from permissions.viewer import Viewer
 
-# What every request costs beyond its operation: authentication reads the user and their
-# roles in one statement, as much as a progress summary (SUMMARY_COST).
-REQUEST_COST = 10
+# What every request costs beyond its operation. A request's own work (HTTP, the token,
+# the user and their roles read, the answer written) is most of what a small one costs:
+# 3,000 `{ __typename }` at 150 a second took 3.1 ms of a worker's CPU each, a dashboard
+# (cost 369) about twice that (README, Measured). Charged 10, one user's flood of them
+# held half a worker within their quota; at 100, a viewer's quota allows about five a
+# second once its minute's worth is spent.
+REQUEST_COST = 100
 # An export reads a subtree's congresses and writes them as CSV or XLSX: as much as a
 # page of a hundred committees with their progress.
 EXPORT_COST = 2_000
