@@ -605,6 +605,21 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / CLOCK_TICKS_PER_SECOND
 
 
+def postgres_seconds() -> float:
+    """User + system CPU time of the PostgreSQL processes running now (its server's
+    backends; one that ended during the run is missed)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, _, rest = stat.read_text().partition(" (")[2].partition(") ")
+        except OSError:
+            continue  # a process that ended meanwhile
+        if name.startswith("postgres"):
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS_PER_SECOND
+
+
 def access_lines(log: Path, start: int, end: int) -> list[dict[str, Any]]:
     """The server's JSON access lines between two offsets of its log."""
     with log.open("rb") as handle:
@@ -634,6 +649,7 @@ class Measured:
     server_cpu: float
     client_cpu: float
     machine_cpu: float  # every process's, PostgreSQL's and anything else running included
+    postgres_cpu: float
     metrics: dict[str, float]
     access: list[dict[str, Any]]
     load_average: float
@@ -678,7 +694,7 @@ async def _load(
         before = await metric_values(client, server)
         log_start = server.log_path.stat().st_size
         cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
-        machine_before = machine_busy_seconds()
+        machine_before, postgres_before = machine_busy_seconds(), postgres_seconds()
         started = time.perf_counter()
         stop_at = started + arguments.seconds
         run = Run(server.graphql_url, tokens, congresses, Tally(), stop_at)
@@ -687,14 +703,15 @@ async def _load(
         server_cpu = cpu_seconds(server.process.pid) - cpu_before
         client_cpu = time.process_time() - client_before
         machine_cpu = machine_busy_seconds() - machine_before
+        postgres_cpu = postgres_seconds() - postgres_before
         load_average = os.getloadavg()[0]
         after = await metric_values(client, server)
     await asyncio.sleep(0.5)  # the last access lines reach the log
     access = access_lines(server.log_path, log_start, server.log_path.stat().st_size)
     metrics = {name: value - before.get(name, 0.0) for name, value in after.items()}
     return Measured(
-        backend, offices, run.tally, elapsed, server_cpu, client_cpu, machine_cpu, metrics,
-        access, load_average,
+        backend, offices, run.tally, elapsed, server_cpu, client_cpu, machine_cpu, postgres_cpu,
+        metrics, access, load_average,
     )  # fmt: skip
 
 
@@ -733,12 +750,12 @@ def report(measured: Measured, arguments: argparse.Namespace) -> None:
         f"{os.cpu_count()} CPUs, load average {measured.load_average:.2f}"
     )
     answered = len(reads.answered) + len(writes.answered)
+    others = measured.machine_cpu - measured.server_cpu - measured.client_cpu
     print(
-        f"{answered:,} answered ({answered / measured.seconds:,.0f}/s); server CPU "
+        f"{answered:,} answered ({answered / measured.seconds:,.0f}/s); CPU: server "
         f"{measured.server_cpu:.1f} s ({measured.server_cpu / measured.seconds:.0%} of a core), "
-        f"bench client CPU {measured.client_cpu:.1f} s, other processes "
-        f"{measured.machine_cpu - measured.server_cpu - measured.client_cpu:.1f} s "
-        f"(PostgreSQL's included); the worker counted "
+        f"bench client {measured.client_cpu:.1f} s, PostgreSQL {measured.postgres_cpu:.1f} s, "
+        f"anything else {others - measured.postgres_cpu:.1f} s; the worker counted "
         f"{measured.metrics.get(RETRIES_METRIC, 0):,.0f} write retries and "
         f"{measured.metrics.get(SHED_METRIC, 0):,.0f} sheds"
     )

@@ -52,12 +52,12 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         self._limit = max_header_bytes()
         self._awaiting_headers = True
         self._header_bytes = 0
-        self._refused = False
+        self._over_limit = False
         self._crossed_a_boundary = False
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return  # lingering: read and dropped
+        if self._over_limit:
+            return  # read and dropped
         self._crossed_a_boundary = False
         super().data_received(data)
         # A chunk that neither ended a request's headers nor a request was all request
@@ -70,11 +70,25 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         ):
             self._header_bytes += len(data)
             if self._header_bytes > self._limit:
-                self._refused = True
-                self.transport.write(refusal(self._limit))
-                if self.transport.can_write_eof():
-                    self.transport.write_eof()
-                self.loop.call_later(LINGER_SECONDS, self.transport.close)
+                self._over_limit = True
+                if not self._answering():
+                    self._refuse()
+
+    def _answering(self) -> bool:
+        """Whether an earlier request on this connection still waits for its answer (a
+        pipelined one): the 431 must not be read as its answer, so it waits its turn."""
+        return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
+
+    def _refuse(self) -> None:
+        self.transport.write(refusal(self._limit))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._over_limit and not self._answering() and not self.transport.is_closing():
+            self._refuse()
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers = False

@@ -230,8 +230,7 @@ class Settings:
             raise ValueError("CONGRESS_REQUEST_TIMEOUT_SECONDS must be more than 0.")
         if self.failed_auth_per_minute < 0:
             raise ValueError("CONGRESS_FAILED_AUTH_PER_MINUTE must be 0 (unlimited) or more.")
-        if any(quota < 1 for _role, quota in self.rate_limits):
-            raise ValueError("CONGRESS_RATE_LIMITS: every quota must be at least 1.")
+        _check_rate_limits(self.rate_limits)
 
     def unsafe_in_production(self) -> list[str]:
         """What about these settings a production server must not run with, each naming
@@ -324,6 +323,30 @@ def _flag(value: str | None, *, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# A structured-field integer (the RateLimit-Policy header's `q`) has at most 15 digits.
+MAX_RATE_LIMIT_QUOTA = 999_999_999_999_999
+
+
+def _check_rate_limits(quotas: tuple[tuple[str, int], ...]) -> None:
+    """Refused here, before `congress serve` starts its workers (each would die on it)."""
+    from models.users import Role  # config is read before the models are needed
+
+    roles = [role.value for role in Role]
+    named = [role for role, _quota in quotas]
+    unknown = sorted(set(named) - set(roles))
+    if unknown:
+        raise ValueError(
+            f"CONGRESS_RATE_LIMITS names no role {', '.join(unknown)}; the roles are "
+            + ", ".join(roles)
+        )
+    if quotas and sorted(named) != sorted(roles):
+        raise ValueError("CONGRESS_RATE_LIMITS must give each role one quota.")
+    if any(not 1 <= quota <= MAX_RATE_LIMIT_QUOTA for _role, quota in quotas):
+        raise ValueError(
+            f"CONGRESS_RATE_LIMITS: every quota must be from 1 to {MAX_RATE_LIMIT_QUOTA:,}."
+        )
+
+
 def _rate_limits(value: str | None) -> tuple[tuple[str, int], ...]:
     """`off`, or `role=quota` pairs (`admin=120000, viewer=20000`) over the defaults."""
     if value is None or not value.strip():
@@ -331,6 +354,7 @@ def _rate_limits(value: str | None) -> tuple[tuple[str, int], ...]:
     if value.strip().lower() == RATE_LIMITS_OFF:
         return ()
     quotas = dict(DEFAULT_RATE_LIMITS)
+    given: set[str] = set()
     for pair in _names(value):
         role, separator, quota = pair.partition("=")
         if not separator or not quota.strip().isdigit():
@@ -338,6 +362,9 @@ def _rate_limits(value: str | None) -> tuple[tuple[str, int], ...]:
                 f"CONGRESS_RATE_LIMITS: {pair!r} is not role=quota (e.g. viewer=30000), "
                 f"nor {RATE_LIMITS_OFF!r}."
             )
+        if role.strip() in given:
+            raise ValueError(f"CONGRESS_RATE_LIMITS gives {role.strip()} twice.")
+        given.add(role.strip())
         quotas[role.strip()] = int(quota)
     return tuple(quotas.items())
 

@@ -178,7 +178,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     buckets = Buckets(
         RedisBuckets(settings.redis_url, settings.redis_key_prefix) if settings.redis_url else None
     )
-    rate_limits = RateLimits(settings, buckets)
+    rate_limits = RateLimits(settings, buckets, verifier)
     graphql = rate_limits.around_authentication(
         AuthenticationMiddleware(
             rate_limits.per_user(graphql_app),
@@ -254,6 +254,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.rate_limit_buckets = buckets
     return app
 
 

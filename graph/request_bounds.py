@@ -53,6 +53,7 @@ async def send_refusal(
     message: str,
     extensions: dict[str, object],
     headers: Collection[tuple[bytes, bytes]] = (),
+    content_type: str = "application/json",
 ) -> None:
     """A whole-request refusal as GraphQL-shaped JSON: `{"errors": [...]}`."""
     body = refusal_body(message, extensions)
@@ -61,7 +62,7 @@ async def send_refusal(
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type.encode()),
                 (b"content-length", str(len(body)).encode()),
                 *headers,
             ],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -270,6 +271,31 @@ def raw_exchange(port: int, *requests: bytes) -> bytes:
     return answer
 
 
+def one_after_the_other_in_pieces(port: int, requests: list[bytes]) -> list[bytes]:
+    """Send each request in 1,000-byte pieces a few ms apart and read its answer before the
+    next, on one connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        answers = []
+        for request in requests:
+            for start in range(0, len(request), 1_000):
+                connection.sendall(request[start : start + 1_000])
+                time.sleep(0.005)
+            answers.append(read_one_answer(connection))
+    return answers
+
+
+def read_one_answer(connection: socket.socket) -> bytes:
+    """One HTTP answer: its head, then as many bytes as its Content-Length says."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += connection.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def raw_post(header_bytes: int, body: bytes = b"{}", *, close: bool = False) -> bytes:
     return (
         b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
@@ -297,6 +323,11 @@ async def test_headers_over_the_limit_are_refused_with_431_as_they_arrive(
             # requests on one connection each under the limit: not refused.
             with_body = raw_exchange(port, raw_post(100, b"x" * 500_000, close=True))
             kept_alive = raw_exchange(port, raw_post(6_000), raw_post(6_000, close=True))
+            # One connection, requests one after the other, each one's headers (6,000
+            # bytes) arriving in pieces: each request's count starts again.
+            answers = one_after_the_other_in_pieces(
+                port, [raw_post(6_000), raw_post(6_000), raw_post(6_000, close=True)]
+            )
         finally:
             stop_server(server)
     head, _, body = refused.partition(b"\r\n\r\n")
@@ -309,3 +340,4 @@ async def test_headers_over_the_limit_are_refused_with_431_as_they_arrive(
     assert refused_in < 2.0
     assert with_body.startswith(b"HTTP/1.1 401 ")
     assert kept_alive.count(b"HTTP/1.1 401 ") == 2
+    assert [answer.split(b" ", 2)[1] for answer in answers] == [b"401"] * 3

@@ -16,6 +16,7 @@ from graph.rate_limits.middleware import (
     UserRateLimit,
 )
 from graph.rate_limits.policies import EXPORT_COST, RolePolicies, failed_authentication_policy
+from permissions.tokens import TokenVerifier
 
 __all__ = ["EXPORT_COST", "Buckets", "RateLimits", "RedisBuckets"]
 
@@ -23,8 +24,9 @@ __all__ = ["EXPORT_COST", "Buckets", "RateLimits", "RedisBuckets"]
 class RateLimits:
     """Wraps the authenticated routes in what the settings ask for (nothing when off)."""
 
-    def __init__(self, settings: Settings, buckets: Buckets) -> None:
+    def __init__(self, settings: Settings, buckets: Buckets, verifier: TokenVerifier) -> None:
         self._buckets = buckets
+        self._verifier = verifier
         self._empty = EmptyBuckets()
         self._accepted = AcceptedTokens()
         self._policies = (
@@ -47,6 +49,7 @@ class RateLimits:
             empty=self._empty,
             accepted=self._accepted,
             failed_authentication=self._failed_authentication,
+            verifier=self._verifier,
         )
 
     def per_user(self, app: ASGIApp, cost_before_running: int | None = None) -> ASGIApp:

@@ -9,11 +9,12 @@ nothing. That makes "is this bucket empty?" the only question to ask before a re
 runs, so a refusal costs nothing but the question.
 
 `Buckets` asks Redis when one is configured and falls back to this worker's own buckets
-while Redis does not answer, trying it again after `REDIS_RETRY_SECONDS`.
+while Redis does not answer, asking it again every `REDIS_RETRY_SECONDS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -62,11 +63,16 @@ class Charge:
     remaining: float
 
     @property
+    def time_until_not_empty(self) -> float:
+        """Seconds until the bucket holds a unit again: 0 while it does."""
+        return max(0.0, (1 - self.remaining) / self.policy.refill_per_second)
+
+    @property
     def seconds_until_not_empty(self) -> int:
-        """When a request would be let in again: 0 while the bucket holds a unit."""
-        if self.remaining >= 1:
-            return 0
-        return max(1, math.ceil((1 - self.remaining) / self.policy.refill_per_second))
+        """When a request would be let in again, in whole seconds (`Retry-After`): 0 while
+        the bucket holds a unit, else at least 1."""
+        wait = self.time_until_not_empty
+        return 0 if wait == 0 else max(1, math.ceil(wait))
 
     @property
     def seconds_until_full(self) -> int:
@@ -91,6 +97,7 @@ class LocalBuckets:
 
     async def charge(self, key: str, policy: Policy, cost: int) -> Charge:
         now = time.monotonic()
+        key = f"{policy.name}:{key}"
         tokens, at = self._buckets.pop(key, (float(policy.quota), now))
         tokens = refilled(tokens, now - at, policy)
         allowed = tokens >= 1
@@ -160,12 +167,19 @@ class RedisBuckets:
 
 
 class Buckets:
-    """The buckets a worker charges: Redis's while it answers, else its own."""
+    """The buckets a worker charges: Redis's while it answers, else its own.
+
+    After a failure the worker keeps to its own buckets for REDIS_RETRY_SECONDS; then one
+    request at a time asks Redis again while the others keep to their own, so a stalled
+    Redis costs one request REDIS_TIMEOUT_SECONDS every so often, not every request.
+    """
 
     def __init__(self, redis: RedisBuckets | None, local: LocalBuckets | None = None) -> None:
         self._redis = redis
         self._local = local or LocalBuckets()
+        self._redis_answered = True
         self._redis_retry_at = 0.0
+        self._probing = False
 
     @property
     def configured_shared(self) -> bool:
@@ -173,22 +187,38 @@ class Buckets:
 
     @property
     def shared(self) -> bool:
-        """Whether charges go to Redis now (False without Redis or while it is down)."""
-        return self._redis is not None and time.monotonic() >= self._redis_retry_at
+        """Whether charges go to Redis now (False without Redis, or since it last failed)."""
+        return self._redis is not None and self._redis_answered
 
     async def charge(self, key: str, policy: Policy, cost: int) -> Charge:
-        if self._redis is not None and self.shared:
-            try:
-                return await self._redis.charge(key, policy, cost)
-            except (RedisError, OSError, TimeoutError):
+        redis = self._redis
+        if redis is None:
+            return await self._local.charge(key, policy, cost)
+        probing = False
+        if not self._redis_answered:
+            if self._probing or time.monotonic() < self._redis_retry_at:
+                return await self._local.charge(key, policy, cost)
+            probing = self._probing = True
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+                charge = await redis.charge(key, policy, cost)
+        except (RedisError, OSError, TimeoutError):
+            self._redis_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
+            if self._redis_answered:
                 logger.warning(
-                    "Redis did not answer; rate limits are per worker for the next %g s",
-                    REDIS_RETRY_SECONDS,
+                    "Redis did not answer; rate limits are per worker until it does",
                     exc_info=True,
                 )
-                record_redis_failure()
-                self._redis_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
-        return await self._local.charge(key, policy, cost)
+            self._redis_answered = False
+            record_redis_failure()
+            return await self._local.charge(key, policy, cost)
+        finally:
+            if probing:
+                self._probing = False
+        if not self._redis_answered:
+            logger.warning("Redis answers again; rate limits are shared again")
+            self._redis_answered = True
+        return charge
 
     async def redis_answers(self) -> bool:
         return self._redis is not None and await self._redis.answers()

@@ -20,6 +20,7 @@ flood from one user costs the worker little more than reading the headers.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import time
 from collections import OrderedDict
 from contextvars import ContextVar
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.authentication import VIEWER_STATE_KEY
 from graph.errors import RATE_LIMITED
+from graph.graphql_over_http import response_media_type
 from graph.observability.metrics import count_refusal
 from graph.rate_limits.buckets import Buckets, Charge, Policy
 from graph.rate_limits.policies import (
@@ -39,9 +41,10 @@ from graph.rate_limits.policies import (
     refusal_headers,
 )
 from graph.request_bounds import send_refusal
+from permissions.tokens import TokenError, TokenVerifier
 
-# Tokens accepted by this worker that still pass an address's empty bucket, and for how
-# long after they were last accepted (a token's own expiry is checked when it is used).
+# Tokens accepted by this worker, remembered for this long after they were last used (a
+# token's own expiry is checked whenever it is authenticated).
 MAX_ACCEPTED_TOKENS = 10_000
 ACCEPTED_TOKEN_SECONDS = 600.0
 MAX_EMPTY_BUCKETS = 100_000
@@ -54,7 +57,7 @@ class EmptyBuckets:
         self._until: OrderedDict[str, tuple[float, Charge]] = OrderedDict()
 
     def note(self, key: str, charge: Charge) -> None:
-        wait = charge.seconds_until_not_empty
+        wait = charge.time_until_not_empty
         if wait == 0:
             self._until.pop(key, None)
             return
@@ -72,8 +75,9 @@ class EmptyBuckets:
         if left <= 0:
             del self._until[key]
             return None
-        # What it holds now, for the headers: the debt less what has flowed back in.
-        return Charge(charge.policy, False, min(0.0, -left * charge.policy.refill_per_second))
+        # What it holds now, for the headers: short of the one unit it needs by what is
+        # still to flow back in.
+        return Charge(charge.policy, False, 1 - left * charge.policy.refill_per_second)
 
 
 @dataclass(slots=True)
@@ -122,9 +126,16 @@ def refusal_extensions(charge: Charge) -> dict[str, object]:
     }
 
 
-async def send_rate_limited(send: Send, charge: Charge) -> None:
+async def send_rate_limited(send: Send, charge: Charge, scope: Scope) -> None:
+    """A 429, in the media type the client asked for (graph/graphql_over_http.py)."""
+    media_type = response_media_type(Headers(scope=scope).get("accept"))
     await send_refusal(
-        send, 429, refusal_message(charge), refusal_extensions(charge), refusal_headers(charge)
+        send,
+        429,
+        refusal_message(charge),
+        refusal_extensions(charge),
+        refusal_headers(charge),
+        content_type=media_type,
     )
 
 
@@ -166,13 +177,13 @@ class UserRateLimit:
         empty = self._empty.still_empty(key)
         if empty is not None:
             count_refusal("rate_limit")
-            await send_rate_limited(send, empty)
+            await send_rate_limited(send, empty, scope)
             return
         meter = Meter(self._buckets, self._empty, key, self._policies.for_viewer(viewer))
         if self._cost_before_running is not None:
             charge = await meter.charge_before_running(self._cost_before_running)
             if not charge.allowed:
-                await send_rate_limited(send, charge)
+                await send_rate_limited(send, charge, scope)
                 return
 
         async def send_with_headers(message: Message) -> None:
@@ -212,9 +223,12 @@ class AcceptedTokens:
         """The bucket key of the user this token proved lately, or None."""
         if not authorization:
             return None
-        found = self._seen.get(self._digest(authorization))
-        if found is None or found[0] <= time.monotonic():
+        digest = self._digest(authorization)
+        found = self._seen.pop(digest, None)
+        now = time.monotonic()
+        if found is None or found[0] <= now:
             return None
+        self._seen[digest] = (now + ACCEPTED_TOKEN_SECONDS, found[1])
         return found[1]
 
 
@@ -224,9 +238,20 @@ def user_key(user_id: int) -> str:
 
 def client_address(scope: Scope) -> str:
     """The client's address as uvicorn saw it (behind a proxy, from X-Forwarded-For when
-    the proxy is trusted: `--forwarded-allow-ips`)."""
+    the proxy is trusted: `--forwarded-allow-ips`). An IPv6 client holds a whole /64 (it
+    may take any address in it), so the /64 is what is limited."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    if not client:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return str(client[0])
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class RateLimitGate:
@@ -234,8 +259,10 @@ class RateLimitGate:
 
     - A token this worker accepted lately whose user's bucket it found empty: 429 at once,
       without checking the token or reading the user again.
-    - An address whose failed authentications spent its quota: 429 at once, unless the
-      token is one this worker accepted lately.
+    - From an address whose failed authentications spent its quota, a request whose token
+      this worker has not accepted lately: 429, unless the token's signature and claims
+      check out (CPU only: no database read, no refusal recorded). Officials behind the
+      same address as a flood of bad tokens (a NAT, a carrier's gateway) keep working.
     - A 401 is charged to the address (when `failed_authentication` is set).
     """
 
@@ -247,12 +274,14 @@ class RateLimitGate:
         empty: EmptyBuckets,
         accepted: AcceptedTokens,
         failed_authentication: Policy | None,
+        verifier: TokenVerifier,
     ) -> None:
         self._app = app
         self._buckets = buckets
         self._empty = empty
         self._accepted = accepted
         self._failed_authentication = failed_authentication
+        self._verifier = verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -263,16 +292,20 @@ class RateLimitGate:
         user_empty = None if known_user is None else self._empty.still_empty(known_user)
         if user_empty is not None:
             count_refusal("rate_limit")
-            await send_rate_limited(send, user_empty)
+            await send_rate_limited(send, user_empty, scope)
             return
         send_on = send
         policy = self._failed_authentication
         if policy is not None:
             address = f"address:{client_address(scope)}"
             address_empty = self._empty.still_empty(address)
-            if address_empty is not None and known_user is None:
+            if (
+                address_empty is not None
+                and known_user is None
+                and not await self._verifies(authorization)
+            ):
                 count_refusal("failed_authentication")
-                await send_rate_limited(send, address_empty)
+                await send_rate_limited(send, address_empty, scope)
                 return
 
             async def send_charging_failures(message: Message) -> None:
@@ -288,3 +321,13 @@ class RateLimitGate:
         viewer = scope.get("state", {}).get(VIEWER_STATE_KEY)
         if authorization and viewer is not None and known_user is None:
             self._accepted.add(authorization, user_key(viewer.user_id))
+
+    async def _verifies(self, authorization: str | None) -> bool:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        try:
+            await self._verifier.verify(token.strip())
+        except TokenError:
+            return False
+        return True

@@ -6,7 +6,9 @@
 - Each client address may fail authentication CONGRESS_FAILED_AUTH_PER_MINUTE times a
   minute; past that, its requests are refused before their token is even read.
 
-The headers follow draft-ietf-httpapi-ratelimit-headers-09: `RateLimit-Policy` names the
+The headers follow draft-ietf-httpapi-ratelimit-headers-09, but for the quota unit: `qu`
+is "cost", which is none of the units the draft registers (requests, content-bytes,
+concurrent-requests), since what a request spends is its cost. `RateLimit-Policy` names the
 quota (`"viewer";q=30000;w=60;qu="cost"`), `RateLimit` what is left of it and in how many
 seconds it is whole again (`"viewer";r=29531;t=1`).
 """
@@ -43,15 +45,7 @@ class RolePolicies:
 
     @classmethod
     def per_minute(cls, quotas: Mapping[str, int]) -> RolePolicies:
-        unknown = sorted(set(quotas) - {role.value for role in Role})
-        if unknown:
-            raise ValueError(
-                f"CONGRESS_RATE_LIMITS names no role {', '.join(unknown)}; the roles are "
-                + ", ".join(role.value for role in Role)
-            )
-        missing = [role.value for role in Role if role.value not in quotas]
-        if missing:
-            raise ValueError(f"CONGRESS_RATE_LIMITS gives no quota for {', '.join(missing)}")
+        """From CONGRESS_RATE_LIMITS, which Settings has checked names each role once."""
         return cls({role: Policy(role.value, quotas[role.value], unit=COST_UNIT) for role in Role})
 
     def for_viewer(self, viewer: Viewer) -> Policy:
@@ -64,18 +58,26 @@ def failed_authentication_policy(per_minute: int) -> Policy:
     return Policy(FAILED_AUTHENTICATION_POLICY, per_minute)
 
 
-def rate_limit_headers(charge: Charge) -> list[tuple[bytes, bytes]]:
-    """`RateLimit-Policy` and `RateLimit` for what `charge` left."""
+def rate_limit_headers(
+    charge: Charge, seconds_until_reset: int | None = None
+) -> list[tuple[bytes, bytes]]:
+    """`RateLimit-Policy` and `RateLimit` for what `charge` left; `t` is when the bucket is
+    full again unless `seconds_until_reset` says otherwise."""
     policy = charge.policy
     described = f'"{policy.name}";q={policy.quota};w={policy.window_seconds}'
     if policy.unit is not None:
         described += f';qu="{policy.unit}"'
     remaining = max(0, math.floor(charge.remaining))
-    left = f'"{policy.name}";r={remaining};t={charge.seconds_until_full}'
+    reset = charge.seconds_until_full if seconds_until_reset is None else seconds_until_reset
+    left = f'"{policy.name}";r={remaining};t={reset}'
     return [(b"ratelimit-policy", described.encode()), (b"ratelimit", left.encode())]
 
 
 def refusal_headers(charge: Charge) -> list[tuple[bytes, bytes]]:
-    """The rate-limit headers of a 429, with `Retry-After`."""
-    retry_after = str(charge.seconds_until_not_empty or 1).encode()
-    return [*rate_limit_headers(charge), (b"retry-after", retry_after)]
+    """The rate-limit headers of a 429, with `Retry-After`; `t` names the same moment (the
+    draft: when a request would be let in, not when the bucket is full)."""
+    retry_after = charge.seconds_until_not_empty or 1
+    return [
+        *rate_limit_headers(charge, seconds_until_reset=retry_after),
+        (b"retry-after", str(retry_after).encode()),
+    ]
