@@ -1,7 +1,8 @@
 """Writes beside reads under load: many officials at once against one worker, p50/p90/p99.
 
     python -m bench.load [--backend sqlite|postgresql|both] [--clients 200] [--seconds 30]
-                         [--read-share 0.7] [--cells-per-commune 5] [--warmup 3]
+                         [--read-share 0.7] [--progress-share 0.65] [--cells-per-commune 5]
+                         [--warmup 3] [--seed 1]
 
 Per backend: a fresh demo database (bench.soak.build_database), served by one worker
 (`congress serve`, bench.progress_server) with CONGRESS_RATE_LIMITS=off and
@@ -16,10 +17,11 @@ to the database before the server starts). Clients send requests back to back fo
 - reads, by the office's viewer or reporter, about its own committee: the dashboard, the
   20 x 10 and 100-children tree pages (bench.reads), the congress with its milestones,
   the difficulty inbox, the recent progress list;
-- writes, by its reporter (or admin): the next step of a congress it follows
-  (`recordMilestone` IN_PROGRESS then DONE, step by step, `recordResults` once held, then
-  corrections), `raiseDifficulty`, `commentDifficulty`, `escalateDifficulty` or
-  `resolveDifficulty` of one it raised, and for admins `setDeadline` of a child's congress.
+- writes, by its reporter (or admin): for `--progress-share` of them the next step of a
+  congress it follows (`recordMilestone` IN_PROGRESS then DONE, step by step,
+  `recordResults` once held, then corrections), for the rest `raiseDifficulty`, or
+  `commentDifficulty`, `escalateDifficulty` or `resolveDifficulty` of one it raised; admins
+  also `setDeadline` of a child's congress (30 % of their writes).
   Every write has a fresh idempotency key and the version of its object as last answered
   to any client (`expectedVersion`), so a write that raced another is answered
   `CongressVersionConflict`/`VersionConflict`: counted as a conflict, answered.
@@ -319,6 +321,7 @@ class OperationTally:
     rate_limited: int = 0
     gave_up: int = 0  # still shed when the run (and its grace) was over
     first_error: str | None = None
+    first_refusal: str | None = None
 
 
 @dataclass(slots=True)
@@ -354,6 +357,7 @@ class Run:
     congresses: dict[int, CongressState]
     tally: Tally
     deadline: float
+    progress_share: float
 
     async def send(
         self, office: Office, operation: str, subject: str, document: str, variables: dict[str, Any]
@@ -394,6 +398,10 @@ class Run:
             data: dict[str, Any] = payload["data"]
             outcome = _typed_outcome(data)
             tally.outcomes[outcome] += 1
+            if outcome is Outcome.REFUSED:
+                tally.first_refusal = (
+                    tally.first_refusal or json.dumps(data, ensure_ascii=False)[:300]
+                )
             return Answer(outcome, data)
 
     @staticmethod
@@ -444,11 +452,15 @@ async def write(run: Run, office: Office, rng: random.Random) -> None:
         return
     draw = rng.random()
     open_here = [d for d in office.difficulties if d.open]
-    if draw < 0.65:
+    # Past the progress share, the rest of the writes: 2/7 raise, 3/7 comment, 2/7 move.
+    rest = (
+        (draw - run.progress_share) / (1 - run.progress_share) if draw >= run.progress_share else 0
+    )
+    if draw < run.progress_share:
         await progress(run, office, writer)
-    elif draw < 0.75 or not open_here:
+    elif rest < 2 / 7 or not open_here:
         await raise_difficulty(run, office, writer)
-    elif draw < 0.90:
+    elif rest < 5 / 7:
         await difficulty_step(run, office, "CommentDifficulty", writer, rng.choice(open_here), rng)
     else:
         handled = [d for d in open_here if d.handled_here]
@@ -689,7 +701,9 @@ async def _load(
             )
         # Warm-up, not counted: plans cached, connections open, the pool filled.
         warm_until = time.perf_counter() + arguments.warmup
-        warm = Run(server.graphql_url, tokens, congresses, Tally(), warm_until)
+        warm = Run(
+            server.graphql_url, tokens, congresses, Tally(), warm_until, arguments.progress_share
+        )
         await drive(warm, offices, arguments.read_share, arguments.seed, warm_until)
         before = await metric_values(client, server)
         log_start = server.log_path.stat().st_size
@@ -697,7 +711,9 @@ async def _load(
         machine_before, postgres_before = machine_busy_seconds(), postgres_seconds()
         started = time.perf_counter()
         stop_at = started + arguments.seconds
-        run = Run(server.graphql_url, tokens, congresses, Tally(), stop_at)
+        run = Run(
+            server.graphql_url, tokens, congresses, Tally(), stop_at, arguments.progress_share
+        )
         await drive(run, offices, arguments.read_share, arguments.seed + 1, stop_at)
         elapsed = time.perf_counter() - started
         server_cpu = cpu_seconds(server.process.pid) - cpu_before
@@ -732,6 +748,7 @@ def _merged(tallies: Sequence[OperationTally]) -> OperationTally:
         merged.rate_limited += tally.rate_limited
         merged.gave_up += tally.gave_up
         merged.first_error = merged.first_error or tally.first_error
+        merged.first_refusal = merged.first_refusal or tally.first_refusal
     return merged
 
 
@@ -745,7 +762,8 @@ def report(measured: Measured, arguments: argparse.Namespace) -> None:
         f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
         f"`{shlex.join(['python', '-m', 'bench.load', *sys.argv[1:]])}`; "
         f"{measured.seconds:.1f} s measured after {arguments.warmup:g} s of warm-up; "
-        f"read share {arguments.read_share:g}; {arguments.cells_per_commune} cells per commune; "
+        f"read share {arguments.read_share:g}, progress share of writes "
+        f"{arguments.progress_share:g}; {arguments.cells_per_commune} cells per commune; "
         "offices " + ", ".join(f"{levels[level]} {level}" for level in LEVELS) + "; "
         f"{os.cpu_count()} CPUs, load average {measured.load_average:.2f}"
     )
@@ -812,6 +830,8 @@ def report(measured: Measured, arguments: argparse.Namespace) -> None:
     for name, t in tally.items():
         if t.first_error:
             print(f"- first error of {name}: {t.first_error}")
+        if t.first_refusal:
+            print(f"- first refusal of {name}: {t.first_refusal}")
 
 
 def _server_latencies(access: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
@@ -834,6 +854,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--read-share", type=float, default=0.7)
+    parser.add_argument(
+        "--progress-share",
+        type=float,
+        default=0.65,
+        help="of the writes, those that record congress progress (the rest: difficulties)",
+    )
     parser.add_argument("--cells-per-commune", type=int, default=5)
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load not counted")
     parser.add_argument("--seed", type=int, default=1)
