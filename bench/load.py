@@ -97,7 +97,8 @@ MILESTONES: Final = tuple(code for code, _name in DEFAULT_MILESTONES)
 RESULTS_AFTER: Final = "congress_held"
 OCCURRED_ON: Final = "2025-06-01"
 
-CONGRESS_STATE = "fragment State on Congress { id status version milestones { milestone status } results { membersElected } }"  # fmt: skip
+CONGRESS_STATE = """fragment State on Congress {
+  id status version milestones { milestone status } results { membersElected } }"""
 CONGRESS = (
     """query Congress($code: String!) { committee(code: $code) { code
   congress { ...State deadline overdue daysLate } } } """
@@ -773,7 +774,8 @@ def report(measured: Measured, arguments: argparse.Namespace) -> None:
         f"{answered:,} answered ({answered / measured.seconds:,.0f}/s); CPU: server "
         f"{measured.server_cpu:.1f} s ({measured.server_cpu / measured.seconds:.0%} of a core), "
         f"bench client {measured.client_cpu:.1f} s, PostgreSQL {measured.postgres_cpu:.1f} s, "
-        f"anything else {others - measured.postgres_cpu:.1f} s; the worker counted "
+        f"unattributed {others - measured.postgres_cpu:.1f} s (kernel, processes that ended, "
+        "anything else running); the worker counted "
         f"{measured.metrics.get(RETRIES_METRIC, 0):,.0f} write retries and "
         f"{measured.metrics.get(SHED_METRIC, 0):,.0f} sheds"
     )
@@ -864,6 +866,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load not counted")
     parser.add_argument("--seed", type=int, default=1)
     arguments = parser.parse_args()
+    if arguments.cells_per_commune < 1:
+        parser.error("--cells-per-commune must be at least 1: the cells' offices need cells")
     backends = BACKENDS if arguments.backend == "both" else (arguments.backend,)
     for backend in backends:
         report(asyncio.run(measure(backend, arguments)), arguments)

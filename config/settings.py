@@ -117,8 +117,12 @@ class Settings:
     # Longest GraphQL document, in characters: parsing one this long costs ~30 ms; the
     # longest query of the README is under 1,000.
     max_document_chars: int = 20_000
-    # Requests one worker answers at once; past that, new ones get 503 at once.
-    max_requests_in_flight: int = 64
+    # Requests one worker answers at once; past that, new ones get 503 at once. A worker is
+    # CPU-bound well before 32 (bench/load.py): more in flight answer no more a second,
+    # they only lengthen every turn of the event loop, and with it every write's hold on
+    # SQLite's one write lock (under 200 clients, write p99 / read p99 4.5-5.0 at 64,
+    # 3.4-3.9 at 32).
+    max_requests_in_flight: int = 32
     # Longest a request may run before it is ended with an error.
     request_timeout_seconds: float = 10.0
     # When set, /metrics answers only `Authorization: Bearer <this>`.

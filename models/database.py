@@ -46,7 +46,9 @@ def create_engine(
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # One trip to aiosqlite's thread per statement instead of four (models/sqlite_driver.py).
-        engine_options.setdefault("module", one_trip_dbapi())
+        engine_options.setdefault(
+            "module", one_trip_dbapi(write_wait_seconds=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        )
         engine = create_async_engine(url, **engine_options)
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         return engine

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.database import create_engine
 from models.sqlite_driver import OneTripCursor
+from models.statement_deadline import StatementDeadlinePassed, statement_deadline
 
 
 @pytest.fixture
@@ -95,3 +98,74 @@ async def test_a_rollback_with_nothing_to_undo_makes_no_trip(
         assert len(driver_trips) == 1
     async with engine.connect() as connection:
         assert (await connection.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
+
+
+async def test_writers_take_sqlites_lock_in_the_order_they_asked(engine: AsyncEngine) -> None:
+    """The first writer holds the lock; those after it wait in order, not in SQLite's busy
+    handler, and each gets it as soon as the one before commits."""
+    order: list[str] = []
+    first_holds = asyncio.Event()
+
+    async def write(name: str, hold_seconds: float = 0.0) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO item (name, n) VALUES (:name, 1)"), {"name": name}
+            )
+            order.append(name)
+            if name == "first":
+                first_holds.set()
+            await asyncio.sleep(hold_seconds)
+
+    holder = asyncio.create_task(write("first", hold_seconds=0.2))
+    await first_holds.wait()
+    waiters = []
+    for name in ("second", "third", "fourth"):
+        waiters.append(asyncio.create_task(write(name)))
+        await asyncio.sleep(0.01)  # they ask in this order
+    await asyncio.gather(holder, *waiters)
+    assert order == ["first", "second", "third", "fourth"]
+
+
+async def test_the_lock_is_given_back_however_the_transaction_ends(engine: AsyncEngine) -> None:
+    async def insert_twice(name: str) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO item (name, n) VALUES (:name, 1)"), {"name": name}
+            )
+            await connection.execute(
+                text("INSERT INTO item (name, n) VALUES (:name, 2)"), {"name": name}
+            )
+
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('a', 1)"))
+        await connection.rollback()
+    with pytest.raises(IntegrityError):
+        await insert_twice("b")
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('c', 1)"))
+        await connection.invalidate()  # the connection closed with its transaction open
+    async with asyncio.timeout(2):  # each of the above let go: no wait here
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO item (name, n) VALUES ('d', 1)"))
+    async with engine.connect() as connection:
+        names = (await connection.execute(text("SELECT name FROM item ORDER BY name"))).scalars()
+        assert list(names) == ["d"]
+
+
+async def test_a_writer_waiting_for_its_turn_stops_at_its_request_s_deadline(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as holder:
+        await holder.execute(text("INSERT INTO item (name, n) VALUES ('held', 1)"))
+        async with engine.connect() as waiter:
+            token = statement_deadline.set(time.monotonic() + 0.1)
+            try:
+                started = time.monotonic()
+                with pytest.raises(StatementDeadlinePassed):
+                    await waiter.execute(text("INSERT INTO item (name, n) VALUES ('late', 1)"))
+                assert time.monotonic() - started < 1
+            finally:
+                statement_deadline.reset(token)
+        await holder.commit()
+    async with engine.begin() as connection:  # the waiter gave up its place: no wait here
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('next', 1)"))
