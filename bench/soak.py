@@ -6,7 +6,9 @@ Five demo users at four levels (centre, province, commune, cell) send the README
 and the failures a client makes (wrong arguments, ids outside scope, unparsable documents,
 fields failing together, non-null root fields among them), interleaved. Every request must
 be answered with JSON and no 5xx, the worker must live to the end, and its memory must stay
-flat. Prints what came back and the resident memory along the way; exits 1 on a miss.
+flat. Prints what came back and the resident memory along the way; exits 1 on a miss. The
+server runs with rate limits off (CONGRESS_RATE_LIMITS=off): five users sending thousands
+of requests a minute is what they refuse, and this replay is about the worker.
 
 `tests/test_soak.py` runs the same replay, shorter, in the test suite.
 """
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import re
 import sys
 import tempfile
@@ -48,6 +51,8 @@ SOAK_SUBJECTS = ("001090000003", "001090000004", "001090000008", "001090000009",
 # Resident memory may grow this much from the first tenth of the run to its end.
 FLAT_MEMORY_MIB = 40.0
 REQUEST_TIMEOUT_SECONDS = 30.0
+# What the server is started with: the replay sends far more than a person's quota.
+WITHOUT_RATE_LIMITS = {"CONGRESS_RATE_LIMITS": "off", "CONGRESS_FAILED_AUTH_PER_MINUTE": "0"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +204,7 @@ async def run(backend: str, requests: int, concurrency: int, cells: int) -> int:
         async with throwaway_database(backend, data_dir) as database_url:
             await build_database(database_url, cells)
             settings = Settings(data_dir=data_dir, database_url=database_url)
+            os.environ.update(WITHOUT_RATE_LIMITS)
             server = start_server(database_url, data_dir)
             try:
                 await wait_until_ready(server)

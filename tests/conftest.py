@@ -123,9 +123,14 @@ async def _fill_demo(engine: AsyncEngine) -> None:
 async def _serving(url: str, engine: AsyncEngine, directory: Path) -> AsyncIterator[DemoWorld]:
     # A session's worth of tests asks more of one demo user in a minute than any person
     # would, and sends bad tokens by the hundred: tests/test_rate_limits.py turns the rate
-    # limits on where it tests them.
+    # limits on where it tests them. Tests of concurrent writes send fifty at once: load
+    # shedding (32 in flight by default) has its own tests (tests/test_request_bounds.py).
     settings = Settings(
-        data_dir=directory, database_url=url, rate_limits=(), failed_auth_per_minute=0
+        data_dir=directory,
+        database_url=url,
+        rate_limits=(),
+        failed_auth_per_minute=0,
+        max_requests_in_flight=100,
     )
     async with app_client(settings, engine) as http:
         issuer = LocalIssuer.load_or_create(settings.signing_key_path)
