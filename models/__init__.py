@@ -2,6 +2,7 @@
 
 from models.audit import AuditEntry
 from models.base import Base
+from models.change_feed import ChangeFeedEntry
 from models.congress import Congress, CongressStatus, MilestoneStatus, MilestoneTemplate, Term
 from models.difficulties import (
     Difficulty,
@@ -19,6 +20,7 @@ __all__ = [
     "Assignment",
     "AuditEntry",
     "Base",
+    "ChangeFeedEntry",
     "Committee",
     "CommitteeKind",
     "Congress",
