@@ -4,7 +4,8 @@ uvicorn and httptools keep reading a request's headers for as long as they come:
 header was read whole and handed to the app. Here the bytes of a request's line and
 headers are counted as they arrive, and past CONGRESS_MAX_HEADER_BYTES the connection gets
 `431 Request Header Fields Too Large` (JSON, with the one code vocabulary); what more it
-sends is dropped unread, and it is closed. `congress serve` runs every worker with it.
+sends is dropped unread, and it is closed. The read that ends the headers is not counted
+(it may hold a body), so the bound is the limit plus one read, not an exact size. `congress serve` runs every worker with it.
 """
 
 from __future__ import annotations
