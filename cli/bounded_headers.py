@@ -5,7 +5,10 @@ header was read whole and handed to the app. Here the bytes of a request's line 
 headers are counted as they arrive, and past CONGRESS_MAX_HEADER_BYTES the connection gets
 `431 Request Header Fields Too Large` (JSON, with the one code vocabulary); what more it
 sends is dropped unread, and it is closed. The read that ends the headers is not counted
-(it may hold a body), so the bound is the limit plus one read, not an exact size. `congress serve` runs every worker with it.
+(it may hold a body), so what the server holds is at most the limit plus one read; the
+size itself is checked exactly once the headers are complete, and a request over it is
+answered 431 by a refusing app in place of ours, as uvicorn refuses past its own
+concurrency limit. `congress serve` runs every worker with it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 from functools import cache
 from typing import Any
 
+from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from config import Settings
@@ -33,11 +37,16 @@ def max_header_bytes() -> int:
     return int(given) if given else Settings.max_header_bytes
 
 
-def refusal(limit: int) -> bytes:
-    body = refusal_body(
+def refusal_json(limit: int) -> bytes:
+    return refusal_body(
         f"The request's headers are over {limit:,} bytes.",
         {"code": "COST_LIMIT", "maxHeaderBytes": limit},
     )
+
+
+def refusal(limit: int) -> bytes:
+    """The whole 431 answer, written to the connection as the headers arrive."""
+    body = refusal_json(limit)
     head = (
         "HTTP/1.1 431 Request Header Fields Too Large\r\n"
         "content-type: application/json\r\n"
@@ -94,7 +103,38 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._awaiting_headers = False
         self._crossed_a_boundary = True
-        super().on_headers_complete()
+        if self._header_size() <= self._limit:
+            super().on_headers_complete()
+            return
+        # Headers that came whole in one read: uvicorn's own way to refuse a request
+        # (as for its concurrency limit) is to answer it with another app.
+        app, self.app = self.app, self._refuse_headers
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = app
+
+    def _header_size(self) -> int:
+        """The request line's target and the headers, as received (names, values and the
+        four bytes of `: ` and CRLF around each)."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+
+    async def _refuse_headers(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        body = refusal_json(self._limit)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 431,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

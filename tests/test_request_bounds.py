@@ -319,6 +319,8 @@ async def test_headers_over_the_limit_are_refused_with_431_as_they_arrive(
             started = time.monotonic()
             refused = raw_exchange(port, raw_post(10_000_000))
             refused_in = time.monotonic() - started
+            # 12,000 bytes of headers, whole in one read: refused once they are complete.
+            in_one_read = raw_exchange(port, raw_post(12_000))
             # Headers under the limit with a body far over it in the same packets, and two
             # requests on one connection each under the limit: not refused.
             with_body = raw_exchange(port, raw_post(100, b"x" * 500_000, close=True))
@@ -338,6 +340,9 @@ async def test_headers_over_the_limit_are_refused_with_431_as_they_arrive(
     }
     # Refused as the bytes came, not after reading 10 MB.
     assert refused_in < 2.0
+    head, _, body = in_one_read.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 ")
+    assert json.loads(body)["errors"][0]["extensions"]["maxHeaderBytes"] == 8000
     assert with_body.startswith(b"HTTP/1.1 401 ")
     assert kept_alive.count(b"HTTP/1.1 401 ") == 2
     assert [answer.split(b" ", 2)[1] for answer in answers] == [b"401"] * 3
