@@ -17,11 +17,11 @@ import os
 from functools import cache
 from typing import Any
 
-from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, Scope
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from config import Settings
-from graph.request_bounds import refusal_body
+from graph.request_bounds import refusal_body, send_refusal
 
 MAX_HEADER_BYTES_VARIABLE = "CONGRESS_MAX_HEADER_BYTES"
 # After a refusal the connection is read and dropped this long before it is closed, so that
@@ -37,8 +37,9 @@ def max_header_bytes() -> int:
     return int(given) if given else Settings.max_header_bytes
 
 
-def refusal_json(limit: int) -> bytes:
-    return refusal_body(
+def refusal_message(limit: int) -> tuple[str, dict[str, object]]:
+    """The 431's message and extensions."""
+    return (
         f"The request's headers are over {limit:,} bytes.",
         {"code": "COST_LIMIT", "maxHeaderBytes": limit},
     )
@@ -46,7 +47,7 @@ def refusal_json(limit: int) -> bytes:
 
 def refusal(limit: int) -> bytes:
     """The whole 431 answer, written to the connection as the headers arrive."""
-    body = refusal_json(limit)
+    body = refusal_body(*refusal_message(limit))
     head = (
         "HTTP/1.1 431 Request Header Fields Too Large\r\n"
         "content-type: application/json\r\n"
@@ -119,22 +120,10 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         four bytes of `: ` and CRLF around each)."""
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
-    async def _refuse_headers(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
-        body = refusal_json(self._limit)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 431,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+    async def _refuse_headers(self, _scope: Scope, _receive: Receive, send: Send) -> None:
+        await send_refusal(
+            send, 431, *refusal_message(self._limit), headers=[(b"connection", b"close")]
         )
-        await send({"type": "http.response.body", "body": body})
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

@@ -3,7 +3,6 @@ resolver or export runs."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import Environment, Settings
+from graph.request_bounds import send_refusal
 from graph.request_ids import REQUEST_ID_STATE_KEY
 from permissions.authentication import (
     AuthenticationError,
@@ -120,25 +120,10 @@ def refusal_message(error: AuthenticationError, *, detailed: bool) -> str:
 
 
 async def _unauthorized(error: AuthenticationError, send: Send, *, detailed: bool) -> None:
-    body = json.dumps(
-        {
-            "errors": [
-                {
-                    "message": refusal_message(error, detailed=detailed),
-                    "extensions": {"code": "UNAUTHENTICATED"},
-                }
-            ]
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", www_authenticate(error).encode("latin-1")),
-            ],
-        }
+    await send_refusal(
+        send,
+        401,
+        refusal_message(error, detailed=detailed),
+        {"code": "UNAUTHENTICATED"},
+        headers=[(b"www-authenticate", www_authenticate(error).encode("latin-1"))],
     )
-    await send({"type": "http.response.body", "body": body})

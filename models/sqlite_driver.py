@@ -176,7 +176,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         connection = cast(OneTripConnection, self._adapt_connection)
         if (
             not connection.holds_write_gate
-            and not self._connection._conn.in_transaction
+            and not connection.sqlite_in_transaction
             and takes_write_lock(operation)
         ):
             await connection.enter_write_gate(deadline)
@@ -220,11 +220,15 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         await self.dbapi.write_gate.enter(deadline)
         self.holds_write_gate = True
 
-    def leave_write_gate_unless_in_transaction(self) -> None:
+    @property
+    def sqlite_in_transaction(self) -> bool:
+        """Whether the sqlite3 connection has a transaction open (none once it is closed)."""
         connection = self._connection._connection
-        if self.holds_write_gate and (connection is None or not connection.in_transaction):
-            self.holds_write_gate = False
-            self.dbapi.write_gate.leave()
+        return connection is not None and bool(connection.in_transaction)
+
+    def leave_write_gate_unless_in_transaction(self) -> None:
+        if not self.sqlite_in_transaction:
+            self._give_up_write_gate()
 
     def commit(self) -> None:
         try:

@@ -142,10 +142,9 @@ async def send_rate_limited(send: Send, charge: Charge, scope: Scope) -> None:
 def _with_headers(
     message: Message, added: list[tuple[bytes, bytes]], status: int | None
 ) -> Message:
+    replaced = {name for name, _value in added}
     headers = [
-        (name, value)
-        for name, value in message.get("headers", [])
-        if name.lower() not in {name for name, _value in added}
+        (name, value) for name, value in message.get("headers", []) if name.lower() not in replaced
     ]
     return {**message, "headers": [*headers, *added], "status": status or message["status"]}
 
