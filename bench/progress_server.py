@@ -37,11 +37,14 @@ def free_port() -> int:
         return port
 
 
-def start_server(database_url: str, data_dir: Path, *, workers: int = 1) -> Server:
-    """`congress serve --workers N` (one by default) on a free port; its output goes to a log
-    in `data_dir` (a pipe nobody reads would fill up and stall the server's access log)."""
+def start_server(
+    database_url: str, data_dir: Path, *, workers: int = 1, log_name: str = "server.log"
+) -> Server:
+    """`congress serve --workers N` (one by default) on a free port; its output goes to the
+    log `log_name` in `data_dir` (a pipe nobody reads would fill up and stall the server's
+    access log). Servers sharing `data_dir` share its signing key."""
     port = free_port()
-    log_path = data_dir / "server.log"
+    log_path = data_dir / log_name
     command = [
         sys.executable, "-m", "cli", "--data-dir", str(data_dir), "--database-url", database_url,
         "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),

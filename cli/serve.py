@@ -13,6 +13,9 @@ from cli.demo import cells_option, ensure_demo, print_demo_tokens
 from cli.runtime import display_url, pass_settings, run_with_engine
 from config import Settings
 
+# How often a quiet websocket is pinged, and how long the answer may take.
+WS_PING_SECONDS = 20.0
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -49,4 +52,10 @@ def serve(
         http=BoundedHeadersProtocol,
         # Each request is logged once, as JSON, by the app (graph/observability/access_log.py).
         access_log=False,
+        # Live subscriptions (graph/live/): a compression context costs ~40 KB a socket, more
+        # than a subscriber's state; a dead peer is found by uvicorn's pings, since
+        # graphql-transport-ws servers do not ping.
+        ws_per_message_deflate=False,
+        ws_ping_interval=WS_PING_SECONDS,
+        ws_ping_timeout=WS_PING_SECONDS,
     )

@@ -140,6 +140,20 @@ class Settings:
     introspection: Introspection = Introspection.SIGNED_IN
     # Tokens whose `exp - iat` is longer are refused, whoever issued them.
     max_token_lifetime_seconds: int = 24 * 3600
+    # Live updates (graph/live/): a watched summary is sent at most this often, and a
+    # revoked role ends the subscriptions it allowed within this long.
+    live_interval_ms: int = 1000
+    # How often a worker looks for new changes in the feed when nothing woke it: SQLite's
+    # watermark poll (PostgreSQL is woken by NOTIFY and only polls as a safety net).
+    live_poll_ms: int = 50
+    # Most changes a resuming subscriber is replayed; past it, RESYNC_REQUIRED.
+    live_replay_limit: int = 1000
+    # Changes waiting for one subscriber that does not read; past it, it is disconnected.
+    live_queue_limit: int = 500
+    # Subscriptions one connection, and one user over all their connections on a worker,
+    # may hold at once.
+    live_subscriptions_per_connection: int = 20
+    live_subscriptions_per_user: int = 50
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -208,6 +222,17 @@ class Settings:
             max_token_lifetime_seconds=int(
                 env.get("CONGRESS_MAX_TOKEN_LIFETIME_SECONDS") or cls.max_token_lifetime_seconds
             ),
+            live_interval_ms=int(env.get("CONGRESS_LIVE_INTERVAL_MS") or cls.live_interval_ms),
+            live_poll_ms=int(env.get("CONGRESS_LIVE_POLL_MS") or cls.live_poll_ms),
+            live_replay_limit=int(env.get("CONGRESS_LIVE_REPLAY_LIMIT") or cls.live_replay_limit),
+            live_queue_limit=int(env.get("CONGRESS_LIVE_QUEUE_LIMIT") or cls.live_queue_limit),
+            live_subscriptions_per_connection=int(
+                env.get("CONGRESS_LIVE_SUBSCRIPTIONS_PER_CONNECTION")
+                or cls.live_subscriptions_per_connection
+            ),
+            live_subscriptions_per_user=int(
+                env.get("CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER") or cls.live_subscriptions_per_user
+            ),
         )
 
     def __post_init__(self) -> None:
@@ -227,6 +252,12 @@ class Settings:
             ("CONGRESS_MAX_DOCUMENT_CHARS", self.max_document_chars),
             ("CONGRESS_MAX_REQUESTS_IN_FLIGHT", self.max_requests_in_flight),
             ("CONGRESS_MAX_TOKEN_LIFETIME_SECONDS", self.max_token_lifetime_seconds),
+            ("CONGRESS_LIVE_INTERVAL_MS", self.live_interval_ms),
+            ("CONGRESS_LIVE_POLL_MS", self.live_poll_ms),
+            ("CONGRESS_LIVE_REPLAY_LIMIT", self.live_replay_limit),
+            ("CONGRESS_LIVE_QUEUE_LIMIT", self.live_queue_limit),
+            ("CONGRESS_LIVE_SUBSCRIPTIONS_PER_CONNECTION", self.live_subscriptions_per_connection),
+            ("CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER", self.live_subscriptions_per_user),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1.")
@@ -317,6 +348,14 @@ class Settings:
             "CONGRESS_FAILED_AUTH_PER_MINUTE": str(self.failed_auth_per_minute),
             "CONGRESS_INTROSPECTION": self.introspection.value,
             "CONGRESS_MAX_TOKEN_LIFETIME_SECONDS": str(self.max_token_lifetime_seconds),
+            "CONGRESS_LIVE_INTERVAL_MS": str(self.live_interval_ms),
+            "CONGRESS_LIVE_POLL_MS": str(self.live_poll_ms),
+            "CONGRESS_LIVE_REPLAY_LIMIT": str(self.live_replay_limit),
+            "CONGRESS_LIVE_QUEUE_LIMIT": str(self.live_queue_limit),
+            "CONGRESS_LIVE_SUBSCRIPTIONS_PER_CONNECTION": str(
+                self.live_subscriptions_per_connection
+            ),
+            "CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER": str(self.live_subscriptions_per_user),
         }
         return env
 

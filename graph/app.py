@@ -9,19 +9,21 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from config import Settings
+from domain.milestone_writer import MilestoneWriter
 from graph import reports
 from graph.authentication import SESSION_STATE_KEY, VIEWER_STATE_KEY, AuthenticationMiddleware
 from graph.context import Context
@@ -35,11 +37,18 @@ from graph.graphql_over_http import (
     response_media_type,
     with_code,
 )
-from graph.milestone_writer import MilestoneWriter
 from graph.observability import observability_routes
 from graph.observability.access_log import AccessLogMiddleware, enable_access_log
 from graph.rate_limits import EXPORT_COST, Buckets, RateLimits, RedisBuckets
-from graph.request_bounds import TIME_BUDGET_GRACE_SECONDS, BodyLimit, LoadShedding, TimeBudget
+from graph.live.connections import ConnectionSignIn, SignedInTransportWSHandler
+from graph.live.service import Live
+from graph.request_bounds import (
+    TIME_BUDGET_GRACE_SECONDS,
+    BodyLimit,
+    LoadShedding,
+    TimeBudget,
+    is_event_stream,
+)
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
 from graph.response_json import encode_response
 from graph.schema import build_schema
@@ -47,6 +56,7 @@ from graph.term_catalog import TermCatalog
 from models.database import create_engine, create_session_factory
 from models.difficulties import escalate_overdue_periodically
 from permissions.oidc import OidcConfig, OidcVerifier
+from permissions.viewer import NOBODY
 from permissions.tokens import (
     LOCAL_ISSUER,
     IssuerRouter,
@@ -55,6 +65,9 @@ from permissions.tokens import (
     RequireAssurance,
     TokenVerifier,
 )
+
+# How long a websocket may stay open before it signs in (connection_init).
+CONNECTION_INIT_WAIT = timedelta(seconds=10)
 
 # A worker that sheds load still answers whether it is alive and how it is doing.
 NEVER_SHED_PATHS = ("/health", "/health/live", "/health/ready", "/metrics")
@@ -65,17 +78,33 @@ _FAILURE_STATE_KEY = "graphql_request_failure_status"
 
 
 class CongressGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI app, with the Context built from what authentication put in the state."""
+    """Strawberry's ASGI app, with the Context built from what authentication put in the
+    state; subscriptions over graphql-transport-ws (signed in at `connection_init`,
+    graph/live/connections.py) and Server-Sent Events."""
 
-    def __init__(self, settings: Settings, terms: TermCatalog, milestones: MilestoneWriter) -> None:
+    graphql_transport_ws_handler_class = SignedInTransportWSHandler
+
+    def __init__(
+        self,
+        settings: Settings,
+        terms: TermCatalog,
+        milestones: MilestoneWriter,
+        live: Live,
+        sign_in: ConnectionSignIn,
+    ) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
+            connection_init_wait_timeout=CONNECTION_INIT_WAIT,
+            max_subscriptions_per_connection=settings.live_subscriptions_per_connection,
         )
         self._settings = settings
         self._terms = terms
         self._milestones = milestones
+        self._live = live
+        self.sign_in = sign_in
 
     def encode_json(self, data: object) -> str:
         # Database-built pages go out as the database wrote them (graph/response_json.py).
@@ -118,13 +147,31 @@ class CongressGraphQL(GraphQL[Context, None]):
         return answer
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        if isinstance(request, WebSocket):
+            # Signed in at connection_init. The connection's operations borrow sessions of
+            # their own (graph/live/subscriptions.py); this one is never connected.
+            return Context(
+                settings=self._settings,
+                session=self._live.sessions(),
+                viewer=NOBODY,
+                request_id=getattr(request.state, REQUEST_ID_STATE_KEY),
+                terms=self._terms,
+                milestones=self._milestones,
+                live=self._live,
+            )
+        session: AsyncSession = getattr(request.state, SESSION_STATE_KEY)
+        if is_event_stream(request.scope):
+            # A stream lasts as long as its subscriber: give back the connection that
+            # signing in used (a later read in the request takes one again).
+            await session.close()
         return Context(
             settings=self._settings,
-            session=getattr(request.state, SESSION_STATE_KEY),
+            session=session,
             viewer=getattr(request.state, VIEWER_STATE_KEY),
             request_id=getattr(request.state, REQUEST_ID_STATE_KEY),
             terms=self._terms,
             milestones=self._milestones,
+            live=self._live,
         )
 
 
@@ -173,8 +220,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
         statement_timeout_seconds=settings.request_timeout_seconds + TIME_BUDGET_GRACE_SECONDS,
     )
     sessions = create_session_factory(engine)
-    graphql_app = CongressGraphQL(settings, TermCatalog(), MilestoneWriter(sessions))
     verifier = token_verifier(settings)
+    terms = TermCatalog()
+    live = Live(settings, engine, sessions, terms)
+    graphql_app = CongressGraphQL(
+        settings, terms, MilestoneWriter(sessions), live, ConnectionSignIn(verifier, sessions)
+    )
     buckets = Buckets(
         RedisBuckets(settings.redis_url, settings.redis_key_prefix) if settings.redis_url else None
     )
@@ -220,6 +271,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
                 escalation.cancel()
                 with suppress(asyncio.CancelledError):
                     await escalation
+            await live.stop()
             await buckets.close()
             await engine.dispose()
 
@@ -231,6 +283,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
             Route("/health", health),
             *observability_routes(settings, engine, buckets),
             Route("/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),
             Route("/reports/progress.csv", reports.progress_csv, middleware=exports),
             Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=exports),
         ],

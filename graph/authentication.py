@@ -52,8 +52,10 @@ class AuthenticationMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            # No subscriptions yet, so no unauthenticated way in: refuse the handshake.
-            await send({"type": "websocket.close", "code": 4401})
+            # Signed in at connection_init, by the same code (graph/live/connections.py):
+            # a close here, before the handshake is accepted, would reach the client as a
+            # bare HTTP 403 with no reason.
+            await self._app(scope, receive, send)
             return
         if self._graphiql_page is not None and _asks_for_graphiql(scope):
             # The page is static HTML; the queries it then sends carry the pasted token.

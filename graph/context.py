@@ -16,7 +16,8 @@ from permissions.viewer import Viewer
 
 if TYPE_CHECKING:
     # The writer answers with graph.resolvers.mutations' types, which import this module.
-    from graph.milestone_writer import MilestoneWriter
+    from domain.milestone_writer import MilestoneWriter
+    from graph.live.service import Live
 
 
 @dataclass(slots=True)
@@ -28,8 +29,10 @@ class Context:
     # Terms and templates: configuration shared by the whole tree, not scoped data, and
     # cached per process rather than loaded per request (graph/term_catalog.py).
     terms: TermCatalog
-    # Milestone writes arriving together share one transaction (graph/milestone_writer.py).
+    # Milestone writes arriving together share one transaction (domain/milestone_writer.py).
     milestones: MilestoneWriter
+    # The worker's live half (graph/live/), for subscriptions.
+    live: Live | None = None
     loaders: Loaders = field(init=False)
     progress: ProgressLoaders = field(init=False)
 

@@ -143,6 +143,16 @@ def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
     return receive
 
 
+def is_event_stream(scope: Scope) -> bool:
+    """A live subscription over Server-Sent Events: a response that lasts as long as the
+    subscriber listens, so neither a request's time budget nor a slot among the requests
+    in flight applies to it (its limits are the live ones: subscriptions per user)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"accept" and b"text/event-stream" in value:
+            return True
+    return False
+
+
 class LoadShedding:
     def __init__(
         self, app: ASGIApp, *, max_in_flight: int, never_shed: Collection[str] = ()
@@ -153,7 +163,11 @@ class LoadShedding:
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "") in self._never_shed:
+        if (
+            scope["type"] != "http"
+            or scope.get("path", "") in self._never_shed
+            or is_event_stream(scope)
+        ):
             await self._app(scope, receive, send)
             return
         if self.in_flight >= self._max:
@@ -197,7 +211,11 @@ class TimeBudget:
         self._paths = frozenset(paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "") not in self._paths:
+        if (
+            scope["type"] != "http"
+            or scope.get("path", "") not in self._paths
+            or is_event_stream(scope)
+        ):
             await self._app(scope, receive, send)
             return
         started = False

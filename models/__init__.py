@@ -13,6 +13,7 @@ from models.difficulties import (
 )
 from models.progress import CongressEvent, CongressMilestone, CongressResult, IdempotencyRecord
 from models.rollups import ProgressRollup, ProgressRollupDay
+from models.server_keys import ServerKey
 from models.tree import Committee, CommitteeKind
 from models.users import Assignment, Role, User
 
@@ -38,6 +39,7 @@ __all__ = [
     "MilestoneTemplate",
     "ProgressRollup",
     "ProgressRollupDay",
+    "ServerKey",
     "Role",
     "Term",
     "User",

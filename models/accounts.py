@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import Actor, append_audit
+from models.change_feed import ChangeKind, publish
 from models.refusals import Conflicting, Contention, Invalid, NotVisible
 from models.text import search_key
 from models.tree import Committee, require_open
@@ -156,6 +157,7 @@ async def revoke_role(
         target_id=user.id,
         before={"role": assignment.role.value},
     )
+    publish_access_change(session, user, committee.id, committee.path)
     await session.flush()
 
 
@@ -188,10 +190,16 @@ async def set_active(
         return
     await claim_next_version(session, user, expected_version)
     user.is_active = active
-    committee_ids = await session.scalars(
-        select(Assignment.committee_id).where(Assignment.user_id == user.id)
-    )
-    for committee_id in sorted(set(committee_ids)):
+    held_at = (
+        await session.execute(
+            select(Committee.id, Committee.path)
+            .join(Assignment, Assignment.committee_id == Committee.id)
+            .where(Assignment.user_id == user.id)
+            .order_by(Committee.id)
+        )
+    ).all()
+    for committee_id, committee_path in held_at:
+        publish_access_change(session, user, committee_id, committee_path)
         append_audit(
             session,
             actor,
@@ -203,6 +211,20 @@ async def set_active(
             after={"active": active},
         )
     await session.flush()
+
+
+def publish_access_change(
+    session: AsyncSession, user: User, committee_id: int, committee_path: str
+) -> None:
+    """Tell every worker that what `user` may see changed (a role revoked, the user
+    deactivated): their live subscriptions are checked again at once."""
+    publish(
+        session,
+        ChangeKind.ACCESS,
+        committee_id=committee_id,
+        committee_path=committee_path,
+        payload={"userId": user.id},
+    )
 
 
 async def committee_paths_of(session: AsyncSession, user_id: int) -> list[str]:

@@ -14,18 +14,32 @@ commits, and the database enforces it:
 - SQLite: one writer at a time, so the rowid order (AUTOINCREMENT: never reused) is the
   commit order.
 
-Not yet written by the writes themselves: the unit of work of issue 15 appends the rows.
+The writes publish their changes as they make them (`publish`, next to the event or
+audit row they append), and the rows are inserted when the session commits, after
+everything else the transaction wrote: whoever commits (the unit of work, a batch, a
+background job, the CLI), nothing published is forgotten and nothing rolled back is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, FetchedValue, ForeignKey, Integer, String, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    FetchedValue,
+    ForeignKey,
+    Integer,
+    String,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from models.base import Base, PathString, UtcDateTime, utc_now
 
@@ -52,6 +66,66 @@ class ChangeFeedEntry(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class ChangeKind(StrEnum):
+    """What a feed row says happened. The first seven are what officials follow live
+    (`progressEvents`); the last two tell each worker to look again at who sees what."""
+
+    MILESTONE = "MILESTONE"
+    RESULTS = "RESULTS"
+    DEADLINE = "DEADLINE"
+    DIFFICULTY_RAISED = "DIFFICULTY_RAISED"
+    DIFFICULTY_COMMENTED = "DIFFICULTY_COMMENTED"
+    DIFFICULTY_ESCALATED = "DIFFICULTY_ESCALATED"
+    DIFFICULTY_RESOLVED = "DIFFICULTY_RESOLVED"
+    # A role revoked, a user deactivated: their subscriptions are checked again.
+    ACCESS = "ACCESS"
+    # A committee created, renamed, moved, merged or closed: paths may have changed.
+    TREE = "TREE"
+
+
+_PUBLISHED = "congress.published_changes"
+
+
+def publish(
+    session: AsyncSession | Session,
+    kind: ChangeKind,
+    *,
+    committee_id: int,
+    committee_path: str,
+    term_id: int | None = None,
+    payload: dict[str, Any],
+) -> None:
+    """A change the session's transaction makes, appended to the feed when it commits."""
+    sync_session = session.sync_session if isinstance(session, AsyncSession) else session
+    sync_session.info.setdefault(_PUBLISHED, []).append(
+        {
+            "kind": kind.value,
+            "committee_id": committee_id,
+            "committee_path": committee_path,
+            "term_id": term_id,
+            "payload": payload,
+            "recorded_at": utc_now(),
+        }
+    )
+
+
+@event.listens_for(Session, "before_commit")
+def _append_published(session: Session) -> None:
+    """The published rows, last in the transaction: everything else is flushed first, so
+    on PostgreSQL the feed's turn is held only from here to the commit."""
+    published = session.info.pop(_PUBLISHED, None)
+    if not published:
+        return
+    session.flush()
+    session.execute(insert(ChangeFeedEntry), published)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_published(session: Session, previous_transaction: SessionTransaction) -> None:
+    if not previous_transaction.nested:  # a savepoint's rollback keeps the outer changes
+        session.info.pop(_PUBLISHED, None)
 
 
 def append_change(

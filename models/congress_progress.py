@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import Actor, append_audit
 from models.base import utc_now
+from models.change_feed import ChangeKind, publish
 from models.congress import Congress, CongressStatus, MilestoneStatus, MilestoneTemplate, Term
 from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressResult
@@ -205,7 +206,7 @@ async def record_results(
             actor.subject,
             utc_now(),
         )
-    await finish_change(session, actor, congress, "congress.results", payload)
+    await finish_change(session, actor, committee, congress, ChangeKind.RESULTS, payload)
     return congress
 
 
@@ -241,7 +242,7 @@ async def set_deadline(
     await append_event(session, actor, congress, version, "deadline", payload)
     async with rollups_follow(session, congress.id):
         congress.deadline = deadline
-    await finish_change(session, actor, congress, "congress.deadline", payload)
+    await finish_change(session, actor, committee, congress, ChangeKind.DEADLINE, payload)
     return congress
 
 
@@ -280,7 +281,7 @@ async def set_level_deadline(
             update(Congress)
             .where(*targets)
             .values(deadline=deadline, version=Congress.version + 1)
-            .returning(Congress.id, Congress.version)
+            .returning(Congress.id, Congress.version, Congress.committee_id, Congress.status)
             .execution_options(synchronize_session=False)
         )
     ).all()
@@ -300,9 +301,21 @@ async def set_level_deadline(
                     "recorded_at": now,
                     "request_id": actor.request_id,
                 }
-                for congress_id, version in changed_rows
+                for congress_id, version, _committee_id, _status in changed_rows
             ],
         )
+        # The paths of the committees at the level, in one statement: each change's feed row.
+        at_level_paths = select(Committee.id, Committee.path).where(Committee.id.in_(at_level))
+        paths = {row.id: row.path for row in await session.execute(at_level_paths)}
+        for congress_id, version, committee_id, status in changed_rows:
+            publish(
+                session,
+                ChangeKind.DEADLINE,
+                committee_id=committee_id,
+                committee_path=paths[committee_id],
+                term_id=term.id,
+                payload=congress_change(congress_id, version, status, deadline=payload["deadline"]),
+            )
     changed = len(changed_rows)
     append_audit(
         session,
@@ -338,16 +351,43 @@ async def append_event(
     failpoint("congress.event_appended")
 
 
+# The audit action of each kind of congress change.
+AUDIT_ACTIONS = {ChangeKind.RESULTS: "congress.results", ChangeKind.DEADLINE: "congress.deadline"}
+
+
 async def finish_change(
-    session: AsyncSession, actor: Actor, congress: Congress, action: str, payload: dict[str, Any]
+    session: AsyncSession,
+    actor: Actor,
+    committee: Committee,
+    congress: Congress,
+    kind: ChangeKind,
+    payload: dict[str, Any],
 ) -> None:
+    """The audit row and the feed row of a change to one congress."""
     append_audit(
         session,
         actor,
-        action=action,
+        action=AUDIT_ACTIONS[kind],
         committee_id=congress.committee_id,
         target_type="Congress",
         target_id=congress.id,
         after={**payload, "version": congress.version},
     )
+    details = {"deadline": payload["deadline"]} if kind is ChangeKind.DEADLINE else {}
+    publish(
+        session,
+        kind,
+        committee_id=committee.id,
+        committee_path=committee.path,
+        term_id=congress.term_id,
+        payload=congress_change(congress.id, congress.version, congress.status, **details),
+    )
     await session.flush()
+
+
+def congress_change(
+    congress_id: int, version: int, status: CongressStatus, **details: object
+) -> dict[str, object]:
+    """A feed row's payload for a change to a congress: what a live reader shows without
+    reading anything (the congress's new version and status, and what changed)."""
+    return {"congressId": congress_id, "version": version, "status": status.value, **details}

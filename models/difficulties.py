@@ -22,12 +22,13 @@ from enum import StrEnum
 
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from models.audit import Actor, append_audit
 from models.base import Base, UtcDateTime, utc_now
+from models.change_feed import ChangeKind, publish
 from models.refusals import Contention, Invalid
-from models.tree import Committee, require_open
+from models.tree import Committee, path_ids, path_prefixes, require_open
 from models.versions import claim_next_version
 
 MAX_TITLE_LENGTH = 200
@@ -68,6 +69,15 @@ AUDIT_ACTIONS = {
     DifficultyEventKind.ESCALATED: "difficulty.escalate",
     DifficultyEventKind.AUTO_ESCALATED: "difficulty.auto_escalate",
     DifficultyEventKind.RESOLVED: "difficulty.resolve",
+}
+
+# What each event is in the change feed: an automatic escalation is an escalation.
+FEED_KINDS = {
+    DifficultyEventKind.RAISED: ChangeKind.DIFFICULTY_RAISED,
+    DifficultyEventKind.COMMENTED: ChangeKind.DIFFICULTY_COMMENTED,
+    DifficultyEventKind.ESCALATED: ChangeKind.DIFFICULTY_ESCALATED,
+    DifficultyEventKind.AUTO_ESCALATED: ChangeKind.DIFFICULTY_ESCALATED,
+    DifficultyEventKind.RESOLVED: ChangeKind.DIFFICULTY_RESOLVED,
 }
 
 
@@ -174,6 +184,7 @@ def _record(
     difficulty: Difficulty,
     kind: DifficultyEventKind,
     *,
+    raised_at_path: str,
     at: datetime,
     body: str | None = None,
     from_committee_id: int | None = None,
@@ -181,8 +192,8 @@ def _record(
     before: dict[str, object] | None = None,
     after: dict[str, object] | None = None,
 ) -> None:
-    """Append the event and its audit row (which belongs to the raising committee); the
-    audit row's `after` always carries the version the event produced."""
+    """Append the event, its audit row (which belongs to the raising committee) and its feed
+    row; the audit row's `after` always carries the version the event produced."""
     session.add(
         DifficultyEvent(
             difficulty_id=difficulty.id,
@@ -205,6 +216,37 @@ def _record(
         before=before,
         after={"version": difficulty.version, **(after or {})},
     )
+    publish(
+        session,
+        FEED_KINDS[kind],
+        committee_id=difficulty.committee_id,
+        committee_path=raised_at_path,
+        payload={
+            "difficultyId": difficulty.id,
+            "version": difficulty.version,
+            "status": difficulty.status.value,
+            "handlingCommitteeId": difficulty.handling_committee_id,
+            "handlingCommitteePath": _handling_path(difficulty, raised_at_path),
+        },
+    )
+
+
+def _handling_path(difficulty: Difficulty, raised_at_path: str) -> str | None:
+    """The handling level is the raising committee or one of its ancestors: its path is a
+    prefix of the raising committee's (None if a later move took it out from under it)."""
+    for committee_id, prefix in zip(
+        path_ids(raised_at_path), path_prefixes(raised_at_path), strict=True
+    ):
+        if committee_id == difficulty.handling_committee_id:
+            return prefix
+    return None
+
+
+async def _raised_at_path(session: AsyncSession, difficulty: Difficulty) -> str:
+    # The committee is usually in the session already: the caller checked the role there.
+    committee = await session.get(Committee, difficulty.committee_id)
+    assert committee is not None, "a difficulty's committee is never deleted"
+    return committee.path
 
 
 async def raise_difficulty(
@@ -241,6 +283,7 @@ async def raise_difficulty(
         actor,
         difficulty,
         DifficultyEventKind.RAISED,
+        raised_at_path=committee.path,
         at=now,
         to_committee_id=committee.id,
         after={
@@ -272,6 +315,7 @@ async def comment_difficulty(
         actor,
         difficulty,
         DifficultyEventKind.COMMENTED,
+        raised_at_path=await _raised_at_path(session, difficulty),
         at=now,
         body=body,
         from_committee_id=handling,
@@ -299,7 +343,11 @@ async def escalate_difficulty(
             field="difficultyId",
         )
     await claim_next_version(session, difficulty, expected_version)
-    _move_up(session, actor, difficulty, parent_id, DifficultyEventKind.ESCALATED, utc_now())
+    raised_at_path = await _raised_at_path(session, difficulty)
+    _move_up(
+        session, actor, difficulty, parent_id, DifficultyEventKind.ESCALATED, utc_now(),
+        raised_at_path,
+    )  # fmt: skip
     await session.flush()
 
 
@@ -310,6 +358,7 @@ def _move_up(
     parent_id: int,
     kind: DifficultyEventKind,
     now: datetime,
+    raised_at_path: str,
 ) -> None:
     """The escalation itself, once the version is claimed."""
     from_id = difficulty.handling_committee_id
@@ -320,6 +369,7 @@ def _move_up(
         actor,
         difficulty,
         kind,
+        raised_at_path=raised_at_path,
         at=now,
         from_committee_id=from_id,
         to_committee_id=parent_id,
@@ -349,6 +399,7 @@ async def resolve_difficulty(
         actor,
         difficulty,
         DifficultyEventKind.RESOLVED,
+        raised_at_path=await _raised_at_path(session, difficulty),
         at=now,
         body=resolution,
         from_committee_id=handling,
@@ -375,13 +426,15 @@ async def escalate_overdue(
     """
     now = now.astimezone(UTC)
     threshold = now - older_than
+    raised_at = aliased(Committee)
     escalated = 0
     after_id = 0
     while True:
         rows = (
             await session.execute(
-                select(Difficulty, Committee.parent_id)
+                select(Difficulty, Committee.parent_id, raised_at.path)
                 .join(Committee, Committee.id == Difficulty.handling_committee_id)
+                .join(raised_at, raised_at.id == Difficulty.committee_id)
                 .where(
                     Difficulty.status == DifficultyStatus.OPEN,
                     Difficulty.last_activity_at <= threshold,
@@ -395,7 +448,7 @@ async def escalate_overdue(
         ).all()
         if not rows:
             return escalated
-        for difficulty, parent_id in rows:
+        for difficulty, parent_id, raised_at_path in rows:
             assert parent_id is not None, "the query keeps only levels with a parent"
             try:
                 await claim_next_version(session, difficulty, None)
@@ -408,6 +461,7 @@ async def escalate_overdue(
                 parent_id,
                 DifficultyEventKind.AUTO_ESCALATED,
                 now,
+                raised_at_path,
             )
             escalated += 1
         after_id = rows[-1][0].id

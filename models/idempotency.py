@@ -2,7 +2,8 @@
 per user and key, in the same transaction as the change it answers.
 
 A repeat with the same input gets that first answer back and records nothing; the same key
-with a different input is refused, since it can only be a client bug.
+with a different input is refused, since it can only be a client bug. This module is the
+table and its rows; the one implementation of the rule is domain/exactly_once.py.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import pairs_condition
 from models.progress import IdempotencyRecord
-from models.refusals import Conflicting, Contention, Invalid
+from models.refusals import Conflicting, Invalid
 
 MAX_KEY_LENGTH = 128
 
@@ -41,18 +41,6 @@ def checked_key(key: str) -> str:
             f"The idempotency key must be 1-{MAX_KEY_LENGTH} characters.", field="idempotencyKey"
         )
     return key
-
-
-async def replay(
-    session: AsyncSession, user_id: int, key: str, operation: str, fingerprint: str
-) -> dict[str, Any] | None:
-    """The first answer to this key, or None if the key is new."""
-    record = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
-        )
-    )
-    return None if record is None else first_answer(record, operation, fingerprint)
 
 
 async def records(
@@ -107,23 +95,3 @@ def remember(
             response=response,
         )
     )
-
-
-async def remember_now(
-    session: AsyncSession,
-    user_id: int,
-    key: str,
-    operation: str,
-    fingerprint: str,
-    response: dict[str, Any],
-) -> None:
-    """`remember`, written at once: if a concurrent request with the same key committed
-    first, this raises `Contention`, so `run_mutation` starts over and `replay` answers the
-    repeat with that request's answer instead of a database error."""
-    # Everything else first, so an integrity error below can only be about the key.
-    await session.flush()
-    remember(session, user_id, key, operation, fingerprint, response)
-    try:
-        await session.flush()
-    except IntegrityError as error:
-        raise Contention(f"idempotency key taken concurrently by user {user_id}") from error

@@ -6,8 +6,8 @@ batch left (two writes to one congress claim two versions); a refused write chan
 nothing and the others go on. The writes that pass claim their congresses' versions in one
 statement, append their events, change the milestones and the congresses' derived state
 inside one `rollups_follow` (so the rollups move once for the whole batch), and append
-their audit rows. Who may record where is the caller's rule (`MilestoneWrite.may_record`),
-applied to the committee the batch reads.
+their audit rows and feed rows. Who may record where is the policy's rule
+(`MilestoneWrite.may_record`), applied to the committee the batch reads.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models.audit import Actor, append_audits, audit_values
 from models.base import pairs_condition, utc_now
+from models.change_feed import ChangeKind, publish
 from models.congress import Congress, MilestoneStatus, MilestoneTemplate, Term
 from models.congress_progress import (
     MAX_NOTE_LENGTH,
     check_occurred_on,
     check_order,
+    congress_change,
     congress_of,
     derived_status,
     no_term_message,
@@ -165,6 +167,24 @@ async def record_milestones(
             for change in changes
         ],
     )
+    for change in changes:
+        committee = batch.committees[change.write.committee_id]
+        publish(
+            session,
+            ChangeKind.MILESTONE,
+            committee_id=committee.id,
+            committee_path=committee.path,
+            term_id=change.term.id,
+            # The congress's status as the batch leaves it (two writes to one congress in a
+            # batch both carry the second's status; each carries its own version).
+            payload=congress_change(
+                change.congress.id,
+                change.version,
+                change.congress.status,
+                milestone=change.payload["milestone"],
+                milestoneStatus=change.payload["status"],
+            ),
+        )
     return outcomes
 
 

@@ -7,6 +7,9 @@ object the viewer can see.
 
 from __future__ import annotations
 
+# What an id that names no visible committee gets, wherever it is sent.
+NO_COMMITTEE = "No committee found."
+
 
 class Refusal(Exception):
     """An expected refusal; nothing it interrupted is kept (the transaction rolls back)."""

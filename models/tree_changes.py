@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.accounts import checked_display_name
 from models.audit import Actor, append_audit
 from models.base import utc_now
+from models.change_feed import ChangeKind, publish
 from models.congress import Congress, Term
 from models.refusals import Conflicting, Contention, Invalid
 from models.rollups import rollups_follow
@@ -85,6 +86,7 @@ async def create_committee(
         after={"code": code, "name": name, "kind": kind.value, "parent": _ref(parent)},
     )
     await session.flush()
+    _publish_tree_change(session, committee, "create")
     return committee
 
 
@@ -114,6 +116,7 @@ async def rename_committee(
     )
     committee.name = name
     committee.search_name = search_key(name)
+    _publish_tree_change(session, committee, "rename")
     await session.flush()
 
 
@@ -149,6 +152,7 @@ async def move_committee(
         before={"parent": _ref_id(old_parent_id)},
         after={"parent": _ref(new_parent)},
     )
+    _publish_tree_change(session, committee, "move")
     await session.flush()
 
 
@@ -197,6 +201,7 @@ async def merge_committees(
             before={"from": _ref(source), "into": _ref(target)},
             after=details,
         )
+    _publish_tree_change(session, source, "merge")
     await session.flush()
 
 
@@ -234,6 +239,7 @@ async def close_committee(
         before={"closed": False},
         after={"closed": True},
     )
+    _publish_tree_change(session, committee, "close")
     await session.flush()
 
 
@@ -279,6 +285,18 @@ async def _move_assignments(session: AsyncSession, source_id: int, target_id: in
     for user in await session.scalars(select(User).where(User.id.in_(moved_users))):
         await claim_next_version(session, user, None)
     return len(source_roles)
+
+
+def _publish_tree_change(session: AsyncSession, committee: Committee, action: str) -> None:
+    """Tell every worker the tree changed: paths below may have moved, so live subscribers'
+    scopes are read again."""
+    publish(
+        session,
+        ChangeKind.TREE,
+        committee_id=committee.id,
+        committee_path=committee.path,
+        payload={"action": action},
+    )
 
 
 def _ref(committee: Committee) -> dict[str, object]:

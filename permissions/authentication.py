@@ -51,6 +51,14 @@ class AuthenticationError(Exception):
 async def authenticate(
     authorization_header: str | None, verifier: TokenVerifier, session: AsyncSession
 ) -> Viewer:
+    return (await authenticate_until(authorization_header, verifier, session))[0]
+
+
+async def authenticate_until(
+    authorization_header: str | None, verifier: TokenVerifier, session: AsyncSession
+) -> tuple[Viewer, float]:
+    """`authenticate`, with the time (epoch seconds) the token expires: a long-lived
+    connection it opened ends then."""
     scheme, _, token = (authorization_header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError(RefusalReason.MISSING_TOKEN, "missing bearer token")
@@ -73,7 +81,10 @@ async def authenticate(
             "no active account for this identity",
             subject=identity.subject,
         )
-    return viewer
+    expires_at = identity.claims.get("exp")
+    if not isinstance(expires_at, int | float):
+        raise AuthenticationError(RefusalReason.INVALID_TOKEN, "the token has no expiry")
+    return viewer, float(expires_at)
 
 
 async def record_refusal(

@@ -45,6 +45,10 @@ class Viewer:
         )
 
 
+# A connection that has not signed in yet: no grants, so no scope.
+NOBODY = Viewer(user_id=0, subject="", display_name="", grants=(), scope=Scope(()))
+
+
 # Every request starts here: the user and their assignments in one statement (a user
 # without any has one row of NULL assignment columns), built once.
 _ACTIVE_USER_WITH_GRANTS = (

@@ -1,4 +1,4 @@
-"""Milestone writes arriving together share one transaction (graph/milestone_writer.py):
+"""Milestone writes arriving together share one transaction (domain/milestone_writer.py):
 each is still answered on its own, nothing is lost, and the rollups stay exact."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from graph.milestone_writer import MilestoneWriter, Outcome
+from domain.milestone_writer import MilestoneWriter, Outcome
 from models import Committee, CongressEvent, MilestoneStatus, Role
 from models.audit import Actor
 from models.demo import CENTRAL_CODE, demo_tree

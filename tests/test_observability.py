@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from config import Settings
+from domain.unit_of_work import pause_before_retry
 from graph.authentication import VIEWER_STATE_KEY
 from graph.observability.access_log import COST_STATE_KEY, AccessLogMiddleware
 from graph.observability.exposition import BoundedLabel, Counter, Histogram, Registry, render
@@ -33,7 +34,6 @@ from graph.observability.metrics import (
     write_retries,
 )
 from graph.request_ids import RequestIdMiddleware
-from graph.resolvers.mutations import pause_before_retry
 from models import Role
 from models.demo import CENTRAL_CODE
 from tests.api import app_client

@@ -1,18 +1,17 @@
 """Difficulties: reads within the viewer's scope, and the writes with who may do them.
 
-Raising and commenting need the reporter role where the difficulty is raised (a role covers
-the subtree below it, so any level above counts too). Escalating and resolving need it at
-the committee handling the difficulty now, or above: the level currently handling decides.
-The writes themselves live in `models.difficulties`.
+Who may raise, comment, escalate and resolve is the policy's (permissions/policy.py); the
+writes themselves live in `models.difficulties`.
 """
 
 from __future__ import annotations
 
+from domain.exactly_once import Answer
 from graph.context import Context
 from graph.global_ids import row_id_of
 from graph.loaders import DifficultyEventsPageKey
 from graph.resolvers import committees as read_committees
-from graph.resolvers.mutations import Answer, actor_of, run_exactly_once, visible_committee
+from graph.resolvers.mutations import unit_of_work, visible_committee
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
 from models import (
     Committee,
@@ -20,11 +19,10 @@ from models import (
     DifficultyCategory,
     DifficultyEvent,
     DifficultyStatus,
-    Role,
     difficulties,
 )
-from models.refusals import NotAllowed, NotVisible, Refusal
-from permissions import visible_difficulties
+from models.refusals import NotVisible, Refusal
+from permissions import policy, visible_difficulties
 from permissions.visible_difficulties import DifficultyFilter
 
 DIFFICULTY_TYPE = "Difficulty"
@@ -97,13 +95,6 @@ async def _visible_difficulty(context: Context, global_id: str) -> Difficulty:
     return difficulty
 
 
-async def _require_reporter_at(context: Context, committee_id: int, message: str) -> None:
-    # A committee outside the scope (a level above it) is one where the viewer has no role.
-    committee = await context.loaders.committee_by_id.load(committee_id)
-    if committee is None or not context.viewer.has_role_at(committee.path, Role.REPORTER):
-        raise NotAllowed(message)
-
-
 async def raise_difficulty(
     context: Context,
     *,
@@ -113,14 +104,14 @@ async def raise_difficulty(
     category: DifficultyCategory,
     idempotency_key: str | None,
 ) -> Answer | Refusal:
+    unit = unit_of_work(context)
+
     async def act() -> Difficulty:
         committee = await visible_committee(context, committee_id, "committeeId")
-        await _require_reporter_at(
-            context, committee.id, "You need the reporter role at this committee."
-        )
+        policy.may_raise_difficulty(unit.viewer, committee)
         return await difficulties.raise_difficulty(
-            context.session,
-            actor_of(context),
+            unit.session,
+            unit.actor,
             committee=committee,
             title=title,
             description=description,
@@ -133,7 +124,7 @@ async def raise_difficulty(
         "description": description,
         "category": category.value,
     }
-    return await run_exactly_once(context, "raiseDifficulty", request, idempotency_key, act)
+    return await unit.run_exactly_once("raiseDifficulty", request, idempotency_key, act)
 
 
 async def comment_difficulty(
@@ -144,16 +135,15 @@ async def comment_difficulty(
     expected_version: int | None,
     idempotency_key: str | None,
 ) -> Answer | Refusal:
+    unit = unit_of_work(context)
+
     async def act() -> Difficulty:
         difficulty = await _visible_difficulty(context, difficulty_id)
-        await _require_reporter_at(
-            context,
-            difficulty.committee_id,
-            "You need the reporter role where this difficulty was raised.",
-        )
+        raised_at = await committee_if_visible(context, difficulty.committee_id)
+        policy.may_comment_difficulty(unit.viewer, raised_at)
         await difficulties.comment_difficulty(
-            context.session,
-            actor_of(context),
+            unit.session,
+            unit.actor,
             difficulty=difficulty,
             body=body,
             expected_version=expected_version,
@@ -161,7 +151,7 @@ async def comment_difficulty(
         return difficulty
 
     request = {"difficultyId": difficulty_id, "body": body, "expectedVersion": expected_version}
-    return await run_exactly_once(context, "commentDifficulty", request, idempotency_key, act)
+    return await unit.run_exactly_once("commentDifficulty", request, idempotency_key, act)
 
 
 async def escalate_difficulty(
@@ -171,23 +161,22 @@ async def escalate_difficulty(
     expected_version: int | None,
     idempotency_key: str | None,
 ) -> Answer | Refusal:
+    unit = unit_of_work(context)
+
     async def act() -> Difficulty:
         difficulty = await _visible_difficulty(context, difficulty_id)
-        await _require_reporter_at(
-            context,
-            difficulty.handling_committee_id,
-            "Only the level handling this difficulty (or one above it) can escalate it.",
-        )
+        handled_at = await committee_if_visible(context, difficulty.handling_committee_id)
+        policy.may_escalate_difficulty(unit.viewer, handled_at)
         await difficulties.escalate_difficulty(
-            context.session,
-            actor_of(context),
+            unit.session,
+            unit.actor,
             difficulty=difficulty,
             expected_version=expected_version,
         )
         return difficulty
 
     request = {"difficultyId": difficulty_id, "expectedVersion": expected_version}
-    return await run_exactly_once(context, "escalateDifficulty", request, idempotency_key, act)
+    return await unit.run_exactly_once("escalateDifficulty", request, idempotency_key, act)
 
 
 async def resolve_difficulty(
@@ -198,16 +187,15 @@ async def resolve_difficulty(
     expected_version: int | None,
     idempotency_key: str | None,
 ) -> Answer | Refusal:
+    unit = unit_of_work(context)
+
     async def act() -> Difficulty:
         difficulty = await _visible_difficulty(context, difficulty_id)
-        await _require_reporter_at(
-            context,
-            difficulty.handling_committee_id,
-            "Only the level handling this difficulty (or one above it) can resolve it.",
-        )
+        handled_at = await committee_if_visible(context, difficulty.handling_committee_id)
+        policy.may_resolve_difficulty(unit.viewer, handled_at)
         await difficulties.resolve_difficulty(
-            context.session,
-            actor_of(context),
+            unit.session,
+            unit.actor,
             difficulty=difficulty,
             resolution=resolution,
             expected_version=expected_version,
@@ -219,4 +207,4 @@ async def resolve_difficulty(
         "resolution": resolution,
         "expectedVersion": expected_version,
     }
-    return await run_exactly_once(context, "resolveDifficulty", request, idempotency_key, act)
+    return await unit.run_exactly_once("resolveDifficulty", request, idempotency_key, act)

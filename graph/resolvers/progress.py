@@ -1,4 +1,4 @@
-"""Reads and writes of congress progress; who may record is checked here."""
+"""Reads and writes of congress progress; who may record is the policy's."""
 
 from __future__ import annotations
 
@@ -6,21 +6,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date
 
+from domain.exactly_once import Answer, Keyed
+from domain.milestone_writer import OPERATION, may_record
+from domain.unit_of_work import UnitOfWork
 from graph.context import Context
 from graph.global_ids import row_id_of
-from graph.milestone_writer import OPERATION, Keyed
 from graph.progress_loaders import HistoryPageKey
 from graph.resolvers.committees import COMMITTEE_TYPE
-from graph.resolvers.mutations import (
-    NO_COMMITTEE,
-    Answer,
-    actor_of,
-    require_admin_above,
-    require_admin_at,
-    run_exactly_once,
-    run_mutation,
-    visible_committee,
-)
+from graph.resolvers.mutations import unit_of_work, visible_committee
 from graph.resolvers.pagination import Page, decode_cursor, page_size, split_page
 from models import (
     Committee,
@@ -29,14 +22,13 @@ from models import (
     CongressMilestone,
     MilestoneStatus,
     MilestoneTemplate,
-    Role,
     Term,
-    idempotency,
 )
 from models import congress_progress as progress
 from models.congress_progress import Results, local_today
 from models.milestone_batch import MilestoneWrite
-from models.refusals import NotAllowed, NotVisible, Refusal
+from models.refusals import NO_COMMITTEE, NotVisible, Refusal
+from permissions import policy
 
 
 async def milestones(
@@ -79,11 +71,6 @@ async def history(
     return Page(rows, has_next_page, total_count)
 
 
-def require_reporter_at(context: Context, path: str) -> None:
-    if not context.viewer.has_role_at(path, Role.REPORTER):
-        raise NotAllowed("You need the reporter role at this committee to record its progress.")
-
-
 async def record(
     context: Context,
     operation: str,
@@ -91,16 +78,18 @@ async def record(
     term: str | None,
     request: dict[str, object],
     idempotency_key: str | None,
-    make_change: Callable[[Committee, Term], Awaitable[Congress]],
+    make_change: Callable[[UnitOfWork, Committee, Term], Awaitable[Congress]],
 ) -> Answer | Refusal:
     """The common path of every progress write: scope, role, then the change, exactly once."""
+    unit = unit_of_work(context)
 
     async def act() -> Congress:
         committee = await visible_committee(context, committee_id, "committeeId")
-        require_reporter_at(context, committee.path)
-        return await make_change(committee, await progress.term_by_code(context.session, term))
+        policy.may_record_progress(unit.viewer, committee)
+        term_row = await progress.term_by_code(unit.session, term)
+        return await make_change(unit, committee, term_row)
 
-    return await run_exactly_once(context, operation, request, idempotency_key, act)
+    return await unit.run_exactly_once(operation, request, idempotency_key, act)
 
 
 async def record_milestone(
@@ -115,45 +104,25 @@ async def record_milestone(
     expected_version: int | None,
     idempotency_key: str | None,
 ) -> Answer | Refusal:
+    """The unit of work's batched road (domain/milestone_writer.py): the write joins the
+    others waiting on this worker, in one transaction."""
     request: dict[str, object] = {
         "committeeId": committee_id, "term": term, "milestone": milestone, "status": status.value,
         "occurredOn": occurred_on, "note": note, "expectedVersion": expected_version,
     }  # fmt: skip
-
-    user_id = context.viewer.user_id
-    keyed: Keyed | None = None
+    unit = unit_of_work(context)
     try:
-        if idempotency_key is not None:
-            key = idempotency.checked_key(idempotency_key)
-            keyed = Keyed(user_id, key, idempotency.fingerprint(OPERATION, request))
-            # A repeat gets its first answer even if the viewer could no longer make the change.
-            first = await idempotency.replay(
-                context.session, user_id, key, OPERATION, keyed.fingerprint
-            )
-            if first is not None:
-                return Answer(int(first["id"]), int(first["version"]), replayed=True)
+        keyed = Keyed.of(unit.viewer.user_id, OPERATION, request, idempotency_key)
     except Refusal as refusal:
         return refusal
-    finally:
-        # The write runs in the worker's shared write transaction (graph/milestone_writer.py):
-        # this request's ends here, and with it its hold on a connection while it waits.
-        await context.session.rollback()
-        context.reset_loaders()
     row_id = row_id_of(committee_id, COMMITTEE_TYPE)
     if row_id is None:
         return NotVisible(NO_COMMITTEE, field="committeeId")
-
-    def may_record(committee: Committee) -> None:
-        # What `visible_committee` and the role check say for a single write.
-        if not context.viewer.scope.contains(committee.path):
-            raise NotVisible(NO_COMMITTEE, field="committeeId")
-        require_reporter_at(context, committee.path)
-
     write = MilestoneWrite(
-        actor_of(context), row_id, may_record, term, milestone, status, occurred_on, note,
+        unit.actor, row_id, may_record(unit), term, milestone, status, occurred_on, note,
         expected_version,
     )  # fmt: skip
-    outcome = await context.milestones.record(write, keyed)
+    outcome = await context.milestones.record_for(unit, write, keyed)
     # The answer's fields load concurrently; they must find the session connected.
     await context.session.connection()
     if isinstance(outcome, Refusal):
@@ -177,10 +146,10 @@ async def record_results(
         "committeeId": committee_id, "term": term, "expectedVersion": expected_version, **asdict(results),
     }  # fmt: skip
 
-    async def make_change(committee: Committee, term_row: Term) -> Congress:
+    async def make_change(unit: UnitOfWork, committee: Committee, term_row: Term) -> Congress:
         return await progress.record_results(
-            context.session,
-            actor_of(context),
+            unit.session,
+            unit.actor,
             committee=committee,
             term=term_row,
             results=results,
@@ -203,25 +172,26 @@ async def set_deadline(
 ) -> tuple[Answer | None, int] | Refusal:
     """One committee's deadline (by an admin above it), or a whole level's below an admin.
     Returns what was recorded for a single congress, and how many congresses changed."""
+    unit = unit_of_work(context)
 
     async def change() -> tuple[Answer | None, int]:
         committee = await visible_committee(context, committee_id, "committeeId")
-        term_row = await progress.term_by_code(context.session, term)
+        term_row = await progress.term_by_code(unit.session, term)
         if depth is None:
-            require_admin_above(context, committee)
+            policy.may_set_deadline(unit.viewer, committee)
             congress = await progress.set_deadline(
-                context.session,
-                actor_of(context),
+                unit.session,
+                unit.actor,
                 committee=committee,
                 term=term_row,
                 deadline=deadline,
                 expected_version=expected_version,
             )
             return Answer(congress.id, congress.version), 1
-        require_admin_at(context, committee)
+        policy.may_set_level_deadlines(unit.viewer, committee)
         changed = await progress.set_level_deadline(
-            context.session,
-            actor_of(context),
+            unit.session,
+            unit.actor,
             under=committee,
             term=term_row,
             depth=depth,
@@ -229,4 +199,4 @@ async def set_deadline(
         )
         return None, changed
 
-    return await run_mutation(context, change)
+    return await unit.run(change)

@@ -25,6 +25,7 @@ from graph.schema.difficulty_root import DifficultyMutations, DifficultyQueries
 from graph.schema.errors import ERROR_TYPES
 from graph.schema.introspection import IntrospectionAccess
 from graph.schema.limits import OperationCosts, OperationLimits
+from graph.schema.live import Subscription
 from graph.schema.mutation import Mutation
 from graph.schema.node_budget import NodeBudget
 from graph.schema.progress_reports import ProgressQueries
@@ -81,6 +82,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return CongressSchema(
         query=merge_types("Query", QUERY_PARTS),
         mutation=merge_types("Mutation", MUTATION_PARTS),
+        subscription=Subscription,
         types=[Committee, Congress, User, *ERROR_TYPES],
         extensions=extensions,
         execution_context_class=PlannedExecutor,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
+from domain.exactly_once import Answer
 from graph.context import Info
-from graph.resolvers.mutations import Answer
 from graph.schema.difficulty import Difficulty
 from graph.schema.errors import (
     Conflict,

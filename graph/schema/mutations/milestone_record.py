@@ -7,9 +7,9 @@ from typing import Annotated
 
 import strawberry
 
+from domain.exactly_once import Answer
 from graph.context import Info
 from graph.resolvers import progress
-from graph.resolvers.mutations import Answer
 from graph.schema.committee import Congress
 from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError, error_from_refusal
 from graph.schema.progress import MilestoneStatus

@@ -1,51 +1,41 @@
-"""Milestone writes that arrive together share one transaction.
+"""The unit of work's batching strategy for `recordMilestone`: writes that arrive together
+share one transaction.
 
 On a busy day many officials record milestones at once, and one write costs its
 statements whoever sends it. Each worker has one `MilestoneWriter`: a request hands its
-write over (with the rule of who may record where) and waits; the writer takes every write
-waiting at that moment and records them in one transaction (models.milestone_batch), then
-answers each. A write's outcome is its own: a refused write changes nothing and the others
-go on; exactly-once keys are replayed and kept in the same transaction as the writes. If the
-transaction fails for any other reason, every write of that batch is tried again alone,
-so a failure reaches only the request that caused it.
+write over (with the policy's rule of who may record where) and waits; the writer takes
+every write waiting at that moment and records them in one transaction
+(models.milestone_batch), then answers each. A write's outcome is its own: a refused write
+changes nothing and the others go on. Everything else is the unit of work's
+(domain/unit_of_work.py): its retries (`with_retries`), its exactly-once replay
+(domain/exactly_once.py, for many keys at once), the events, audit rows and feed rows of
+every write in the same transaction. If the transaction fails for any other reason, every
+write of that batch is tried again alone, so a failure reaches only the request that
+caused it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from graph.resolvers.mutations import (
-    MAX_ATTEMPTS,
-    Answer,
-    is_transient,
-    pause_before_retry,
-    too_busy,
-)
-from models import idempotency
+from domain import exactly_once
+from domain.exactly_once import Answer, Keyed
+from domain.unit_of_work import UnitOfWork, with_retries
 from models.congress import Congress, Term
 from models.milestone_batch import MilestoneWrite, record_milestones
-from models.progress import IdempotencyRecord
-from models.refusals import Contention, Refusal
+from models.refusals import NO_COMMITTEE, NotVisible, Refusal
+from models.tree import Committee
+from permissions import policy
 
 OPERATION: Final = "recordMilestone"
 # Writes per transaction at most: a bound on how long one batch holds SQLite's write lock.
 MAX_BATCH: Final = 64
-
-
-@dataclass(frozen=True, slots=True)
-class Keyed:
-    """An exactly-once write: the user's key and the fingerprint of what they sent."""
-
-    user_id: int
-    key: str
-    fingerprint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +64,16 @@ class MilestoneWriter:
         self._sessions = sessions
         self._waiting: list[_Waiting] = []
         self._draining: asyncio.Task[None] | None = None
+
+    async def record_for(
+        self, unit: UnitOfWork, write: MilestoneWrite, keyed: Keyed | None
+    ) -> Outcome:
+        """The unit of work's road for one milestone: the request's own transaction ends
+        (and with it its hold on a connection while it waits), then the write is recorded
+        in the worker's shared transaction with whatever else is waiting."""
+        await unit.session.rollback()
+        unit.forget_reads()
+        return await self.record(write, keyed)
 
     async def record(self, write: MilestoneWrite, keyed: Keyed | None) -> Outcome:
         """Record `write` with whatever else is waiting; its own outcome."""
@@ -115,39 +115,52 @@ class MilestoneWriter:
 
     async def _write(self, batch: Sequence[_Waiting]) -> list[Outcome]:
         """One transaction for the batch, started over from fresh reads when another writer
-        got in between (as `run_mutation` does for one write)."""
-        for _attempt in range(MAX_ATTEMPTS):
-            try:
-                async with self._sessions() as session, session.begin():
-                    return await _record(session, batch)
-            except Contention:
-                pass
-            except DBAPIError as error:
-                if not is_transient(error):
-                    raise
-            await pause_before_retry()
-        return [too_busy()] * len(batch)
+        got in between (the unit of work's retries)."""
+
+        async def attempt() -> list[Outcome]:
+            async with self._sessions() as session, session.begin():
+                return await _record(session, batch)
+
+        async def nothing_to_undo() -> None:
+            pass  # each attempt's session rolled back as it ended
+
+        outcomes = await with_retries(attempt, nothing_to_undo)
+        return outcomes if isinstance(outcomes, list) else [outcomes] * len(batch)
+
+
+def may_record(unit: UnitOfWork) -> Callable[[Committee], None]:
+    """The policy's rule for a milestone, as the batch applies it to the committee it reads:
+    what `visible_committee` and `policy.may_record_progress` say for a single write."""
+
+    def check(committee: Committee) -> None:
+        if not unit.viewer.scope.contains(committee.path):
+            raise NotVisible(NO_COMMITTEE, field="committeeId")
+        policy.may_record_progress(unit.viewer, committee)
+
+    return check
 
 
 async def _record(session: AsyncSession, batch: Sequence[_Waiting]) -> list[Outcome]:
     """The batch's outcomes: first answers for keys used before, the writes' for the rest.
     A key sent twice in one batch is written once; the second gets the first's answer."""
-    first_answers = await idempotency.records(
-        session, [(w.keyed.user_id, w.keyed.key) for w in batch if w.keyed is not None]
-    )
+    keyed = [(position, w.keyed) for position, w in enumerate(batch) if w.keyed is not None]
+    first_answers = await exactly_once.first_answers(session, [key for _, key in keyed])
+    stored_answers = {
+        position: answer for (position, _), answer in zip(keyed, first_answers, strict=True)
+    }
     outcomes: dict[int, Outcome] = {}
     to_write: list[int] = []
     first_with_key: dict[tuple[int, str], tuple[int, Keyed]] = {}
     for position, waiting in enumerate(batch):
-        keyed = waiting.keyed
-        if keyed is None:
+        write_key = waiting.keyed
+        if write_key is None:
             to_write.append(position)
             continue
-        stored = first_answers.get((keyed.user_id, keyed.key))
+        stored = stored_answers[position]
         if stored is not None:
-            outcomes[position] = _replayed(stored, keyed)
-        elif (keyed.user_id, keyed.key) not in first_with_key:
-            first_with_key[keyed.user_id, keyed.key] = (position, keyed)
+            outcomes[position] = stored if isinstance(stored, Refusal) else Written(stored, None)
+        elif write_key.identity not in first_with_key:
+            first_with_key[write_key.identity] = (position, write_key)
             to_write.append(position)
     written = await record_milestones(session, [batch[p].write for p in to_write])
     for position, outcome in zip(to_write, written, strict=True):
@@ -156,23 +169,23 @@ async def _record(session: AsyncSession, batch: Sequence[_Waiting]) -> list[Outc
             continue
         answer = Answer(outcome.congress.id, outcome.version)
         outcomes[position] = Written(answer, (outcome.congress, outcome.term))
-        keyed = batch[position].keyed
-        if keyed is not None:
-            idempotency.remember(
-                session, keyed.user_id, keyed.key, OPERATION, keyed.fingerprint,
-                {"id": answer.row_id, "version": answer.version},
-            )  # fmt: skip
-    try:
-        await session.flush()
-    except IntegrityError as error:
-        # A concurrent request with one of these keys committed first: start over, and its
-        # answer is replayed.
-        raise Contention("idempotency key taken concurrently") from error
+        write_key = batch[position].keyed
+        if write_key is not None:
+            exactly_once.keep(session, write_key, answer)
+    await exactly_once.flush_kept(session)
     for position, waiting in enumerate(batch):
         if position not in outcomes and waiting.keyed is not None:
-            first, first_keyed = first_with_key[waiting.keyed.user_id, waiting.keyed.key]
-            outcomes[position] = _repeat_of(outcomes[first], first_keyed, waiting.keyed)
+            first, first_key = first_with_key[waiting.keyed.identity]
+            outcomes[position] = _repeat_of(outcomes[first], first_key, waiting.keyed)
     return [outcomes[position] for position in range(len(batch))]
+
+
+def _repeat_of(first: Outcome, first_key: Keyed, repeat: Keyed) -> Outcome:
+    answer = first.answer if isinstance(first, Written) else first
+    repeated = exactly_once.repeat_in_batch(answer, first_key, repeat)
+    if isinstance(repeated, Refusal):
+        return repeated
+    return Written(repeated, first.committed if isinstance(first, Written) else None)
 
 
 def _settle(waiting: _Waiting, outcome: Outcome | Exception) -> None:
@@ -182,22 +195,3 @@ def _settle(waiting: _Waiting, outcome: Outcome | Exception) -> None:
         waiting.answer.set_exception(outcome)
     else:
         waiting.answer.set_result(outcome)
-
-
-def _replayed(stored: IdempotencyRecord, keyed: Keyed) -> Outcome:
-    try:
-        answer = idempotency.first_answer(stored, OPERATION, keyed.fingerprint)
-    except Refusal as refusal:
-        return refusal
-    return Written(Answer(int(answer["id"]), int(answer["version"]), replayed=True), None)
-
-
-def _repeat_of(first: Outcome, first_keyed: Keyed, repeat: Keyed) -> Outcome:
-    """A key's second use in the batch that wrote its first: the same answer if the input is
-    the same (a refusal stays a refusal: nothing was kept for the key)."""
-    if first_keyed.fingerprint != repeat.fingerprint:
-        return idempotency.reused_key()
-    if isinstance(first, Written):
-        replayed = Answer(first.answer.row_id, first.answer.version, replayed=True)
-        return Written(replayed, first.committed)
-    return first

@@ -1,0 +1,205 @@
+"""What the subscription fields do: check the arguments within the viewer's scope, listen
+to the feed under it, and turn each change into what the subscriber may see.
+
+The rule of scope holds on a stream as on a request: the hub routes a change only to
+listeners whose subtrees contain it, so a subscriber elsewhere is sent nothing (no empty
+message, no change in timing), and a committee outside the scope that a change mentions
+(the level above now handling a difficulty) is shown as null.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from strawberry.types.nodes import SelectedField, Selection
+
+from graph.context import Context, Info
+from graph.errors import ClientError, CostLimitError, NotFoundError
+from graph.live.access import AccessEnded
+from graph.live.cursors import InvalidCursor
+from graph.live.hub import FeedChange, FellBehind, HubStopped, ListenerEnded, ResyncRequired
+from graph.live.names import CommitteeName
+from graph.resolvers.committees import committee_argument, term_named
+from graph.schema.progress_summary import SubtreeProgressFigures
+from models.change_feed import ChangeKind
+from permissions.viewer import Viewer
+
+if TYPE_CHECKING:
+    # The live half is built by the app; importing it here would import the schema back.
+    from graph.live.service import Live, LiveParts
+
+# What `progressEvents` shows; ACCESS and TREE rows are for the workers' bookkeeping.
+PROGRESS_EVENT_KINDS = frozenset(ChangeKind) - {ChangeKind.ACCESS, ChangeKind.TREE}
+
+
+class ResyncRequiredError(ClientError):
+    """The subscriber must reload (or resume from its last cursor) and subscribe again."""
+
+    code = "RESYNC_REQUIRED"
+
+
+class UnavailableError(ClientError):
+    code = "UNAVAILABLE"
+
+
+class UnauthenticatedError(ClientError):
+    code = "UNAUTHENTICATED"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChange:
+    """A feed change as one subscriber is shown it."""
+
+    feed: FeedChange
+    cursor: str
+    committee: CommitteeName
+    # The level handling a difficulty, if the subscriber sees it.
+    handled_at: CommitteeName | None
+
+
+def live_of(context: Context) -> Live:
+    if context.live is None:
+        raise UnavailableError("Live updates are not served here.")
+    return context.live
+
+
+@asynccontextmanager
+async def borrowed(context: Context) -> AsyncIterator[Context]:
+    """The subscription's context with a session of its own for one piece of work: a
+    connection's context lives as long as the connection and holds no session between
+    messages."""
+    async with live_of(context).sessions() as session:
+        yield dataclasses.replace(context, session=session)
+
+
+async def follow_progress_events(
+    context: Context,
+    under: str | None,
+    after: str | None,
+    kinds: frozenset[ChangeKind] | None,
+) -> AsyncIterator[LiveChange]:
+    live = live_of(context)
+    parts = await live.parts()
+    viewer = context.viewer
+    scope = viewer.scope
+    if under is not None:
+        async with borrowed(context) as work:
+            scope = scope.narrowed_to((await committee_argument(work, under, "under")).path)
+    position = None
+    if after is not None:
+        try:
+            position = parts.cursors.open(after)
+        except InvalidCursor as error:
+            raise ClientError(str(error), argument="after") from error
+    _check_user_limit(live, parts, viewer)
+    wanted = PROGRESS_EVENT_KINDS if kinds is None else kinds & PROGRESS_EVENT_KINDS
+    listener = parts.hub.listen(scope.root_paths, after=position)
+    unwatch = parts.access.watch(viewer, listener.roots, listener.end)
+    try:
+        while True:
+            try:
+                change = await listener.next()
+            except ListenerEnded as ended:
+                raise _stream_error(ended) from ended
+            if change.kind not in wanted:
+                continue
+            yield await _shown(parts, viewer, change)
+    finally:
+        unwatch()
+        listener.close()
+
+
+async def follow_progress(
+    info: Info, committee_id: str, term_code: str | None
+) -> AsyncIterator[SubtreeProgressFigures]:
+    if "timeline" in _selected_names(info):
+        raise ClientError(
+            "`timeline` is not live: query `committee { progress { timeline } }` instead.",
+            argument="timeline",
+        )
+    context = info.context
+    live = live_of(context)
+    parts = await live.parts()
+    async with borrowed(context) as work:
+        committee = await committee_argument(work, committee_id, "committeeId")
+        term = await term_named(work, term_code)
+    if term is None:
+        raise NotFoundError("No such term.", argument="term")
+    _check_user_limit(live, parts, context.viewer)
+    follower = parts.summaries.of(committee, term).join()
+    unwatch = parts.access.watch(context.viewer, (committee.path,), follower.end)
+    try:
+        while True:
+            try:
+                figures = await anext(follower)
+            except ListenerEnded as ended:
+                raise _stream_error(ended) from ended
+            yield figures
+    finally:
+        unwatch()
+        follower.close()
+
+
+def _selected_names(info: Info) -> set[str]:
+    """The fields selected on the subscription's result (fragments' too)."""
+    names: set[str] = set()
+    pending: list[Selection] = []
+    for field in info.selected_fields:
+        pending.extend(field.selections if isinstance(field, SelectedField) else ())
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, SelectedField):
+            names.add(selection.name)
+        else:
+            pending.extend(selection.selections)
+    return names
+
+
+def _check_user_limit(live: Live, parts: LiveParts, viewer: Viewer) -> None:
+    limit = live.settings.live_subscriptions_per_user
+    if parts.access.subscriptions_of(viewer.user_id) >= limit:
+        raise CostLimitError(
+            f"You already hold {limit} live subscriptions on this server; end one first.",
+            limit=limit,
+        )
+
+
+async def _shown(parts: LiveParts, viewer: Viewer, change: FeedChange) -> LiveChange:
+    handling_path = change.payload.get("handlingCommitteePath")
+    # The whole scope, not `under`: a level above `under` that the viewer sees is shown.
+    handling_id: int | None = None
+    if handling_path is not None and viewer.scope.contains(str(handling_path)):
+        handling_id = int(change.payload["handlingCommitteeId"])
+    names = await parts.names.of(
+        [change.committee_id] if handling_id is None else [change.committee_id, handling_id]
+    )
+    return LiveChange(
+        feed=change,
+        cursor=parts.cursors.seal(change.position),
+        committee=names[change.committee_id],
+        handled_at=None if handling_id is None else names[handling_id],
+    )
+
+
+def _stream_error(ended: ListenerEnded) -> ClientError:
+    if isinstance(ended, ResyncRequired):
+        return ResyncRequiredError(
+            "More changes happened since your cursor than can be replayed: reload, then "
+            "subscribe again without `after`."
+        )
+    if isinstance(ended, FellBehind):
+        return ResyncRequiredError(
+            "You were not reading fast enough and were disconnected: subscribe again with "
+            "`after` set to the last cursor you received."
+        )
+    if isinstance(ended, AccessEnded):
+        return UnauthenticatedError(str(ended))
+    if isinstance(ended, HubStopped):
+        return UnavailableError(
+            "This server is stopping: subscribe again (with `after` set to your last cursor)."
+        )
+    return UnavailableError("The subscription ended: subscribe again.")

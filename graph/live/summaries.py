@@ -1,0 +1,179 @@
+"""Live summaries: `progress(committeeId:, term:)` for every subscriber watching a committee,
+computed once per change and shared.
+
+A worker keeps one `SummaryWatch` per (committee, term) that anyone on it watches. It
+listens to the feed under the committee; after a change to a congress of the term, it reads
+the summary once (the same rollup read as `Committee.progress`, a fixed number of statements
+whatever the subtree's size), at most once per `CONGRESS_LIVE_INTERVAL_MS`, and hands the
+same object to every subscriber. A subscriber keeps only the newest summary: one that reads
+slowly skips to the latest instead of queueing old ones. The watch ends with its last
+subscriber.
+
+The summary covers the committee's whole subtree, so it is the same for every viewer who
+sees the committee: the subscription checks that before it joins a watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from graph.live.hub import FeedChange, ListenerEnded, LiveHub
+from graph.progress_loaders import ProgressLoaders, SubtreeKey
+from graph.schema.progress_summary import SubtreeProgressFigures
+from graph.term_catalog import TermCatalog
+from models import Committee, Term
+from models.change_feed import ChangeKind
+from permissions.scope import Scope
+
+logger = logging.getLogger("congress.live")
+
+# The changes that move a congress's counters.
+_CONGRESS_KINDS = frozenset({ChangeKind.MILESTONE, ChangeKind.RESULTS, ChangeKind.DEADLINE})
+
+
+@dataclass(frozen=True, slots=True)
+class WatchKey:
+    committee_id: int
+    term_id: int
+
+
+class SummaryFollower:
+    """One subscriber's summaries: the newest only, so a slow reader skips to the latest."""
+
+    def __init__(self, watch: SummaryWatch) -> None:
+        self._watch = watch
+        self._newest: SubtreeProgressFigures | None = None
+        self._ended: ListenerEnded | None = None
+        self._changed = asyncio.Event()
+
+    def offer(self, figures: SubtreeProgressFigures) -> None:
+        self._newest = figures
+        self._changed.set()
+
+    def end(self, reason: ListenerEnded) -> None:
+        """No more summaries: the next wait raises `reason`."""
+        if self._ended is None:
+            self._ended = reason
+        self._changed.set()
+
+    def __aiter__(self) -> SummaryFollower:
+        return self
+
+    async def __anext__(self) -> SubtreeProgressFigures:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            if self._ended is not None:
+                raise self._ended
+            if self._newest is not None:
+                newest, self._newest = self._newest, None
+                return newest
+
+    def close(self) -> None:
+        self._watch.leave(self)
+
+
+class SummaryWatch:
+    def __init__(self, watches: SummaryWatches, committee: Committee, term: Term) -> None:
+        self.key = WatchKey(committee.id, term.id)
+        self._watches = watches
+        self._committee_path = committee.path
+        self._committee_depth = committee.depth
+        self._term = term
+        self._followers: set[SummaryFollower] = set()
+        self._latest: SubtreeProgressFigures | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def join(self) -> SummaryFollower:
+        """A follower that gets the summary now (once read), then each new one."""
+        follower = SummaryFollower(self)
+        if self._latest is not None:
+            follower.offer(self._latest)
+        self._followers.add(follower)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="live-summary")
+        return follower
+
+    def leave(self, follower: SummaryFollower) -> None:
+        self._followers.discard(follower)
+        if not self._followers:
+            self._stop()
+
+    def _stop(self) -> None:
+        self._watches.forget(self)
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        interval = self._watches.interval_seconds
+        clock = asyncio.get_running_loop()
+        listener = self._watches.hub.listen([self._committee_path])
+        try:
+            await self._publish(await self._read())
+            read_at = clock.time()
+            while True:
+                if not self._moves_counters([await listener.next()]):
+                    continue
+                await asyncio.sleep(max(0.0, read_at + interval - clock.time()))
+                # What arrived meanwhile is in the read below: one read for all of it.
+                listener.take_waiting()
+                read_at = clock.time()
+                await self._publish(await self._read())
+        except ListenerEnded as ended:
+            for follower in list(self._followers):
+                follower.end(ended)
+        except Exception:
+            logger.exception("live summary of committee %s failed", self.key.committee_id)
+            for follower in list(self._followers):
+                follower.end(ListenerEnded("The live summary stopped; subscribe again."))
+        finally:
+            listener.close()
+
+    def _moves_counters(self, changes: list[FeedChange]) -> bool:
+        return any(
+            change.kind in _CONGRESS_KINDS and change.term_id == self._term.id for change in changes
+        )
+
+    async def _read(self) -> SubtreeProgressFigures:
+        async with self._watches.sessions() as session:
+            snapshot = await self._watches.terms.snapshot(session)
+            # The committee's own subtree: every subscriber sees all of it.
+            loaders = ProgressLoaders(session, Scope((self._committee_path,)))
+            summary = await loaders.subtree_progress.load(
+                SubtreeKey(self.key.committee_id, self._committee_path, self._term.id)
+            )
+        return SubtreeProgressFigures.of(
+            summary, self._term, snapshot.templates_of(self._term.id), self._committee_depth
+        )
+
+    async def _publish(self, figures: SubtreeProgressFigures) -> None:
+        self._latest = figures
+        for follower in self._followers:
+            follower.offer(figures)
+
+
+@dataclass(slots=True)
+class SummaryWatches:
+    """The worker's summary watches, by (committee, term)."""
+
+    hub: LiveHub
+    sessions: async_sessionmaker[AsyncSession]
+    terms: TermCatalog
+    interval_seconds: float
+    _watching: dict[WatchKey, SummaryWatch] = field(default_factory=dict)
+
+    def of(self, committee: Committee, term: Term) -> SummaryWatch:
+        key = WatchKey(committee.id, term.id)
+        watch = self._watching.get(key)
+        if watch is None:
+            watch = self._watching[key] = SummaryWatch(self, committee, term)
+        return watch
+
+    def forget(self, watch: SummaryWatch) -> None:
+        if self._watching.get(watch.key) is watch:
+            del self._watching[watch.key]

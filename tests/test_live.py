@@ -1,0 +1,204 @@
+"""Live updates over a real websocket (graphql-transport-ws), on both databases: who is
+sent what, resuming from a cursor, and how a connection's sign-in is checked and ends."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from models import Role
+from models.demo import CENTRAL_CODE
+from tests.admin_api import DEACTIVATE_USER, REVOKE_ROLE, committee_gid, mutate, user_gid
+from tests.conftest import (
+    SIBLING_PROVINCE_CODE,
+    SIBLING_VIEWER,
+    DemoWorld,
+    demo_cell_code,
+    demo_commune_code,
+    demo_user,
+)
+from tests.live_api import PROGRESS_EVENTS, closed_with, live_server, refused_with, signed_in
+from tests.progress_api import record
+from tests.test_difficulties import escalate, raised_id, reporter
+
+PROVINCE = "T01"
+PROVINCE_VIEWER = demo_user(Role.VIEWER, PROVINCE)
+
+
+async def test_a_province_sees_its_cells_milestone_and_a_sibling_province_sees_nothing(
+    fresh_world: DemoWorld,
+) -> None:
+    cell = demo_cell_code()
+    async with (
+        live_server(fresh_world) as url,
+        signed_in(url, fresh_world.client.token_for(PROVINCE_VIEWER)) as province,
+        signed_in(url, fresh_world.client.token_for(SIBLING_VIEWER)) as sibling,
+    ):
+        await province.subscribe("1", PROGRESS_EVENTS)
+        await sibling.subscribe("1", PROGRESS_EVENTS)
+        await asyncio.sleep(0.2)  # both listening before the write
+        written = await record(fresh_world, reporter(cell), cell, "plan_issued")
+        event = (await province.next_data("1"))["progressEvents"]
+        assert event["kind"] == "MILESTONE"
+        assert event["committee"]["code"] == cell
+        assert event["congress"] == {
+            "status": written["congress"]["status"],
+            "version": written["recordedVersion"],
+            "milestone": "plan_issued",
+        }
+        assert event["difficulty"] is None
+        await sibling.nothing_arrives()
+
+
+async def test_a_cursor_resumes_with_no_gap_and_no_repeat(fresh_world: DemoWorld) -> None:
+    cell = demo_cell_code()
+    token = fresh_world.client.token_for(PROVINCE_VIEWER)
+    async with live_server(fresh_world) as url:
+        async with signed_in(url, token) as first:
+            await first.subscribe("1", PROGRESS_EVENTS)
+            await asyncio.sleep(0.2)
+            await record(fresh_world, reporter(cell), cell, "plan_issued")
+            cursor = (await first.next_data("1"))["progressEvents"]["cursor"]
+        # Disconnected: two more changes happen meanwhile.
+        await record(fresh_world, reporter(cell), cell, "documents_drafted")
+        await record(fresh_world, reporter(cell), cell, "documents_commented")
+        async with signed_in(url, token) as again:
+            await again.subscribe("1", PROGRESS_EVENTS, after=cursor)
+            replayed = [(await again.next_data("1"))["progressEvents"] for _ in range(2)]
+            assert [event["congress"]["milestone"] for event in replayed] == [
+                "documents_drafted",
+                "documents_commented",
+            ]
+            # Then live, after the replay, with nothing in between repeated.
+            await record(fresh_world, reporter(cell), cell, "personnel_plan_approved")
+            live = (await again.next_data("1"))["progressEvents"]
+            assert live["congress"]["milestone"] == "personnel_plan_approved"
+            await again.nothing_arrives()
+
+
+async def test_cursors_are_sealed(fresh_world: DemoWorld) -> None:
+    """A cursor tells nothing (two cursors for the same place differ) and a made-up or
+    edited one is a client error, never a place in the feed."""
+    cell = demo_cell_code()
+    token = fresh_world.client.token_for(PROVINCE_VIEWER)
+    async with live_server(fresh_world) as url, signed_in(url, token) as client:
+        await client.subscribe("1", PROGRESS_EVENTS)
+        await asyncio.sleep(0.2)
+        await record(fresh_world, reporter(cell), cell, "plan_issued")
+        cursor = (await client.next_data("1"))["progressEvents"]["cursor"]
+        edited = cursor[:-2] + ("AA" if cursor[-2:] != "AA" else "BB")
+        for number, bad in enumerate((edited, "1", "cursor:5", "")):
+            await client.subscribe(f"bad-{number}", PROGRESS_EVENTS, after=bad)
+            errors = await client.errors_of(f"bad-{number}")
+            assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", errors
+
+
+async def test_under_outside_the_scope_is_not_found_like_a_missing_committee(
+    fresh_world: DemoWorld,
+) -> None:
+    token = fresh_world.client.token_for(PROVINCE_VIEWER)
+    sibling = await committee_gid(fresh_world, SIBLING_PROVINCE_CODE)
+    missing = "Q29tbWl0dGVlOjk5OTk5OTk5"  # Committee:99999999
+    async with live_server(fresh_world) as url, signed_in(url, token) as client:
+        answers = []
+        for operation_id, under in (("sibling", sibling), ("missing", missing)):
+            await client.subscribe(operation_id, PROGRESS_EVENTS, under=under)
+            errors = await client.errors_of(operation_id)
+            answers.append([(error["message"], error["extensions"]["code"]) for error in errors])
+        assert answers[0] == answers[1]
+        assert answers[0][0][1] == "NOT_FOUND"
+
+
+async def test_an_escalated_difficulty_names_the_level_only_to_who_sees_it(
+    fresh_world: DemoWorld,
+) -> None:
+    """The commune's viewer sees its cell's difficulty escalated to the commune; once it
+    climbs to the province, the commune viewer is told it left, without the province."""
+    cell, commune = demo_cell_code(), demo_commune_code()
+    async with (
+        live_server(fresh_world) as url,
+        signed_in(url, fresh_world.client.token_for(demo_user(Role.VIEWER, commune))) as below,
+        signed_in(url, fresh_world.client.token_for(PROVINCE_VIEWER)) as above,
+    ):
+        kinds = ["DIFFICULTY_ESCALATED"]
+        await below.subscribe("1", PROGRESS_EVENTS, kinds=kinds)
+        await above.subscribe("1", PROGRESS_EVENTS, kinds=kinds)
+        await asyncio.sleep(0.2)
+        difficulty = await raised_id(fresh_world, reporter(cell), cell)
+        await escalate(fresh_world, reporter(cell), difficulty)
+        to_commune = [(await client.next_data("1"))["progressEvents"] for client in (below, above)]
+        assert [event["difficulty"]["handledAt"] for event in to_commune] == [
+            {"code": commune},
+            {"code": commune},
+        ]
+        await escalate(fresh_world, reporter(commune), difficulty)
+        to_province = [(await client.next_data("1"))["progressEvents"] for client in (below, above)]
+        assert to_province[0]["difficulty"]["handledAt"] is None
+        assert to_province[1]["difficulty"]["handledAt"] == {"code": PROVINCE}
+
+
+async def test_a_connection_is_refused_before_any_subscription_without_a_good_token(
+    fresh_world: DemoWorld,
+) -> None:
+    async with live_server(fresh_world) as url:
+        for payload in (
+            {},
+            {"Authorization": "Bearer not-a-token"},
+            {"Authorization": f"Bearer {fresh_world.client.token_for('099999999999')}"},
+        ):
+            code, reason = await refused_with(url, payload)
+            assert code == 4401, (payload, code, reason)
+        # The upgrade request's header serves as well as connection_init's payload.
+        token = fresh_world.client.token_for(PROVINCE_VIEWER)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with signed_in(url, None, additional_headers=headers) as client:
+            await client.subscribe("1", PROGRESS_EVENTS)
+            await client.nothing_arrives(0.3)
+
+
+async def test_a_connection_closes_when_its_token_expires(fresh_world: DemoWorld) -> None:
+    token = fresh_world.client.issuer.issue(PROVINCE_VIEWER, 2)
+    async with live_server(fresh_world) as url, signed_in(url, token) as client:
+        await client.subscribe("1", PROGRESS_EVENTS)
+        code, reason = await closed_with(client.socket)
+        assert (code, reason) == (4401, "Unauthenticated: token expired")
+
+
+async def test_deactivation_and_revocation_end_subscriptions_within_the_interval(
+    fresh_world: DemoWorld,
+) -> None:
+    admin = demo_user(Role.ADMIN, CENTRAL_CODE)
+    cell = demo_cell_code()
+    cell_viewer, cell_reporter = demo_user(Role.VIEWER, cell), demo_user(Role.REPORTER, cell)
+    interval_ms = 500
+    async with (
+        live_server(fresh_world, live_interval_ms=interval_ms) as url,
+        signed_in(url, fresh_world.client.token_for(cell_viewer)) as revoked,
+        signed_in(url, fresh_world.client.token_for(cell_reporter)) as deactivated,
+    ):
+        await revoked.subscribe("1", PROGRESS_EVENTS)
+        await deactivated.subscribe("1", PROGRESS_EVENTS)
+        await asyncio.sleep(0.2)
+        await mutate(
+            fresh_world, admin, REVOKE_ROLE,
+            userId=await user_gid(fresh_world, cell_viewer), committeeId=await committee_gid(fresh_world, cell),
+        )  # fmt: skip
+        await mutate(
+            fresh_world, admin, DEACTIVATE_USER, userId=await user_gid(fresh_world, cell_reporter)
+        )
+        for client in (revoked, deactivated):
+            async with asyncio.timeout(interval_ms / 1000 + 1.0):
+                errors = await client.errors_of("1")
+            assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED", errors
+        # Nothing they could no longer see reaches them afterwards (a `complete` may).
+        commune_reporter = reporter(demo_commune_code())
+        await record(
+            fresh_world, commune_reporter, cell, "plan_issued", idempotencyKey=str(uuid.uuid4())
+        )
+        for client in (revoked, deactivated):
+            try:
+                message = await client.receive(within=1.0)
+            except TimeoutError:
+                continue
+            assert message["type"] == "complete", message
+            await client.nothing_arrives(0.5)
