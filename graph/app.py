@@ -37,11 +37,11 @@ from graph.graphql_over_http import (
     response_media_type,
     with_code,
 )
+from graph.live.connections import ConnectionSignIn, SignedInTransportWSHandler
+from graph.live.service import Live
 from graph.observability import observability_routes
 from graph.observability.access_log import AccessLogMiddleware, enable_access_log
 from graph.rate_limits import EXPORT_COST, Buckets, RateLimits, RedisBuckets
-from graph.live.connections import ConnectionSignIn, SignedInTransportWSHandler
-from graph.live.service import Live
 from graph.request_bounds import (
     TIME_BUDGET_GRACE_SECONDS,
     BodyLimit,
@@ -56,7 +56,6 @@ from graph.term_catalog import TermCatalog
 from models.database import create_engine, create_session_factory
 from models.difficulties import escalate_overdue_periodically
 from permissions.oidc import OidcConfig, OidcVerifier
-from permissions.viewer import NOBODY
 from permissions.tokens import (
     LOCAL_ISSUER,
     IssuerRouter,
@@ -65,6 +64,7 @@ from permissions.tokens import (
     RequireAssurance,
     TokenVerifier,
 )
+from permissions.viewer import NOBODY
 
 # How long a websocket may stay open before it signs in (connection_init).
 CONNECTION_INIT_WAIT = timedelta(seconds=10)

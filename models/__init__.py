@@ -39,8 +39,8 @@ __all__ = [
     "MilestoneTemplate",
     "ProgressRollup",
     "ProgressRollupDay",
-    "ServerKey",
     "Role",
+    "ServerKey",
     "Term",
     "User",
 ]

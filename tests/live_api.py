@@ -105,7 +105,8 @@ class LiveClient:
                 if message["type"] == "error":
                     errors: list[dict[str, Any]] = message["payload"]
                     return errors
-                assert message["type"] == "next" and "errors" in message["payload"], message
+                assert message["type"] == "next", message
+                assert "errors" in message["payload"], message
                 errors = message["payload"]["errors"]
                 return errors
 
