@@ -93,6 +93,21 @@ class LiveClient:
                 data: dict[str, Any] = message["payload"]["data"]
                 return data
 
+    async def next_data_of_each(self, operation_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """One `next` message's data for each operation, in whatever order they come."""
+        found: dict[str, dict[str, Any]] = {}
+        async with asyncio.timeout(ARRIVES_WITHIN_SECONDS):
+            while len(found) < len(operation_ids):
+                message = await self.receive()
+                assert message["type"] == "next", message
+                assert "errors" not in message["payload"], message
+                assert message["id"] not in found, message
+                found[message["id"]] = message["payload"]["data"]
+        return found
+
+    async def complete(self, operation_id: str) -> None:
+        await self.socket.send(json.dumps({"id": operation_id, "type": "complete"}))
+
     async def errors_of(self, operation_id: str) -> list[dict[str, Any]]:
         """The errors the operation ended with (an `error` message, or a `next` carrying
         errors); other operations' `complete` messages are passed over."""

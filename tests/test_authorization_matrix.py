@@ -48,6 +48,7 @@ from tests.conftest import (
     demo_user,
     demo_world_on,
 )
+from tests.live_api import PROGRESS, PROGRESS_EVENTS, live_server, signed_in
 from tests.progress_api import GOOD_RESULTS, RECORD_MILESTONE, RECORD_RESULTS, SET_DEADLINE
 from tests.test_difficulties import (
     COMMENT_DIFFICULTY,
@@ -71,6 +72,7 @@ class Matrix:
     world: DemoWorld
     codes: dict[str, str]  # position -> committee code
     users: dict[str, str]  # position -> subject of a user whose only role is there
+    live_url: str  # the same app served on a real socket, for the subscriptions
 
     async def committee(self, position: str) -> str:
         if position == "missing":
@@ -132,7 +134,8 @@ async def matrix(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
                 )
                 users[position] = subject
             await add_user(session, GRANTEE, "Grantee", [(ids[f"{commune}-002"], Role.VIEWER)])
-        yield Matrix(world, codes, users)
+        async with live_server(world) as live_url:
+            yield Matrix(world, codes, users, live_url)
 
 
 def outcome(body: dict[str, Any], field: str) -> str:
@@ -444,6 +447,40 @@ async def probe_set_deadline(matrix: Matrix, subject: str, position: str) -> dic
     )  # fmt: skip
 
 
+# A subscription that is let in says nothing until something changes: a probe that hears
+# no error this soon counts it as let in (a refusal comes before the subscription listens).
+SUBSCRIPTION_REFUSED_WITHIN_SECONDS = 0.3
+
+
+async def subscribe(
+    matrix: Matrix, subject: str, field: str, document: str, **variables: Any
+) -> dict[str, Any]:
+    """A subscription's first answer as a response body: errors, or data."""
+    token = matrix.world.client.token_for(subject)
+    async with signed_in(matrix.live_url, token) as client:
+        await client.subscribe("probe", document, **variables)
+        try:
+            message = await client.receive(within=SUBSCRIPTION_REFUSED_WITHIN_SECONDS)
+        except TimeoutError:
+            return {"data": {field: {"listening": True}}}
+    if message["type"] == "error":
+        return {"errors": message["payload"]}
+    body: dict[str, Any] = message["payload"]
+    return body
+
+
+async def probe_progress_events(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await subscribe(
+        matrix, subject, "progressEvents", PROGRESS_EVENTS, under=await matrix.committee(position)
+    )
+
+
+async def probe_progress(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+    return await subscribe(
+        matrix, subject, "progress", PROGRESS, committeeId=await matrix.committee(position)
+    )
+
+
 def reporter_below_refused_as_invalid(role: Role, position: str) -> str:
     """The progress probes ask for something invalid on purpose: allowed reads as that."""
     return reporter_below(role, position).replace("ok", "ValidationError")
@@ -480,15 +517,21 @@ MUTATIONS: dict[str, tuple[Probe, Expectation]] = {
     "recordResults": (probe_record_results, reporter_below_refused_as_invalid),
     "setDeadline": (probe_set_deadline, admin_strictly_below("ValidationError")),
 }
-CASES = {**QUERIES, **MUTATIONS}
+SUBSCRIPTIONS: dict[str, tuple[Probe, Expectation]] = {
+    "progressEvents": (probe_progress_events, listed_below),
+    "progress": (probe_progress, listed_below),
+}
+CASES = {**QUERIES, **MUTATIONS, **SUBSCRIPTIONS}
 
 
 def test_every_field_has_an_entry() -> None:
     schema = build_schema(Settings())._schema
     assert schema.query_type is not None
     assert schema.mutation_type is not None
+    assert schema.subscription_type is not None
     assert set(schema.query_type.fields) == set(QUERIES)
     assert set(schema.mutation_type.fields) == set(MUTATIONS)
+    assert set(schema.subscription_type.fields) == set(SUBSCRIPTIONS)
 
 
 @pytest.mark.parametrize("position", POSITIONS)

@@ -4,11 +4,15 @@ sent what, resuming from a cursor, and how a connection's sign-in is checked and
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+
+import httpx
 
 from models import Role
 from models.demo import CENTRAL_CODE
 from tests.admin_api import DEACTIVATE_USER, REVOKE_ROLE, committee_gid, mutate, user_gid
+from tests.api import counted_statements
 from tests.conftest import (
     SIBLING_PROVINCE_CODE,
     SIBLING_VIEWER,
@@ -17,12 +21,21 @@ from tests.conftest import (
     demo_commune_code,
     demo_user,
 )
-from tests.live_api import PROGRESS_EVENTS, closed_with, live_server, refused_with, signed_in
+from tests.live_api import (
+    ARRIVES_WITHIN_SECONDS,
+    PROGRESS,
+    PROGRESS_EVENTS,
+    closed_with,
+    live_server,
+    refused_with,
+    signed_in,
+)
 from tests.progress_api import record
 from tests.test_difficulties import escalate, raised_id, reporter
 
 PROVINCE = "T01"
 PROVINCE_VIEWER = demo_user(Role.VIEWER, PROVINCE)
+HUB_FEED_READ = "SELECT change_feed.position"
 
 
 async def test_a_province_sees_its_cells_milestone_and_a_sibling_province_sees_nothing(
@@ -202,3 +215,111 @@ async def test_deactivation_and_revocation_end_subscriptions_within_the_interval
                 continue
             assert message["type"] == "complete", message
             await client.nothing_arrives(0.5)
+
+
+async def test_a_live_summary_is_read_once_per_change_whatever_its_subscribers(
+    fresh_world: DemoWorld,
+) -> None:
+    """The statements a change costs the live summaries are the same with 1 subscriber as
+    with 100: the summary is read once and shared."""
+    province = await committee_gid(fresh_world, PROVINCE)
+    commune_reporter = reporter(demo_commune_code())
+    cells = [f"{demo_commune_code()}-001", f"{demo_commune_code()}-002"]
+    statements_per_change = []
+    # The writer's own caches (terms, templates) warm, so the two writes cost the same.
+    await record(fresh_world, commune_reporter, demo_commune_code(), "plan_issued")
+    async with (
+        live_server(
+            fresh_world,
+            live_interval_ms=100,
+            live_subscriptions_per_connection=101,
+            live_subscriptions_per_user=101,
+        ) as url,
+        signed_in(url, fresh_world.client.token_for(PROVINCE_VIEWER)) as client,
+    ):
+        for subscribers, cell in zip((1, 100), cells, strict=True):
+            ids = [f"{subscribers}-{n}" for n in range(subscribers)]
+            for operation_id in ids:
+                await client.subscribe(operation_id, PROGRESS, committeeId=province)
+            before = await client.next_data_of_each(ids)
+            with counted_statements(fresh_world.engine) as statements:
+                await record(fresh_world, commune_reporter, cell, "plan_issued")
+                after = await client.next_data_of_each(ids)
+                # The hub's reads of the feed are the worker's, once per wakeup, and its
+                # safety poll makes their number depend on timing: not counted here.
+                statements_per_change.append(
+                    sum(not statement.startswith(HUB_FEED_READ) for statement in statements)
+                )
+            for operation_id in ids:
+                assert after[operation_id]["progress"]["inProgress"] == (
+                    before[operation_id]["progress"]["inProgress"] + 1
+                )
+                await client.complete(operation_id)
+    assert statements_per_change[0] == statements_per_change[1]
+
+
+async def test_idle_subscribers_hold_no_database_connection(fresh_world: DemoWorld) -> None:
+    token = fresh_world.client.token_for(PROVINCE_VIEWER)
+    province = await committee_gid(fresh_world, PROVINCE)
+    async with (
+        live_server(fresh_world) as url,
+        signed_in(url, token) as client,
+        httpx.AsyncClient() as http,
+        http.stream(
+            "POST",
+            http_url(url),
+            json={"query": PROGRESS_EVENTS, "variables": {}},
+            headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
+        ) as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        await client.subscribe("events", PROGRESS_EVENTS)
+        await client.subscribe("summary", PROGRESS, committeeId=province)
+        assert "progress" in await client.next_data("summary")
+        await asyncio.sleep(0.3)
+        assert fresh_world.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_server_sent_events_carry_the_same_events(fresh_world: DemoWorld) -> None:
+    """For clients behind proxies that refuse websockets: graphql-sse's distinct
+    connections mode (POST /graphql, Accept: text/event-stream)."""
+    cell = demo_cell_code()
+    token = fresh_world.client.token_for(PROVINCE_VIEWER)
+    async with live_server(fresh_world) as url:
+        async with (
+            httpx.AsyncClient() as http,
+            http.stream(
+                "POST",
+                http_url(url),
+                json={"query": PROGRESS_EVENTS, "variables": {}},
+                headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
+            ) as stream,
+        ):
+            await asyncio.sleep(0.3)
+            await record(fresh_world, reporter(cell), cell, "plan_issued")
+            async with asyncio.timeout(ARRIVES_WITHIN_SECONDS):
+                lines = stream.aiter_lines()
+                async for line in lines:
+                    if line.startswith("event: next"):
+                        data = json.loads((await anext(lines)).removeprefix("data: "))
+                        break
+        event = data["data"]["progressEvents"]
+        assert (event["kind"], event["committee"]["code"]) == ("MILESTONE", cell)
+        # Without a token, the same 401 as any request.
+        refused = await http_refused(url)
+        assert refused == 401
+
+
+def http_url(websocket_url: str) -> str:
+    return websocket_url.replace("ws://", "http://")
+
+
+async def http_refused(url: str) -> int:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            http_url(url),
+            json={"query": PROGRESS_EVENTS, "variables": {}},
+            headers={"Accept": "text/event-stream"},
+        )
+        return response.status_code

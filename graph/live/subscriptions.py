@@ -23,6 +23,7 @@ from graph.live.access import AccessEnded
 from graph.live.cursors import InvalidCursor
 from graph.live.hub import FeedChange, FellBehind, HubStopped, ListenerEnded, ResyncRequired
 from graph.live.names import CommitteeName
+from graph.observability.metrics import live_messages, live_subscriptions
 from graph.resolvers.committees import committee_argument, term_named
 from graph.schema.progress_summary import SubtreeProgressFigures
 from models.change_feed import ChangeKind
@@ -31,6 +32,10 @@ from permissions.viewer import Viewer
 if TYPE_CHECKING:
     # The live half is built by the app; importing it here would import the schema back.
     from graph.live.service import Live, LiveParts
+
+# The subscription fields, as the metrics name them.
+EVENTS_FIELD = "progressEvents"
+SUMMARY_FIELD = "progress"
 
 # What `progressEvents` shows; ACCESS and TREE rows are for the workers' bookkeeping.
 PROGRESS_EVENT_KINDS = frozenset(ChangeKind) - {ChangeKind.ACCESS, ChangeKind.TREE}
@@ -99,6 +104,7 @@ async def follow_progress_events(
     wanted = PROGRESS_EVENT_KINDS if kinds is None else kinds & PROGRESS_EVENT_KINDS
     listener = parts.hub.listen(scope.root_paths, after=position)
     unwatch = parts.access.watch(viewer, listener.roots, listener.end)
+    live_subscriptions.inc(EVENTS_FIELD, "started")
     try:
         while True:
             try:
@@ -107,8 +113,10 @@ async def follow_progress_events(
                 raise _stream_error(ended) from ended
             if change.kind not in wanted:
                 continue
+            live_messages.inc(EVENTS_FIELD)
             yield await _shown(parts, viewer, change)
     finally:
+        live_subscriptions.inc(EVENTS_FIELD, "ended")
         unwatch()
         listener.close()
 
@@ -132,14 +140,17 @@ async def follow_progress(
     _check_user_limit(live, parts, context.viewer)
     follower = parts.summaries.of(committee, term).join()
     unwatch = parts.access.watch(context.viewer, (committee.path,), follower.end)
+    live_subscriptions.inc(SUMMARY_FIELD, "started")
     try:
         while True:
             try:
                 figures = await anext(follower)
             except ListenerEnded as ended:
                 raise _stream_error(ended) from ended
+            live_messages.inc(SUMMARY_FIELD)
             yield figures
     finally:
+        live_subscriptions.inc(SUMMARY_FIELD, "ended")
         unwatch()
         follower.close()
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from graph.live.hub import FeedChange, ListenerEnded, LiveHub
+from graph.observability.metrics import live_summary_reads
 from graph.progress_loaders import ProgressLoaders, SubtreeKey
 from graph.schema.progress_summary import SubtreeProgressFigures
 from graph.term_catalog import TermCatalog
@@ -140,6 +141,7 @@ class SummaryWatch:
         )
 
     async def _read(self) -> SubtreeProgressFigures:
+        live_summary_reads.inc()
         async with self._watches.sessions() as session:
             snapshot = await self._watches.terms.snapshot(session)
             # The committee's own subtree: every subscriber sees all of it.

@@ -75,6 +75,28 @@ redis_failures = REGISTRY.add(
         "limits for a few seconds (graph/rate_limits/).",
     )
 )
+live_subscriptions = REGISTRY.add(
+    Counter(
+        "congress_live_subscriptions_total",
+        "Live subscriptions started and ended on this worker, by field and event "
+        "(started, ended); started minus ended is how many are open.",
+        ("field", "event"),
+    )
+)
+live_messages = REGISTRY.add(
+    Counter(
+        "congress_live_messages_total",
+        "Messages sent to live subscribers, by field.",
+        ("field",),
+    )
+)
+live_summary_reads = REGISTRY.add(
+    Counter(
+        "congress_live_summary_reads_total",
+        "Live summaries read from the database: one per change per watched (committee, "
+        "term), shared by all its subscribers.",
+    )
+)
 
 
 @dataclass(slots=True)
