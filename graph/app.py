@@ -308,6 +308,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     app.state.settings = settings
     app.state.engine = engine
     app.state.rate_limit_buckets = buckets
+    app.state.live = live
     return app
 
 

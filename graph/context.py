@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,9 @@ class Context:
     milestones: MilestoneWriter
     # The worker's live half (graph/live/), for subscriptions.
     live: Live | None = None
+    # Closes the websocket this context belongs to (with a code and a reason); None over
+    # HTTP, where ending the response ends the stream.
+    disconnect: Callable[[int, str], Awaitable[None]] | None = None
     loaders: Loaders = field(init=False)
     progress: ProgressLoaders = field(init=False)
 

@@ -32,12 +32,18 @@ PROGRESS = """subscription($committeeId: ID!) { progress(committeeId: $committee
 
 
 @asynccontextmanager
-async def live_server(world: DemoWorld, **settings_changes: Any) -> AsyncIterator[str]:
+async def live_server(
+    world: DemoWorld, *, app_state: dict[str, Any] | None = None, **settings_changes: Any
+) -> AsyncIterator[str]:
     """The app on its engine, served by uvicorn in this process on a free port; its
-    websocket URL. Live changes travel as in production: feed, wakeup, hub, socket."""
+    websocket URL. Live changes travel as in production: feed, wakeup, hub, socket. With
+    `app_state`, the app's state is copied into it (to look at the worker's live half)."""
     settings: Settings = world.settings.with_(**settings_changes)
+    app = create_app(settings, engine=world.engine)
+    if app_state is not None:
+        app_state.update(vars(app.state)["_state"])
     config = uvicorn.Config(
-        create_app(settings, engine=world.engine),
+        app,
         host="127.0.0.1",
         port=0,
         log_level="warning",

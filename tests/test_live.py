@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
+from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Role
+from models.change_feed import append_change
 from models.demo import CENTRAL_CODE
 from tests.admin_api import DEACTIVATE_USER, REVOKE_ROLE, committee_gid, mutate, user_gid
 from tests.api import counted_statements
@@ -30,10 +34,11 @@ from tests.live_api import (
     refused_with,
     signed_in,
 )
-from tests.progress_api import record
+from tests.progress_api import SET_DEADLINE, record
 from tests.test_difficulties import escalate, raised_id, reporter
 
 PROVINCE = "T01"
+CELL_DEPTH = 4
 PROVINCE_VIEWER = demo_user(Role.VIEWER, PROVINCE)
 HUB_FEED_READ = "SELECT change_feed.position"
 
@@ -323,3 +328,71 @@ async def http_refused(url: str) -> int:
             headers={"Accept": "text/event-stream"},
         )
         return response.status_code
+
+
+async def test_a_subscriber_that_stops_reading_is_disconnected_and_its_queue_freed(
+    fresh_world: DemoWorld,
+) -> None:
+    """Thousands of changes at once (a deadline for every cell of the country) to a
+    subscriber that reads nothing: once its socket is backed up and its queue passes the
+    limit, the worker drops the queue and closes the socket saying to resume."""
+    admin = demo_user(Role.ADMIN, CENTRAL_CODE)
+    centre = await committee_gid(fresh_world, CENTRAL_CODE)
+    app_state: dict[str, Any] = {}
+    async with live_server(fresh_world, live_queue_limit=20, app_state=app_state) as url:
+        # A tiny receive buffer and a one-message queue: the client stops reading at once.
+        reader = socket.socket()
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect(("127.0.0.1", int(url.split(":")[2].split("/")[0])))
+        async with signed_in(
+            url, fresh_world.client.token_for(admin), sock=reader, max_queue=1
+        ) as client:
+            await client.subscribe("1", PROGRESS_EVENTS, kinds=["DEADLINE"])
+            await asyncio.sleep(0.2)
+            hub = (await app_state["live"].parts()).hub
+            assert hub.listener_count == 1
+            for deadline in ("2025-06-30", "2025-07-31"):
+                await fresh_world.client.query(
+                    admin, SET_DEADLINE,
+                    input={"committeeId": centre, "deadline": deadline, "depth": CELL_DEPTH},
+                )  # fmt: skip
+            for _ in range(400):  # 20 s at most
+                if hub.listener_count == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert hub.listener_count == 0
+            code, reason = await closed_with(client.socket)
+        assert code == 4499
+        assert "after" in reason
+
+
+async def test_writers_committing_out_of_turn_reach_the_subscriber_in_feed_order(
+    fresh_world: DemoWorld,
+) -> None:
+    """A transaction that took its feed position first and commits last: the writer behind
+    it waits for its turn (PostgreSQL: the feed's advisory lock; SQLite: the write lock), so
+    a subscriber never sees a position after a later one nor misses one."""
+    cell = demo_cell_code()
+    where = {
+        "committee_id": await fresh_world.committee_id(cell),
+        "committee_path": await fresh_world.committee_path(cell),
+        "term_id": None,
+    }
+    async with (
+        live_server(fresh_world) as url,
+        signed_in(url, fresh_world.client.token_for(PROVINCE_VIEWER)) as client,
+    ):
+        await client.subscribe("1", PROGRESS_EVENTS)
+        await asyncio.sleep(0.2)
+        async with AsyncSession(fresh_world.engine) as first:
+            await first.begin()
+            append_change(first, kind="RESULTS", payload={}, **where)
+            await first.flush()  # its position is drawn; it has not committed
+            second = asyncio.create_task(record(fresh_world, reporter(cell), cell, "plan_issued"))
+            await asyncio.sleep(0.5)
+            assert not second.done()  # waiting for the first's turn
+            await first.commit()
+        await second
+        kinds = [(await client.next_data("1"))["progressEvents"]["kind"] for _ in range(2)]
+        assert kinds == ["RESULTS", "MILESTONE"]
+        await client.nothing_arrives(0.5)

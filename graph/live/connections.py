@@ -68,6 +68,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=code, reason=reason[:_MAX_REASON_BYTES])
             return
         self.context.viewer = viewer
+        self.context.disconnect = self._disconnect
         self._expiry = asyncio.create_task(self._close_at(expires_at), name="live-token-expiry")
         await super().handle_connection_init(message)
 
@@ -80,8 +81,11 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def _close_at(self, expires_at: float) -> None:
         await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self._disconnect(UNAUTHORIZED, "Unauthenticated: token expired")
+
+    async def _disconnect(self, code: int, reason: str) -> None:
         with suppress(Exception):  # already closed by the client
-            await self.websocket.close(code=UNAUTHORIZED, reason="Unauthenticated: token expired")
+            await self.websocket.close(code=code, reason=reason[:_MAX_REASON_BYTES])
 
     def _upgrade_authorization(self) -> str | None:
         request = getattr(self.websocket, "ws", None)

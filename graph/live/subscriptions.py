@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     # The live half is built by the app; importing it here would import the schema back.
     from graph.live.service import Live, LiveParts
 
+# Close code and reason (at most 123 bytes) for a subscriber that stopped reading.
+FELL_BEHIND = 4499
+FELL_BEHIND_REASON = "Too far behind: subscribe again with `after` set to your last cursor."
+
 # The subscription fields, as the metrics name them.
 EVENTS_FIELD = "progressEvents"
 SUMMARY_FIELD = "progress"
@@ -109,6 +113,12 @@ async def follow_progress_events(
         while True:
             try:
                 change = await listener.next()
+            except FellBehind as ended:
+                # Its socket is backed up: a message would wait behind the rest, so the
+                # close frame says it (and the memory its queue held is already free).
+                if context.disconnect is not None:
+                    await context.disconnect(FELL_BEHIND, FELL_BEHIND_REASON)
+                raise _stream_error(ended) from ended
             except ListenerEnded as ended:
                 raise _stream_error(ended) from ended
             if change.kind not in wanted:
