@@ -373,11 +373,10 @@ async def test_writers_committing_out_of_turn_reach_the_subscriber_in_feed_order
     it waits for its turn (PostgreSQL: the feed's advisory lock; SQLite: the write lock), so
     a subscriber never sees a position after a later one nor misses one."""
     cell = demo_cell_code()
-    where = {
-        "committee_id": await fresh_world.committee_id(cell),
-        "committee_path": await fresh_world.committee_path(cell),
-        "term_id": None,
-    }
+    cell_id, cell_path = (
+        await fresh_world.committee_id(cell),
+        await fresh_world.committee_path(cell),
+    )
     async with (
         live_server(fresh_world) as url,
         signed_in(url, fresh_world.client.token_for(PROVINCE_VIEWER)) as client,
@@ -386,7 +385,14 @@ async def test_writers_committing_out_of_turn_reach_the_subscriber_in_feed_order
         await asyncio.sleep(0.2)
         async with AsyncSession(fresh_world.engine) as first:
             await first.begin()
-            append_change(first, kind="RESULTS", payload={}, **where)
+            append_change(
+                first,
+                kind="RESULTS",
+                committee_id=cell_id,
+                committee_path=cell_path,
+                term_id=None,
+                payload={},
+            )
             await first.flush()  # its position is drawn; it has not committed
             second = asyncio.create_task(record(fresh_world, reporter(cell), cell, "plan_issued"))
             await asyncio.sleep(0.5)
