@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -61,6 +62,27 @@ async def live_server(
     finally:
         server.should_exit = True
         await serving
+
+
+@asynccontextmanager
+async def event_stream(
+    url: str, token: str | None, query: str, **variables: Any
+) -> AsyncIterator[httpx.Response]:
+    """A subscription over Server-Sent Events (graphql-sse, distinct connections): the
+    streaming response, its body not yet read."""
+    headers = {"Accept": "text/event-stream"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    async with (
+        httpx.AsyncClient() as http,
+        http.stream(
+            "POST",
+            url.replace("ws://", "http://"),
+            json={"query": query, "variables": variables},
+            headers=headers,
+        ) as response,
+    ):
+        yield response
 
 
 @dataclass

@@ -9,7 +9,6 @@ import socket
 import uuid
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Role
@@ -30,6 +29,7 @@ from tests.live_api import (
     PROGRESS,
     PROGRESS_EVENTS,
     closed_with,
+    event_stream,
     live_server,
     refused_with,
     signed_in,
@@ -269,13 +269,7 @@ async def test_idle_subscribers_hold_no_database_connection(fresh_world: DemoWor
     async with (
         live_server(fresh_world) as url,
         signed_in(url, token) as client,
-        httpx.AsyncClient() as http,
-        http.stream(
-            "POST",
-            http_url(url),
-            json={"query": PROGRESS_EVENTS, "variables": {}},
-            headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
-        ) as stream,
+        event_stream(url, token, PROGRESS_EVENTS) as stream,
     ):
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
@@ -292,15 +286,7 @@ async def test_server_sent_events_carry_the_same_events(fresh_world: DemoWorld) 
     cell = demo_cell_code()
     token = fresh_world.client.token_for(PROVINCE_VIEWER)
     async with live_server(fresh_world) as url:
-        async with (
-            httpx.AsyncClient() as http,
-            http.stream(
-                "POST",
-                http_url(url),
-                json={"query": PROGRESS_EVENTS, "variables": {}},
-                headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
-            ) as stream,
-        ):
+        async with event_stream(url, token, PROGRESS_EVENTS) as stream:
             await asyncio.sleep(0.3)
             await record(fresh_world, reporter(cell), cell, "plan_issued")
             async with asyncio.timeout(ARRIVES_WITHIN_SECONDS):
@@ -312,22 +298,8 @@ async def test_server_sent_events_carry_the_same_events(fresh_world: DemoWorld) 
         event = data["data"]["progressEvents"]
         assert (event["kind"], event["committee"]["code"]) == ("MILESTONE", cell)
         # Without a token, the same 401 as any request.
-        refused = await http_refused(url)
-        assert refused == 401
-
-
-def http_url(websocket_url: str) -> str:
-    return websocket_url.replace("ws://", "http://")
-
-
-async def http_refused(url: str) -> int:
-    async with httpx.AsyncClient() as http:
-        response = await http.post(
-            http_url(url),
-            json={"query": PROGRESS_EVENTS, "variables": {}},
-            headers={"Accept": "text/event-stream"},
-        )
-        return response.status_code
+        async with event_stream(url, None, PROGRESS_EVENTS) as refused:
+            assert refused.status_code == 401
 
 
 async def test_a_subscriber_that_stops_reading_is_disconnected_and_its_queue_freed(
