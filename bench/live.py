@@ -3,7 +3,7 @@ steady rate, every delivery checked (DESIGN.md, "How a request flows", 6: Live).
 
 Run: .venv/bin/python -m bench.live [--backend sqlite|postgresql|both] [--subscribers 5000]
          [--rate 50] [--seconds 60] [--cells-per-commune 300] [--client-processes 2]
-         [--summary-changes 10] [--seed 2025] [--small]
+         [--summary-changes 10] [--writes-in-flight 16] [--seed 2025] [--small] [--rebuild]
 
 `--small` is a smoke test: 300 subscribers, 10 s of writes, the demo with 5 cells a commune
 (each option given explicitly wins).
@@ -88,7 +88,13 @@ from bench.progress_server import (
     stop_server,
     wait_until_ready,
 )
-from bench.progress_state import BenchDatabase, bench_database, current_term_id, prepare
+from bench.progress_state import (
+    BenchDatabase,
+    bench_database,
+    current_term_id,
+    prepare,
+    reset_database,
+)
 from config import Settings
 from graph.global_ids import GlobalId
 from graph.resolvers.committees import COMMITTEE_TYPE
@@ -134,9 +140,11 @@ CLIENT_QUIET_SECONDS = 1.0
 CLIENT_QUIET_MAX_SECONDS = 30.0
 WRITE_ATTEMPTS = 3
 HTTP_TIMEOUT_SECONDS = 60.0
+# The close code of a subscriber the server found too far behind: resume after the cursor.
+FELL_BEHIND_CLOSE = 4499
 SERVER_LOG_MARKERS = ("Traceback", "ERROR", "WARNING", "Exception")
 
-PROGRESS_EVENTS_DOCUMENT = """subscription { progressEvents {
+PROGRESS_EVENTS_DOCUMENT = """subscription($after: String) { progressEvents(after: $after) {
   cursor kind recordedAt committee { id code } congress { version status milestone } } }"""
 PROGRESS_DOCUMENT = """subscription($committeeId: ID!) { progress(committeeId: $committeeId) {
   term total inProgress congressesHeld overdue } }"""
@@ -254,10 +262,12 @@ def place_subscribers(tree: Tree, count: int, rng: random.Random) -> list[Node]:
 
 
 def placements(levels: Sequence[Node], cells: Sequence[Node]) -> list[Placement]:
-    """Subjects, fields and servers: alternate servers (B first), every SUMMARY_EVERY-th
-    subscriber of a province or commune on the summary."""
+    """Subjects, fields and servers: every SUMMARY_EVERY-th subscriber of a province or
+    commune on the summary, the others on the events; each field's subscribers of each
+    level alternate between the servers (B first)."""
     per_node: Counter[int] = Counter()
     per_level: Counter[str] = Counter()
+    per_field: Counter[tuple[str, str]] = Counter()
     placed: list[Placement] = []
     for index, node in enumerate([*levels, *cells]):
         number = per_node[node.id]
@@ -265,13 +275,16 @@ def placements(levels: Sequence[Node], cells: Sequence[Node]) -> list[Placement]
         position = per_level[node.level]
         per_level[node.level] += 1
         summary = node.level in ("province", "commune") and position % SUMMARY_EVERY == 0
+        kind = (node.level, SUMMARY if summary else EVENTS)
+        server = SERVER_B if per_field[kind] % 2 == 0 else SERVER_A
+        per_field[kind] += 1
         placed.append(
             Placement(
                 index=index,
                 subject=f"{SUBJECT_PREFIX}{node.id}-{number}",
                 node=node,
-                field=SUMMARY if summary else EVENTS,
-                server=SERVER_B if index % 2 == 0 else SERVER_A,
+                field=kind[1],
+                server=server,
             )
         )
     return placed
@@ -360,18 +373,26 @@ class ClientReport:
     initial: dict[int, int] = field(default_factory=dict)
     errors: list[tuple[int, str]] = field(default_factory=list)
     connect_failures: list[tuple[int, str]] = field(default_factory=list)
+    # progressEvents subscribers closed as too far behind (4499) that resumed after their
+    # last cursor, as the close reason tells them to: (subscriber, when)
+    resumed: list[tuple[int, float]] = field(default_factory=list)
     connect_seconds: float = 0.0
 
 
-def subscribe_message(spec: SubscriberSpec) -> str:
+def subscribe_message(spec: SubscriberSpec, after: str | None = None) -> str:
     if spec.field == EVENTS:
-        payload: dict[str, Any] = {"query": PROGRESS_EVENTS_DOCUMENT, "variables": {}}
+        payload: dict[str, Any] = {
+            "query": PROGRESS_EVENTS_DOCUMENT,
+            "variables": {} if after is None else {"after": after},
+        }
     else:
         payload = {"query": PROGRESS_DOCUMENT, "variables": {"committeeId": spec.committee_gid}}
     return json.dumps({"id": "1", "type": "subscribe", "payload": payload})
 
 
-async def open_subscription(spec: SubscriberSpec) -> tuple[ClientConnection, int | None]:
+async def open_subscription(
+    spec: SubscriberSpec, after: str | None = None
+) -> tuple[ClientConnection, int | None]:
     """A signed-in socket with the subscription started; for a summary, its first value
     (`inProgress`), which the server sends at once."""
     socket = await connect(
@@ -395,7 +416,7 @@ async def open_subscription(spec: SubscriberSpec) -> tuple[ClientConnection, int
             ack = json.loads(await socket.recv())
             if ack.get("type") != "connection_ack":
                 raise RuntimeError(f"no connection_ack: {str(ack)[:200]}")
-            await socket.send(subscribe_message(spec))
+            await socket.send(subscribe_message(spec, after))
             if spec.field != SUMMARY:
                 return socket, None
             first = json.loads(await socket.recv())
@@ -438,40 +459,57 @@ class ClientSide:
         self.report.connect_seconds = time.perf_counter() - started
 
     async def _read(self, spec: SubscriberSpec, socket: ClientConnection) -> None:
+        """Receive until stopped; a progressEvents subscriber closed as too far behind
+        resumes after its last cursor, as a client would."""
         report = self.report
-        try:
-            async for raw in socket:
-                received_at = time.time()
-                self.last_received = received_at
-                message = json.loads(raw)
-                kind = message.get("type")
-                if kind == "ping":
-                    await socket.send(json.dumps({"type": "pong"}))
-                    continue
-                payload = message.get("payload") or {}
-                if kind != "next" or payload.get("errors"):
-                    report.errors.append((spec.index, str(raw)[:300]))
-                    continue
-                data = payload["data"]
-                if spec.field == EVENTS:
-                    event = data["progressEvents"]
-                    congress = event.get("congress") or {}
-                    report.events.append(
-                        (
-                            spec.index,
-                            str(event["committee"]["code"]),
-                            int(congress.get("version", -1)),
-                            str(event["recordedAt"]),
-                            received_at,
+        cursor: str | None = None
+        while True:
+            try:
+                async for raw in socket:
+                    received_at = time.time()
+                    self.last_received = received_at
+                    message = json.loads(raw)
+                    kind = message.get("type")
+                    if kind == "ping":
+                        await socket.send(json.dumps({"type": "pong"}))
+                        continue
+                    payload = message.get("payload") or {}
+                    if kind != "next" or payload.get("errors"):
+                        report.errors.append((spec.index, str(raw)[:300]))
+                        continue
+                    data = payload["data"]
+                    if spec.field == EVENTS:
+                        event = data["progressEvents"]
+                        cursor = str(event["cursor"])
+                        congress = event.get("congress") or {}
+                        report.events.append(
+                            (
+                                spec.index,
+                                str(event["committee"]["code"]),
+                                int(congress.get("version", -1)),
+                                str(event["recordedAt"]),
+                                received_at,
+                            )
                         )
-                    )
-                else:
-                    report.summaries.append(
-                        (spec.index, int(data["progress"]["inProgress"]), received_at)
-                    )
-        except ConnectionClosed as closed:
-            if not self.stopping:
+                    else:
+                        report.summaries.append(
+                            (spec.index, int(data["progress"]["inProgress"]), received_at)
+                        )
+                return
+            except ConnectionClosed as closed:
+                if self.stopping:
+                    return
                 report.errors.append((spec.index, f"closed: {closed!r}"[:300]))
+                resumable = closed.rcvd is not None and closed.rcvd.code == FELL_BEHIND_CLOSE
+                if not resumable or spec.field != EVENTS or cursor is None:
+                    return
+            report.resumed.append((spec.index, time.time()))
+            try:
+                socket, _ = await open_subscription(spec, cursor)
+            except Exception as error:
+                report.errors.append((spec.index, f"resuming: {error!r}"[:300]))
+                return
+            self.sockets[spec.index] = socket
 
     async def wait_quiet(self) -> None:
         """Until nothing has come for CLIENT_QUIET_SECONDS (at most CLIENT_QUIET_MAX_SECONDS)."""
@@ -510,7 +548,7 @@ async def _client_process(
 ) -> None:
     side = ClientSide(specs, connect_concurrency)
     await side.open_all()
-    pipe.send(("ready", len(side.sockets), side.report.connect_seconds))
+    pipe.send(("ready", side.report.connect_failures, side.report.connect_seconds))
     await asyncio.to_thread(pipe.recv)  # "stop"
     await side.wait_quiet()
     await side.close_all()
@@ -522,11 +560,13 @@ class ClientProcess:
     process: multiprocessing.process.BaseProcess
     pipe: Connection
 
-    async def ready(self) -> tuple[int, float]:
+    async def ready(self) -> tuple[list[tuple[int, str]], float]:
+        """(subscriptions that failed to open: index and error, seconds to open them all)."""
         message = await asyncio.to_thread(self.pipe.recv)
         if not (isinstance(message, tuple) and message[0] == "ready"):
             raise RuntimeError(f"client process: {message!r}")
-        return int(message[1]), float(message[2])
+        failures: list[tuple[int, str]] = message[1]
+        return failures, float(message[2])
 
     async def stop(self) -> ClientReport:
         self.pipe.send("stop")
@@ -555,6 +595,7 @@ def start_clients(
             target=run_client_process,
             args=(mine, child_end, connect_concurrency),
             name=f"bench-live-clients-{share}",
+            daemon=True,
         )
         process.start()
         started.append(ClientProcess(process, parent_end))
@@ -643,6 +684,7 @@ class Write:
     outcome: str = "unsent"  # ok, or what went wrong
     attempts: int = 0
     seconds: float | None = None  # first attempt to answer
+    late: float = 0.0  # seconds after it was due that it was sent
 
 
 async def send_write(client: httpx.AsyncClient, url: str, token: str, write: Write) -> None:
@@ -687,19 +729,34 @@ async def send_write(client: httpx.AsyncClient, url: str, token: str, write: Wri
         return
 
 
-async def run_writes(server: Server, token: str, cells: Sequence[Node], rate: float) -> list[Write]:
-    """One write every 1/rate s, whatever the answers (open loop), one fresh cell each."""
+async def run_writes(
+    server: Server, token: str, cells: Sequence[Node], rate: float, in_flight: int
+) -> list[Write]:
+    """One write due every 1/rate s, one fresh cell each, whatever the answers (open loop),
+    but at most `in_flight` at once: past that a write waits for an answer and is sent late
+    (`Write.late`). Unbounded, a server that falls behind gets its own backlog resent after
+    each 503, and httpx's pool costs the writer a core once thousands of requests wait."""
     writes = [Write(cell, 0.0) for cell in cells]
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    gate = asyncio.Semaphore(in_flight)
+
+    async def send(write: Write) -> None:
+        try:
+            await send_write(client, server.graphql_url, token, write)
+        finally:
+            gate.release()
+
     async with httpx.AsyncClient(limits=limits, timeout=HTTP_TIMEOUT_SECONDS) as client:
         tasks: list[asyncio.Task[None]] = []
         started = time.perf_counter()
         for number, write in enumerate(writes):
-            delay = started + number / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            due = started + number / rate
+            if due > time.perf_counter():
+                await asyncio.sleep(due - time.perf_counter())
+            await gate.acquire()
+            write.late = max(0.0, time.perf_counter() - due)
             write.sent_at = time.time()
-            tasks.append(asyncio.create_task(send_write(client, server.graphql_url, token, write)))
+            tasks.append(asyncio.create_task(send(write)))
         await asyncio.gather(*tasks)
     return writes
 
@@ -933,6 +990,8 @@ class Options:
     connect_concurrency: int
     summary_changes: int
     seed: int
+    writes_in_flight: int
+    rebuild: bool
 
 
 @dataclass(slots=True)
@@ -965,6 +1024,7 @@ class Figures:
     event_messages: dict[str, int]
     reads_during_writes: float
     stream_errors: list[tuple[int, str]]
+    resumed: list[tuple[int, float]]
     summary_phases: list[SummaryPhase]
     interval_seconds: float
     load_average: float
@@ -974,6 +1034,8 @@ class Figures:
 async def run_backend(backend: str, options: Options) -> Figures:
     database = bench_database(backend, options.cells_per_commune)
     print(f"{backend}: {database.url}", flush=True)
+    if options.rebuild:
+        await reset_database(database)
     preparation = await prepare(database)
     for what, seconds in (
         ("build", preparation.build_seconds),
@@ -1040,8 +1102,12 @@ async def run_backend(backend: str, options: Options) -> Figures:
             rss_before = {name: resident_mib(s) for name, s in servers.items()}
             first_count = max(2, len(specs) // 10)
             clients = start_clients(specs[:first_count], 1, options.connect_concurrency)
-            await clients[0].ready()
-            await wait_for_subscriptions(http, servers, placed[:first_count])
+            failed, _ = await clients[0].ready()
+            report_failures(failed)
+            failed_indices = {index for index, _ in failed}
+            await wait_for_subscriptions(
+                http, servers, [p for p in placed[:first_count] if p.index not in failed_indices]
+            )
             await asyncio.sleep(IDLE_SECONDS)
             rss_first = {name: resident_mib(s) for name, s in servers.items()}
             print(
@@ -1051,13 +1117,16 @@ async def run_backend(backend: str, options: Options) -> Figures:
                 specs[first_count:], options.client_processes, options.connect_concurrency
             )
             clients.extend(rest)
-            connected = 0
             connect_seconds = 0.0
             for client in rest:
-                count, seconds = await client.ready()
-                connected += count
+                failed, seconds = await client.ready()
+                report_failures(failed)
+                failed_indices.update(index for index, _ in failed)
                 connect_seconds = max(connect_seconds, seconds)
-            await wait_for_subscriptions(http, servers, placed)
+            connected = len(placed) - len(failed_indices)
+            await wait_for_subscriptions(
+                http, servers, [p for p in placed if p.index not in failed_indices]
+            )
             idle_cpu_before = server_cpu(servers)
             idle_started = time.perf_counter()
             await asyncio.sleep(IDLE_SECONDS)
@@ -1065,14 +1134,16 @@ async def run_backend(backend: str, options: Options) -> Figures:
             idle_cpu = server_cpu(servers) - idle_cpu_before
             rss_idle = {name: resident_mib(s) for name, s in servers.items()}
             print(
-                f"  all subscribed     {connected:,} more in {connect_seconds:.1f} s, servers {describe_rss(rss_idle)}",
+                f"  all subscribed     {connected:,} open, the rest in {connect_seconds:.1f} s, servers {describe_rss(rss_idle)}",
                 flush=True,
             )
             metrics_before = {name: await scrape(http, s) for name, s in servers.items()}
             cpu_before = {name: cpu_seconds(s.process.pid) for name, s in servers.items()}
             client_cpu_before = sum(client_cpu_seconds(c) for c in clients)
             window_started = time.perf_counter()
-            writes = await run_writes(servers[SERVER_A], writer_token, write_cells, options.rate)
+            writes = await run_writes(
+                servers[SERVER_A], writer_token, write_cells, options.rate, options.writes_in_flight
+            )
             write_seconds = time.perf_counter() - window_started
             confirmed = sum(1 for w in writes if w.outcome == "ok")
             print(
@@ -1167,11 +1238,17 @@ async def run_backend(backend: str, options: Options) -> Figures:
             for name in servers
         ),
         stream_errors=[e for r in reports for e in r.errors],
+        resumed=[e for r in reports for e in r.resumed],
         summary_phases=phases,
         interval_seconds=interval_seconds,
         load_average=load_average,
         log_findings={name: server_log_findings(s) for name, s in servers.items()},
     )
+
+
+def report_failures(failed: Sequence[tuple[int, str]]) -> None:
+    if failed:
+        print(f"  {len(failed)} subscriptions failed to open, e.g. {failed[0][1]}", flush=True)
 
 
 def server_cpu(servers: Mapping[str, Server]) -> float:
@@ -1282,6 +1359,11 @@ def table(figures: Sequence[Figures]) -> list[list[str]]:
     row("writes confirmed / sent", "", lambda f: f"{confirmed(f):,} / {len(f.writes):,}")
     row("write rate achieved", "", lambda f: f"{len(f.writes) / f.write_seconds:.1f}/s")
     row(
+        "writes sent > 100 ms late (in flight at the bound)",
+        "0",
+        lambda f: f"{sum(1 for w in f.writes if w.late > 0.1):,}",
+    )
+    row(
         "write answer p50 / p99 (ms)",
         "",
         lambda f: " / ".join(
@@ -1309,6 +1391,11 @@ def table(figures: Sequence[Figures]) -> list[list[str]]:
         lambda f: f"{f.deliveries.version_mismatch:,}",
     )
     row("stream errors / closes", "0", lambda f: f"{len(f.stream_errors):,}")
+    row(
+        "closed as too far behind, resumed after cursor",
+        "0",
+        lambda f: f"{len(f.resumed):,} ({len({i for i, _ in f.resumed})} subscribers)",
+    )
     row(
         "latency on B (other worker), recordedAt→receipt p50",
         "",
@@ -1501,7 +1588,15 @@ def main() -> None:
     )
     parser.add_argument("--summary-changes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument(
+        "--writes-in-flight", type=int, default=16, help="at most this many writes unanswered"
+    )
     parser.add_argument("--small", action="store_true", help="a quick smoke test")
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild the database first (each run consumes cells whose congress has not started)",
+    )
     arguments = parser.parse_args()
     small = arguments.small
     options = Options(
@@ -1513,6 +1608,8 @@ def main() -> None:
         connect_concurrency=arguments.connect_concurrency,
         summary_changes=arguments.summary_changes,
         seed=arguments.seed,
+        writes_in_flight=arguments.writes_in_flight,
+        rebuild=arguments.rebuild,
     )
     limit = raise_open_files_limit()
     if limit < options.subscribers + 1000:

@@ -25,7 +25,12 @@ from strawberry.types import ExecutionResult
 from config import Settings
 from domain.milestone_writer import MilestoneWriter
 from graph import reports
-from graph.authentication import SESSION_STATE_KEY, VIEWER_STATE_KEY, AuthenticationMiddleware
+from graph.authentication import (
+    EXPIRES_AT_STATE_KEY,
+    SESSION_STATE_KEY,
+    VIEWER_STATE_KEY,
+    AuthenticationMiddleware,
+)
 from graph.context import Context
 from graph.garbage_collection import tune_for_serving
 from graph.graphql_over_http import (
@@ -158,11 +163,13 @@ class CongressGraphQL(GraphQL[Context, None]):
                 terms=self._terms,
                 milestones=self._milestones,
                 live=self._live,
+                streaming=True,
             )
         session: AsyncSession = getattr(request.state, SESSION_STATE_KEY)
-        if is_event_stream(request.scope):
+        streaming = is_event_stream(request.scope)
+        if streaming:
             # A stream lasts as long as its subscriber: give back the connection that
-            # signing in used (a later read in the request takes one again).
+            # signing in used (the subscription borrows its own).
             await session.close()
         return Context(
             settings=self._settings,
@@ -172,6 +179,8 @@ class CongressGraphQL(GraphQL[Context, None]):
             terms=self._terms,
             milestones=self._milestones,
             live=self._live,
+            streaming=streaming,
+            expires_at=getattr(request.state, EXPIRES_AT_STATE_KEY),
         )
 
 

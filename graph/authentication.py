@@ -18,7 +18,7 @@ from graph.request_ids import REQUEST_ID_STATE_KEY
 from permissions.authentication import (
     AuthenticationError,
     RefusalReason,
-    authenticate,
+    authenticate_until,
     record_refusal,
 )
 from permissions.tokens import TokenVerifier
@@ -27,6 +27,8 @@ logger = logging.getLogger("congress.authentication")
 GraphiQLPage = Callable[[Request], Awaitable[Response]]
 SESSION_STATE_KEY = "session"
 VIEWER_STATE_KEY = "viewer"
+# When the request's token expires (epoch seconds): an event stream it opened ends then.
+EXPIRES_AT_STATE_KEY = "token_expires_at"
 REALM = "congress-monitor"
 
 
@@ -65,7 +67,9 @@ class AuthenticationMiddleware:
         headers = Headers(scope=scope)
         async with self._sessions() as session:
             try:
-                viewer = await authenticate(headers.get("authorization"), self._verifier, session)
+                viewer, expires_at = await authenticate_until(
+                    headers.get("authorization"), self._verifier, session
+                )
             except AuthenticationError as error:
                 request_id = scope.get("state", {}).get(REQUEST_ID_STATE_KEY)
                 try:
@@ -82,6 +86,7 @@ class AuthenticationMiddleware:
             state = scope.setdefault("state", {})
             state[SESSION_STATE_KEY] = session
             state[VIEWER_STATE_KEY] = viewer
+            state[EXPIRES_AT_STATE_KEY] = expires_at
             await self._app(scope, receive, send)
 
 

@@ -16,7 +16,7 @@ from graph.term_catalog import TermCatalog
 from permissions.viewer import Viewer
 
 if TYPE_CHECKING:
-    # The writer answers with graph.resolvers.mutations' types, which import this module.
+    # The writer and the live half import modules that import this one.
     from domain.milestone_writer import MilestoneWriter
     from graph.live.service import Live
 
@@ -34,6 +34,10 @@ class Context:
     milestones: MilestoneWriter
     # The worker's live half (graph/live/), for subscriptions.
     live: Live | None = None
+    # A websocket or an event stream: subscriptions only (graph/schema/streams.py).
+    streaming: bool = False
+    # When the token that signed this in expires (epoch seconds): a stream ends then.
+    expires_at: float | None = None
     # Closes the websocket this context belongs to (with a code and a reason); None over
     # HTTP, where ending the response ends the stream.
     disconnect: Callable[[int, str], Awaitable[None]] | None = None

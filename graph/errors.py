@@ -24,6 +24,10 @@ COST_LIMIT = "COST_LIMIT"
 # A user's or a client address's rate limit is spent for now (graph/rate_limits/).
 RATE_LIMITED = "RATE_LIMITED"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+UNAVAILABLE = "UNAVAILABLE"
+# On a live stream: reload (or resume from the last cursor) and subscribe again.
+RESYNC_REQUIRED = "RESYNC_REQUIRED"
 # The HTTP status of a response whose whole request failed with these codes; an unknown
 # code is the server's failure.
 HTTP_STATUS_OF_CODE: dict[str, int] = {
@@ -32,9 +36,9 @@ HTTP_STATUS_OF_CODE: dict[str, int] = {
     BAD_USER_INPUT: 400,
     BAD_REQUEST: 400,
     COST_LIMIT: 400,
-    "UNAUTHENTICATED": 401,
+    UNAUTHENTICATED: 401,
     RATE_LIMITED: 429,
-    "UNAVAILABLE": 503,
+    UNAVAILABLE: 503,
     "OUTCOME_UNKNOWN": 503,
     INTERNAL_SERVER_ERROR: 500,
 }
@@ -67,6 +71,25 @@ class NotFoundError(ClientError):
     """The object does not exist *or is outside the viewer's scope*: the two are never told apart."""
 
     code = "NOT_FOUND"
+
+
+class UnauthenticatedError(ClientError):
+    """Sign in again (a live subscription whose user was deactivated, or whose token expired)."""
+
+    code = UNAUTHENTICATED
+
+
+class UnavailableError(ClientError):
+    """Try again later; nothing was recorded."""
+
+    code = UNAVAILABLE
+
+
+class ResyncRequiredError(ClientError):
+    """A live subscription cannot go on from where it is: reload, or resume from the last
+    cursor, and subscribe again (the message says which)."""
+
+    code = RESYNC_REQUIRED
 
 
 def client_error_code(error: GraphQLError) -> str | None:

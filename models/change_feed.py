@@ -122,9 +122,12 @@ def _append_published(session: Session) -> None:
     session.execute(insert(ChangeFeedEntry), published)
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_published(session: Session, previous_transaction: SessionTransaction) -> None:
-    if not previous_transaction.nested:  # a savepoint's rollback keeps the outer changes
+@event.listens_for(Session, "after_transaction_end")
+def _forget_published(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction ended without its rows (rolled back, or closed): nothing published in
+    it may reach the next one. (No write uses savepoints; one that did would need to drop
+    what it published inside a savepoint rolled back.)"""
+    if transaction.parent is None:
         session.info.pop(_PUBLISHED, None)
 
 

@@ -47,4 +47,4 @@ class StaleVersion(Refusal):
 
 class Contention(Exception):
     """Another writer changed the row between this request's read and its write. Not a
-    refusal: the whole change is run again on fresh reads (graph.resolvers.mutations)."""
+    refusal: the whole change is run again on fresh reads (domain/unit_of_work.py)."""

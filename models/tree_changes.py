@@ -140,7 +140,7 @@ async def move_committee(
         check_expected_version(committee, expected_version)
         return
     await claim_next_version(session, committee, expected_version)
-    old_parent_id = committee.parent_id
+    old_parent_id, old_path = committee.parent_id, committee.path
     await move_subtree(session, committee.id, new_parent.id)
     append_audit(
         session,
@@ -152,7 +152,7 @@ async def move_committee(
         before={"parent": _ref_id(old_parent_id)},
         after={"parent": _ref(new_parent)},
     )
-    _publish_tree_change(session, committee, "move")
+    _publish_tree_change(session, committee, "move", previous_path=old_path)
     await session.flush()
 
 
@@ -201,7 +201,7 @@ async def merge_committees(
             before={"from": _ref(source), "into": _ref(target)},
             after=details,
         )
-    _publish_tree_change(session, source, "merge")
+    _publish_tree_change(session, source, "merge", previous_path=source.path)
     await session.flush()
 
 
@@ -287,15 +287,20 @@ async def _move_assignments(session: AsyncSession, source_id: int, target_id: in
     return len(source_roles)
 
 
-def _publish_tree_change(session: AsyncSession, committee: Committee, action: str) -> None:
-    """Tell every worker the tree changed: paths below may have moved, so live subscribers'
-    scopes are read again."""
+def _publish_tree_change(
+    session: AsyncSession, committee: Committee, action: str, *, previous_path: str | None = None
+) -> None:
+    """Tell every worker the tree changed: live subscribers' access is read again, and after
+    a move or a merge the subscriptions under `previous_path` (where the subtree was) end."""
+    payload: dict[str, object] = {"action": action}
+    if previous_path is not None:
+        payload["previousPath"] = previous_path
     publish(
         session,
         ChangeKind.TREE,
         committee_id=committee.id,
-        committee_path=committee.path,
-        payload={"action": action},
+        committee_path=previous_path or committee.path,
+        payload=payload,
     )
 
 

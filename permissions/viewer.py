@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,8 +71,38 @@ _ACTIVE_USER_WITH_GRANTS = (
 async def load_active_viewer(session: AsyncSession, subject: str) -> Viewer | None:
     """The active user with this identity subject, or None: logging in never creates accounts."""
     rows = (await session.execute(_ACTIVE_USER_WITH_GRANTS, {"subject": subject})).all()
-    if not rows:
-        return None
+    return _viewer_of(subject, rows) if rows else None
+
+
+async def load_active_viewers(session: AsyncSession, subjects: Iterable[str]) -> dict[str, Viewer]:
+    """`load_active_viewer` for many subjects in one statement; the inactive and unknown
+    ones are left out."""
+    wanted = sorted(set(subjects))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(
+            User.subject,
+            User.id,
+            User.display_name,
+            Assignment.committee_id,
+            Committee.path,
+            Assignment.role,
+        )
+        .outerjoin(Assignment, Assignment.user_id == User.id)
+        .outerjoin(Committee, Committee.id == Assignment.committee_id)
+        .where(User.subject.in_(wanted), User.is_active)
+        .order_by(User.subject, Committee.path)
+    )
+    by_subject: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        by_subject.setdefault(row[0], []).append(row[1:])
+    return {subject: _viewer_of(subject, found) for subject, found in by_subject.items()}
+
+
+def _viewer_of(subject: str, rows: Sequence[Any]) -> Viewer:
+    """A viewer from its rows: (user id, name, committee id, path, role) per assignment; a
+    user without any has one row of NULL assignment columns."""
     grants = tuple(
         Grant(committee_id, path, role)
         for _user_id, _name, committee_id, path, role in rows

@@ -17,6 +17,8 @@ from websockets.exceptions import ConnectionClosed
 
 from config import Settings
 from graph.app import create_app
+from graph.live.hub import LiveHub
+from graph.live.service import Live
 from tests.conftest import DemoWorld
 
 # Long enough on a slow machine for a change to travel writer -> feed -> hub -> socket.
@@ -33,16 +35,11 @@ PROGRESS = """subscription($committeeId: ID!) { progress(committeeId: $committee
 
 
 @asynccontextmanager
-async def live_server(
-    world: DemoWorld, *, app_state: dict[str, Any] | None = None, **settings_changes: Any
-) -> AsyncIterator[str]:
+async def live_server(world: DemoWorld, **settings_changes: Any) -> AsyncIterator[str]:
     """The app on its engine, served by uvicorn in this process on a free port; its
-    websocket URL. Live changes travel as in production: feed, wakeup, hub, socket. With
-    `app_state`, the app's state is copied into it (to look at the worker's live half)."""
+    websocket URL. Live changes travel as in production: feed, wakeup, hub, socket."""
     settings: Settings = world.settings.with_(**settings_changes)
     app = create_app(settings, engine=world.engine)
-    if app_state is not None:
-        app_state.update(vars(app.state)["_state"])
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -57,11 +54,33 @@ async def live_server(
             await serving  # raises what stopped it
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"ws://127.0.0.1:{port}/graphql"
+    _live_of[url] = app.state.live
     try:
-        yield f"ws://127.0.0.1:{port}/graphql"
+        yield url
     finally:
+        del _live_of[url]
         server.should_exit = True
         await serving
+
+
+_live_of: dict[str, Live] = {}
+
+
+async def hub_of(url: str) -> LiveHub:
+    """The live hub of the server at `url` (started if no subscriber started it yet)."""
+    return (await _live_of[url].parts()).hub
+
+
+async def listening(url: str, count: int) -> None:
+    """Wait until the server at `url` has `count` listeners on its feed (subscriptions and
+    live summaries that have started listening): a write after this reaches them."""
+    hub = await hub_of(url)
+    for _ in range(round(ARRIVES_WITHIN_SECONDS / 0.02)):
+        if hub.listener_count >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{hub.listener_count} listening, not {count}")
 
 
 @asynccontextmanager

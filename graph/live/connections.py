@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
-from typing import Any
+from typing import Protocol, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -34,11 +34,13 @@ from permissions.authentication import (
     record_refusal,
 )
 from permissions.tokens import TokenVerifier
+from permissions.viewer import Viewer
 
 logger = logging.getLogger("congress.live")
 
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
+TRY_AGAIN_LATER = 1013
 # A close frame's reason is at most 123 bytes.
 _MAX_REASON_BYTES = 123
 
@@ -54,7 +56,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle_connection_init(message)  # strawberry's refusals
             return
         authorization = _authorization(payload) or self._upgrade_authorization()
-        signing_in: ConnectionSignIn = self.view.sign_in  # type: ignore[attr-defined]
+        signing_in = cast("SignsConnectionsIn", self.view).sign_in
         try:
             viewer, expires_at = await signing_in.check(authorization)
         except AuthenticationError as error:
@@ -67,7 +69,14 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             reason = f"Unauthenticated: {error.reason.value.replace('_', ' ')}"
             await self.websocket.close(code=code, reason=reason[:_MAX_REASON_BYTES])
             return
+        except Exception:
+            # The database unreachable, say: the client tries again later.
+            logger.exception("signing a websocket in failed")
+            self.connection_init_received = True
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason="Unavailable: try again later")
+            return
         self.context.viewer = viewer
+        self.context.expires_at = expires_at
         self.context.disconnect = self._disconnect
         self._expiry = asyncio.create_task(self._close_at(expires_at), name="live-token-expiry")
         await super().handle_connection_init(message)
@@ -93,6 +102,12 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         return None if headers is None else headers.get("authorization")
 
 
+class SignsConnectionsIn(Protocol):
+    """The view serving the websocket (graph/app.py CongressGraphQL) holds the sign-in."""
+
+    sign_in: ConnectionSignIn
+
+
 class ConnectionSignIn:
     """What a connection's sign-in needs: the token verifier and a session to read with."""
 
@@ -100,7 +115,7 @@ class ConnectionSignIn:
         self._verifier = verifier
         self._sessions = sessions
 
-    async def check(self, authorization: str | None) -> tuple[Any, float]:
+    async def check(self, authorization: str | None) -> tuple[Viewer, float]:
         async with self._sessions() as session:
             try:
                 return await authenticate_until(authorization, self._verifier, session)

@@ -3,8 +3,8 @@ and pushes each row to the listeners whose subtree roots contain the row's commi
 (DESIGN.md, "How a request flows", 6: Live).
 
 The feed (models/change_feed.py) is the truth. What wakes the hub only says "read now":
-NOTIFY on PostgreSQL or PRAGMA data_version on SQLite (graph/live/wakeups.py), `wake()`
-from this worker's own writer, and a slow safety poll. A lost wakeup delays rows by at
+NOTIFY on PostgreSQL or PRAGMA data_version on SQLite (graph/live/wakeups.py), both
+calling `wake()`, and a slow safety poll. A lost wakeup delays rows by at
 most the safety poll; it never loses one.
 
 Listeners hold no database connection: the hub reads each batch once for all of them, and
@@ -258,7 +258,7 @@ class LiveHub:
         return listener
 
     def wake(self) -> None:
-        """Read the feed now: this worker has just committed a change (or heard of one)."""
+        """Read the feed now: a watcher heard that another connection committed."""
         self._nudge.set()
 
     def watch_all(self, callback: BatchWatcher) -> Callable[[], None]:

@@ -9,7 +9,7 @@ number of subscribers who see it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -37,29 +37,32 @@ class CommitteeNames:
         self._cached: dict[int, CommitteeName] = {}
         self._reading = asyncio.Lock()
 
-    async def of(self, committee_ids: Iterable[int]) -> dict[int, CommitteeName]:
-        wanted = set(committee_ids)
-        missing = wanted - self._cached.keys()
+    async def of(self, committee_ids: Collection[int]) -> dict[int, CommitteeName]:
+        # Taken now: the cache may be emptied while this waits for the read below.
+        found = {i: self._cached[i] for i in committee_ids if i in self._cached}
+        missing = {i for i in committee_ids if i not in found}
         if missing:
             async with self._reading:  # concurrent subscribers wait for one read
-                missing -= self._cached.keys()
+                found.update({i: self._cached[i] for i in missing if i in self._cached})
+                missing -= found.keys()
                 if missing:
-                    await self._read(sorted(missing))
-        return {committee_id: self._cached[committee_id] for committee_id in wanted}
+                    found.update(await self._read(sorted(missing)))
+        return found
 
     def forget_after_tree_changes(self, changes: Sequence[FeedChange]) -> None:
         """The hub's batch watcher: a committee renamed, merged or moved is read afresh."""
         if any(change.kind == ChangeKind.TREE for change in changes):
             self._cached.clear()
 
-    async def _read(self, committee_ids: Sequence[int]) -> None:
-        if len(self._cached) + len(committee_ids) > MAX_CACHED:
-            self._cached.clear()
+    async def _read(self, committee_ids: Sequence[int]) -> dict[int, CommitteeName]:
         async with self._sessions() as session:
             rows = await session.execute(
                 select(Committee.id, Committee.code, Committee.name).where(
                     Committee.id.in_(committee_ids)
                 )
             )
-            for row in rows:
-                self._cached[row.id] = CommitteeName(row.id, row.code, row.name)
+            read = {row.id: CommitteeName(row.id, row.code, row.name) for row in rows}
+        if len(self._cached) + len(read) > MAX_CACHED:
+            self._cached.clear()
+        self._cached.update(read)
+        return read

@@ -8,13 +8,14 @@ connection between messages: each piece of work borrows a session from the pool.
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from config import Settings
 from graph.live import cursors
-from graph.live.access import LiveAccess
+from graph.live.access import RECHECK_SECONDS, LiveAccess
 from graph.live.cursors import FeedCursors
 from graph.live.hub import LiveHub
 from graph.live.names import CommitteeNames
@@ -34,6 +35,7 @@ class LiveParts:
     names: CommitteeNames
     access: LiveAccess
     summaries: SummaryWatches
+    rechecks: asyncio.Task[None]
 
 
 class Live:
@@ -77,9 +79,13 @@ class Live:
         summaries = SummaryWatches(
             hub, self.sessions, self._terms, settings.live_interval_ms / 1000
         )
-        return LiveParts(hub, FeedCursors(key), names, access, summaries)
+        rechecks = asyncio.create_task(access.recheck_every(RECHECK_SECONDS), name="live-access")
+        return LiveParts(hub, FeedCursors(key), names, access, summaries, rechecks)
 
     async def stop(self) -> None:
         if self._parts is not None:
+            self._parts.rechecks.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._parts.rechecks
             await self._parts.hub.stop()
             self._parts = None

@@ -9,16 +9,25 @@ message, no change in timing), and a committee outside the scope that a change m
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from strawberry.types.nodes import SelectedField, Selection
 
 from graph.context import Context, Info
-from graph.errors import ClientError, CostLimitError, NotFoundError
+from graph.errors import (
+    ClientError,
+    CostLimitError,
+    NotFoundError,
+    ResyncRequiredError,
+    UnauthenticatedError,
+    UnavailableError,
+)
 from graph.live.access import AccessEnded
 from graph.live.cursors import InvalidCursor
 from graph.live.hub import FeedChange, FellBehind, HubStopped, ListenerEnded, ResyncRequired
@@ -27,11 +36,13 @@ from graph.observability.metrics import live_messages, live_subscriptions
 from graph.resolvers.committees import committee_argument, term_named
 from graph.schema.progress_summary import SubtreeProgressFigures
 from models.change_feed import ChangeKind
-from permissions.viewer import Viewer
+from permissions.viewer import Viewer, load_active_viewer
 
 if TYPE_CHECKING:
     # The live half is built by the app; importing it here would import the schema back.
     from graph.live.service import Live, LiveParts
+
+Waited = TypeVar("Waited")
 
 # Close code and reason (at most 123 bytes) for a subscriber that stopped reading.
 FELL_BEHIND = 4499
@@ -43,20 +54,6 @@ SUMMARY_FIELD = "progress"
 
 # What `progressEvents` shows; ACCESS and TREE rows are for the workers' bookkeeping.
 PROGRESS_EVENT_KINDS = frozenset(ChangeKind) - {ChangeKind.ACCESS, ChangeKind.TREE}
-
-
-class ResyncRequiredError(ClientError):
-    """The subscriber must reload (or resume from its last cursor) and subscribe again."""
-
-    code = "RESYNC_REQUIRED"
-
-
-class UnavailableError(ClientError):
-    code = "UNAVAILABLE"
-
-
-class UnauthenticatedError(ClientError):
-    code = "UNAUTHENTICATED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +74,15 @@ def live_of(context: Context) -> Live:
 
 
 @asynccontextmanager
-async def borrowed(context: Context) -> AsyncIterator[Context]:
-    """The subscription's context with a session of its own for one piece of work: a
-    connection's context lives as long as the connection and holds no session between
-    messages."""
+async def signed_in_again(context: Context) -> AsyncIterator[Context]:
+    """The subscription's context with a session of its own for the work of starting it,
+    and the viewer read again: a connection signed in hours ago must not start a
+    subscription its user could no longer make (deactivated, a role revoked since)."""
     async with live_of(context).sessions() as session:
-        yield dataclasses.replace(context, session=session)
+        viewer = await load_active_viewer(session, context.viewer.subject)
+        if viewer is None:
+            raise UnauthenticatedError("Your account is no longer active: sign in again.")
+        yield dataclasses.replace(context, session=session, viewer=viewer)
 
 
 async def follow_progress_events(
@@ -93,10 +93,9 @@ async def follow_progress_events(
 ) -> AsyncIterator[LiveChange]:
     live = live_of(context)
     parts = await live.parts()
-    viewer = context.viewer
-    scope = viewer.scope
-    if under is not None:
-        async with borrowed(context) as work:
+    async with signed_in_again(context) as work:
+        viewer, scope = work.viewer, work.viewer.scope
+        if under is not None:
             scope = scope.narrowed_to((await committee_argument(work, under, "under")).path)
     position = None
     if after is not None:
@@ -112,7 +111,7 @@ async def follow_progress_events(
     try:
         while True:
             try:
-                change = await listener.next()
+                change = await _before_expiry(context, listener.next())
             except FellBehind as ended:
                 # Its socket is backed up: a message would wait behind the rest, so the
                 # close frame says it (and the memory its queue held is already free).
@@ -142,19 +141,20 @@ async def follow_progress(
     context = info.context
     live = live_of(context)
     parts = await live.parts()
-    async with borrowed(context) as work:
+    async with signed_in_again(context) as work:
+        viewer = work.viewer
         committee = await committee_argument(work, committee_id, "committeeId")
         term = await term_named(work, term_code)
     if term is None:
         raise NotFoundError("No such term.", argument="term")
-    _check_user_limit(live, parts, context.viewer)
+    _check_user_limit(live, parts, viewer)
     follower = parts.summaries.of(committee, term).join()
-    unwatch = parts.access.watch(context.viewer, (committee.path,), follower.end)
+    unwatch = parts.access.watch(viewer, (committee.path,), follower.end)
     live_subscriptions.inc(SUMMARY_FIELD, "started")
     try:
         while True:
             try:
-                figures = await anext(follower)
+                figures = await _before_expiry(context, anext(follower))
             except ListenerEnded as ended:
                 raise _stream_error(ended) from ended
             live_messages.inc(SUMMARY_FIELD)
@@ -163,6 +163,17 @@ async def follow_progress(
         live_subscriptions.inc(SUMMARY_FIELD, "ended")
         unwatch()
         follower.close()
+
+
+async def _before_expiry(context: Context, waiting: Awaitable[Waited]) -> Waited:
+    """What `waiting` gives, unless the token that opened the stream expires first."""
+    if context.expires_at is None:
+        return await waiting
+    try:
+        async with asyncio.timeout(max(0.0, context.expires_at - time.time())):
+            return await waiting
+    except TimeoutError:
+        raise UnauthenticatedError("Your token expired: sign in again.") from None
 
 
 def _selected_names(info: Info) -> set[str]:
@@ -218,7 +229,7 @@ def _stream_error(ended: ListenerEnded) -> ClientError:
             "`after` set to the last cursor you received."
         )
     if isinstance(ended, AccessEnded):
-        return UnauthenticatedError(str(ended))
+        return ended.as_error()
     if isinstance(ended, HubStopped):
         return UnavailableError(
             "This server is stopping: subscribe again (with `after` set to your last cursor)."

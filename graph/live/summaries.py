@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from graph.live.hub import FeedChange, ListenerEnded, LiveHub
+from graph.live.hub import FeedChange, FellBehind, ListenerEnded, LiveHub
 from graph.observability.metrics import live_summary_reads
 from graph.progress_loaders import ProgressLoaders, SubtreeKey
 from graph.schema.progress_summary import SubtreeProgressFigures
@@ -111,6 +111,24 @@ class SummaryWatch:
             self._task = None
 
     async def _run(self) -> None:
+        """Read, publish, and read again after each change that moves the counters, until
+        the last follower leaves (which cancels this) or the hub stops."""
+        try:
+            while True:
+                await self._follow_feed()
+        except ListenerEnded as ended:
+            self._end_followers(ended)
+        except Exception:
+            logger.exception("live summary of committee %s failed", self.key.committee_id)
+            self._end_followers(ListenerEnded("The live summary stopped; subscribe again."))
+        finally:
+            # A watch whose task ended is never restarted: the next subscriber starts anew.
+            self._watches.forget(self)
+            self._task = None
+
+    async def _follow_feed(self) -> None:
+        """One listener's life: returns when it fell behind (a burst of changes while this
+        waited out the interval), so that a new one starts with a fresh read."""
         interval = self._watches.interval_seconds
         clock = asyncio.get_running_loop()
         listener = self._watches.hub.listen([self._committee_path])
@@ -125,19 +143,21 @@ class SummaryWatch:
                 listener.take_waiting()
                 read_at = clock.time()
                 await self._publish(await self._read())
-        except ListenerEnded as ended:
-            for follower in list(self._followers):
-                follower.end(ended)
-        except Exception:
-            logger.exception("live summary of committee %s failed", self.key.committee_id)
-            for follower in list(self._followers):
-                follower.end(ListenerEnded("The live summary stopped; subscribe again."))
+        except FellBehind:
+            return
         finally:
             listener.close()
 
+    def _end_followers(self, reason: ListenerEnded) -> None:
+        for follower in list(self._followers):
+            follower.end(reason)
+
     def _moves_counters(self, changes: list[FeedChange]) -> bool:
+        # A committee created, closed, moved or merged below changes the totals too.
         return any(
-            change.kind in _CONGRESS_KINDS and change.term_id == self._term.id for change in changes
+            change.kind == ChangeKind.TREE
+            or (change.kind in _CONGRESS_KINDS and change.term_id == self._term.id)
+            for change in changes
         )
 
     async def _read(self) -> SubtreeProgressFigures:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import aclosing
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -13,11 +15,14 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.extensions.query_depth_limiter import create_validator
+from strawberry.schema.schema import StreamResult
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from config import Environment, Settings
-from graph.errors import MaskUnexpectedErrors, log_unexpected_errors
+from graph.errors import ClientError, MaskUnexpectedErrors, log_unexpected_errors
 from graph.observability.metrics import record_graphql_errors
 from graph.planner.executor import PlannedExecutor
 from graph.schema.committee import Committee, Congress
@@ -31,6 +36,7 @@ from graph.schema.node_budget import NodeBudget
 from graph.schema.progress_reports import ProgressQueries
 from graph.schema.progress_root import ProgressMutations
 from graph.schema.query import Query
+from graph.schema.streams import StreamsCarrySubscriptionsOnly
 from graph.schema.user import User
 
 # Each area of the API contributes its root fields; the schema merges them.
@@ -42,12 +48,45 @@ MUTATION_PARTS: tuple[type, ...] = (Mutation, ProgressMutations, DifficultyMutat
 
 
 class CongressSchema(strawberry.Schema):
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        results = await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+        return _client_errors_answered(results)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         log_unexpected_errors(errors, execution_context)
         # The request's outcome in the metrics is "error" when its answer carries errors.
         record_graphql_errors()
+
+
+async def _client_errors_answered(results: StreamResult) -> StreamResult:
+    """A client's mistake that an extension finds before execution (a limit, a query over a
+    websocket) is answered on HTTP; on a stream strawberry would end the operation without
+    a word. Here it is the operation's error, with its code."""
+    try:
+        async with aclosing(results):
+            async for result in results:
+                yield result
+    except ClientError as error:
+        yield PreExecutionError(data=None, errors=[error])
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -60,6 +99,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories, not instances: strawberry builds fresh extensions for every request.
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: IntrospectionAccess(access=settings.introspection),
+        StreamsCarrySubscriptionsOnly,
         # The document's length is judged before it is parsed, its cost before it is
         # validated.
         lambda: OperationLimits(
