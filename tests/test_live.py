@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Role
 from models.change_feed import append_change
 from models.demo import CENTRAL_CODE
-from tests.admin_api import DEACTIVATE_USER, REVOKE_ROLE, committee_gid, mutate, user_gid
+from tests.admin_api import (
+    DEACTIVATE_USER,
+    MOVE_COMMITTEE,
+    REVOKE_ROLE,
+    committee_gid,
+    mutate,
+    user_gid,
+)
 from tests.api import counted_statements
 from tests.conftest import (
     SIBLING_PROVINCE_CODE,
@@ -468,3 +475,31 @@ async def test_an_event_stream_ends_when_its_token_expires(fresh_world: DemoWorl
             body = (await stream.aread()).decode()
     assert "UNAUTHENTICATED" in body
     assert "event: complete" in body
+
+
+async def test_a_move_ends_the_subscriptions_under_the_old_place(fresh_world: DemoWorld) -> None:
+    """A commune moved to another province: a subscription `under` it (or a summary of it)
+    would go on listening where it no longer is; it ends with RESYNC_REQUIRED, and one over
+    the old province as a whole goes on."""
+    admin = demo_user(Role.ADMIN, CENTRAL_CODE)
+    commune = await committee_gid(fresh_world, demo_commune_code())
+    async with (
+        live_server(fresh_world) as url,
+        signed_in(url, fresh_world.client.token_for(admin)) as client,
+    ):
+        await client.subscribe("under", PROGRESS_EVENTS, under=commune)
+        await client.subscribe("summary", PROGRESS, committeeId=commune)
+        await client.subscribe(
+            "province", PROGRESS_EVENTS, under=await committee_gid(fresh_world, PROVINCE)
+        )
+        assert "progress" in await client.next_data("summary")
+        await listening(url, 3)
+        moved = await mutate(
+            fresh_world, admin, MOVE_COMMITTEE,
+            id=commune, newParentId=await committee_gid(fresh_world, SIBLING_PROVINCE_CODE),
+        )  # fmt: skip
+        assert moved["__typename"] == "CommitteePayload", moved
+        for operation_id in ("under", "summary"):
+            errors = await client.errors_of(operation_id)
+            assert errors[0]["extensions"]["code"] == "RESYNC_REQUIRED", errors
+        await client.nothing_arrives(0.5)

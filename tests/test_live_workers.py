@@ -72,6 +72,21 @@ async def record_on(
     assert body["data"]["recordMilestone"]["__typename"] == "CongressPayload", body
 
 
+STARTED_EVENTS = 'congress_live_subscriptions_total{field="progressEvents",event="started"} '
+
+
+async def subscribed_on(http: httpx.AsyncClient, server: Server, count: int) -> None:
+    """Wait until `count` progressEvents subscriptions have started on `server` (its
+    metrics say so): a write after this reaches them."""
+    for _ in range(250):
+        metrics = (await http.get(f"{server.base_url}/metrics")).text
+        started = [line for line in metrics.splitlines() if line.startswith(STARTED_EVENTS)]
+        if started and float(started[0].removeprefix(STARTED_EVENTS)) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{count} subscriptions did not start on {server.base_url}")
+
+
 async def cell_id(http: httpx.AsyncClient, server: Server, token: str) -> str:
     response = await http.post(
         server.graphql_url,
@@ -113,7 +128,7 @@ async def test_a_killed_worker_loses_nothing_its_subscriber_resumes_elsewhere(
             cursor = None
             async with signed_in(websocket_url(doomed), reader_token) as client:
                 await client.subscribe("1", PROGRESS_EVENTS)
-                await asyncio.sleep(0.5)
+                await subscribed_on(http, doomed, 1)
                 await record_on(http, survivor, writer_token, cell, MILESTONES[0])
                 event = (await client.next_data("1"))["progressEvents"]
                 received.append(event["congress"]["milestone"])
