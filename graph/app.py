@@ -109,6 +109,7 @@ class CongressGraphQL(GraphQL[Context, None]):
         self._terms = terms
         self._milestones = milestones
         self._live = live
+        self._unused_session = live.sessions()
         self.sign_in = sign_in
 
     def encode_json(self, data: object) -> str:
@@ -154,10 +155,11 @@ class CongressGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         if isinstance(request, WebSocket):
             # Signed in at connection_init. The connection's operations borrow sessions of
-            # their own (graph/live/subscriptions.py); this one is never connected.
+            # their own (graph/live/subscriptions.py), and it carries no query or mutation
+            # (graph/schema/streams.py): one session, never connected, serves every socket.
             return Context(
                 settings=self._settings,
-                session=self._live.sessions(),
+                session=self._unused_session,
                 viewer=NOBODY,
                 request_id=getattr(request.state, REQUEST_ID_STATE_KEY),
                 terms=self._terms,

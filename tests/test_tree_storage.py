@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from models import Committee
+from models import Committee, Role
 from models.text import search_key
 from models.tree import (
     child_path,
@@ -15,7 +15,8 @@ from models.tree import (
     subtree_condition,
 )
 from permissions.scope import Scope
-from tests.conftest import DemoWorld
+from permissions.viewer import ACTIVE_USER_WITH_GRANTS
+from tests.conftest import DemoWorld, demo_user
 
 
 def test_path_helpers() -> None:
@@ -74,3 +75,26 @@ async def test_subtree_read_is_an_index_range_scan(demo_world: DemoWorld) -> Non
             # SQLite names the unique constraint's index itself (sqlite_autoindex_...).
             assert "INDEX" in plan, plan
             assert "(path>? AND path<?)" in plan, plan
+
+
+async def test_signing_in_finds_each_assignments_path_by_its_committee_key(
+    demo_world: DemoWorld,
+) -> None:
+    """The read every request starts with probes the committee's key for each assignment,
+    never a join that walks the committee table (bench/live.py met a merge join that took
+    5.8 s at a million committees for a user assigned at a high id)."""
+    statement = ACTIVE_USER_WITH_GRANTS.params(subject=demo_user(Role.VIEWER, "T01"))
+    async with demo_world.engine.connect() as connection:
+        compiled = statement.compile(
+            connection.sync_connection, compile_kwargs={"literal_binds": True}
+        )
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SET enable_seqscan = off"))
+            plan = "\n".join(await connection.scalars(text(f"EXPLAIN {compiled}")))
+            assert "Index Scan using pk_committee on committee" in plan, plan
+            assert "Index Cond: (id = assignment.committee_id)" in plan, plan
+            assert "Merge Join" not in plan, plan
+        else:
+            rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+            plan = "\n".join(str(row[-1]) for row in rows)
+            assert "SEARCH committee USING INTEGER PRIMARY KEY" in plan, plan

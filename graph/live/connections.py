@@ -24,7 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+)
 
 from graph.context import Context
 from permissions.authentication import (
@@ -49,6 +52,9 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """strawberry's graphql-transport-ws handler, with sign-in at `connection_init`."""
 
     _expiry: asyncio.Task[None] | None = None
+    # Set once this side closes the socket: what operations still try to send is dropped
+    # (strawberry would log each as a failed task).
+    _closing = False
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload") or {}
@@ -93,8 +99,13 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await self._disconnect(UNAUTHORIZED, "Unauthenticated: token expired")
 
     async def _disconnect(self, code: int, reason: str) -> None:
+        self._closing = True
         with suppress(Exception):  # already closed by the client
             await self.websocket.close(code=code, reason=reason[:_MAX_REASON_BYTES])
+
+    async def send_message(self, message: Message) -> None:
+        if not self._closing:
+            await super().send_message(message)
 
     def _upgrade_authorization(self) -> str | None:
         request = getattr(self.websocket, "ws", None)
