@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from strawberry.types.nodes import SelectedField, Selection
 
 from graph.context import Context, Info
@@ -41,6 +43,8 @@ from permissions.viewer import Viewer, load_active_viewer
 if TYPE_CHECKING:
     # The live half is built by the app; importing it here would import the schema back.
     from graph.live.service import Live, LiveParts
+
+logger = logging.getLogger("congress.live")
 
 Waited = TypeVar("Waited")
 
@@ -73,6 +77,16 @@ def live_of(context: Context) -> Live:
     return context.live
 
 
+async def running_parts(live: Live) -> LiveParts:
+    """The worker's live half, started by the first subscriber; a database that cannot be
+    reached to start it is UNAVAILABLE (try again), not a server error."""
+    try:
+        return await live.parts()
+    except DBAPIError as error:
+        logger.exception("the live half could not start")
+        raise UnavailableError("Live updates are unavailable right now: try again.") from error
+
+
 @asynccontextmanager
 async def signed_in_again(context: Context) -> AsyncIterator[Context]:
     """The subscription's context with a session of its own for the work of starting it,
@@ -92,7 +106,7 @@ async def follow_progress_events(
     kinds: frozenset[ChangeKind] | None,
 ) -> AsyncIterator[LiveChange]:
     live = live_of(context)
-    parts = await live.parts()
+    parts = await running_parts(live)
     async with signed_in_again(context) as work:
         viewer, scope = work.viewer, work.viewer.scope
         if under is not None:
@@ -140,7 +154,7 @@ async def follow_progress(
         )
     context = info.context
     live = live_of(context)
-    parts = await live.parts()
+    parts = await running_parts(live)
     async with signed_in_again(context) as work:
         viewer = work.viewer
         committee = await committee_argument(work, committee_id, "committeeId")
