@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select, text
+from sqlalchemy.sql.expression import ClauseElement
 
 from models import Committee, Role
 from models.text import search_key
@@ -55,26 +56,34 @@ def test_search_key_folds_case_accents_and_d() -> None:
     assert search_key("ĐẢNG ỦY Phường Đống Đa") == "dang uy phuong dong da"
 
 
-async def test_subtree_read_is_an_index_range_scan(demo_world: DemoWorld) -> None:
-    root_path = await demo_world.committee_path("T01")
-    statement = select(Committee.id).where(subtree_condition(Committee.path, root_path))
-    async with demo_world.engine.connect() as connection:
+async def plan_of(world: DemoWorld, statement: ClauseElement) -> tuple[str, str]:
+    """The database's name and its plan for `statement`. PostgreSQL is told not to scan
+    whole tables: the demo's are small enough that a scan may be cheaper, and what these
+    tests check is that an index *can* serve the read."""
+    async with world.engine.connect() as connection:
         compiled = statement.compile(
             connection.sync_connection, compile_kwargs={"literal_binds": True}
         )
         if connection.dialect.name == "postgresql":
-            # The demo table is small enough that a sequential scan may be cheaper; what we
-            # check is that the path index *can* serve the range (it could not under a
-            # linguistic collation).
             await connection.execute(text("SET enable_seqscan = off"))
             plan = "\n".join(await connection.scalars(text(f"EXPLAIN {compiled}")))
-            assert "uq_committee_path" in plan, plan
         else:
             rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
             plan = "\n".join(str(row[-1]) for row in rows)
-            # SQLite names the unique constraint's index itself (sqlite_autoindex_...).
-            assert "INDEX" in plan, plan
-            assert "(path>? AND path<?)" in plan, plan
+        return connection.dialect.name, plan
+
+
+async def test_subtree_read_is_an_index_range_scan(demo_world: DemoWorld) -> None:
+    root_path = await demo_world.committee_path("T01")
+    statement = select(Committee.id).where(subtree_condition(Committee.path, root_path))
+    database, plan = await plan_of(demo_world, statement)
+    if database == "postgresql":
+        # It could not under a linguistic collation.
+        assert "uq_committee_path" in plan, plan
+    else:
+        # SQLite names the unique constraint's index itself (sqlite_autoindex_...).
+        assert "INDEX" in plan, plan
+        assert "(path>? AND path<?)" in plan, plan
 
 
 async def test_signing_in_finds_each_assignments_path_by_its_committee_key(
@@ -84,17 +93,10 @@ async def test_signing_in_finds_each_assignments_path_by_its_committee_key(
     never a join that walks the committee table (bench/live.py met a merge join that took
     5.8 s at a million committees for a user assigned at a high id)."""
     statement = ACTIVE_USER_WITH_GRANTS.params(subject=demo_user(Role.VIEWER, "T01"))
-    async with demo_world.engine.connect() as connection:
-        compiled = statement.compile(
-            connection.sync_connection, compile_kwargs={"literal_binds": True}
-        )
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text("SET enable_seqscan = off"))
-            plan = "\n".join(await connection.scalars(text(f"EXPLAIN {compiled}")))
-            assert "Index Scan using pk_committee on committee" in plan, plan
-            assert "Index Cond: (id = assignment.committee_id)" in plan, plan
-            assert "Merge Join" not in plan, plan
-        else:
-            rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
-            plan = "\n".join(str(row[-1]) for row in rows)
-            assert "SEARCH committee USING INTEGER PRIMARY KEY" in plan, plan
+    database, plan = await plan_of(demo_world, statement)
+    if database == "postgresql":
+        assert "Index Scan using pk_committee on committee" in plan, plan
+        assert "Index Cond: (id = assignment.committee_id)" in plan, plan
+        assert "Merge Join" not in plan, plan
+    else:
+        assert "SEARCH committee USING INTEGER PRIMARY KEY" in plan, plan
