@@ -140,8 +140,9 @@ def append_change(
     term_id: int | None,
     payload: dict[str, Any],
 ) -> ChangeFeedEntry:
-    """Add a feed row to the session's transaction; flush it last, just before the commit
-    (on PostgreSQL the feed's turn is held from the insert to the commit)."""
+    """A feed row added to the session now, taking the feed's turn (PostgreSQL) at its
+    next flush. Writes use `publish`, which appends at the commit; this is for tests that
+    must hold a position open (tests/test_change_feed.py, tests/test_live.py)."""
     entry = ChangeFeedEntry(
         kind=kind,
         committee_id=committee_id,
