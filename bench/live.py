@@ -79,6 +79,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from bench.progress import RECORD_MILESTONE, WRITTEN_MILESTONE
 from bench.progress_server import (
     Server,
     cpu_seconds,
@@ -92,6 +93,7 @@ from bench.progress_state import (
     BenchDatabase,
     bench_database,
     current_term_id,
+    not_started_cells_of,
     prepare,
     reset_database,
 )
@@ -99,7 +101,6 @@ from config import Settings
 from graph.global_ids import GlobalId
 from graph.resolvers.committees import COMMITTEE_TYPE
 from models.accounts import add_user
-from models.congress import Congress, CongressStatus
 from models.database import create_engine
 from models.demo import CENTRAL_CODE, DEMO_PROVINCE_CODE, demo_size
 from models.tree import Committee, CommitteeKind
@@ -125,7 +126,6 @@ SERVER_ENVIRONMENT: Final = {
     "CONGRESS_RATE_LIMITS": "off",
     "CONGRESS_FAILED_AUTH_PER_MINUTE": "0",
 }
-WRITTEN_MILESTONE = "plan_issued"
 SUMMARY_PHASE_SUBSCRIBERS = (1, 100)
 SUMMARY_PHASE_PROVINCE = DEMO_PROVINCE_CODE
 # Each connection's handshake, sign-in and subscription may take this long under load.
@@ -148,10 +148,6 @@ PROGRESS_EVENTS_DOCUMENT = """subscription($after: String) { progressEvents(afte
   cursor kind recordedAt committee { id code } congress { version status milestone } } }"""
 PROGRESS_DOCUMENT = """subscription($committeeId: ID!) { progress(committeeId: $committeeId) {
   term total inProgress congressesHeld overdue } }"""
-RECORD_MILESTONE = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
-  __typename
-  ... on CongressPayload { recordedVersion congress { version status } }
-  ... on MutationError { message } } }"""
 
 
 # --- the database: nodes, users, write targets -------------------------------------------
@@ -322,17 +318,7 @@ async def not_started_cells(
     try:
         async with engine.connect() as connection:
             term_id = await current_term_id(connection)
-            statement = (
-                select(Committee.id, Committee.code, Committee.path)
-                .join(Congress, Congress.committee_id == Committee.id)
-                .where(
-                    Committee.kind == CommitteeKind.CELL,
-                    Committee.closed_at.is_(None),
-                    Congress.term_id == term_id,
-                    Congress.status == CongressStatus.NOT_STARTED,
-                )
-                .order_by(Committee.id)
-            )
+            statement = not_started_cells_of(term_id)
             if under is not None:
                 statement = statement.where(Committee.path.startswith(under))
             rows = (await connection.execute(statement)).all()

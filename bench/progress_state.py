@@ -27,6 +27,7 @@ from sqlalchemy import (
     Date,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     case,
@@ -434,6 +435,22 @@ async def statement_floor_ms(database: BenchDatabase) -> float:
         await engine.dispose()
 
 
+def not_started_cells_of(term_id: int) -> Select[int, str, str]:
+    """Open cells whose congress in the term has not started (id, code, path), in id order:
+    where a write bench records a first milestone that really changes something."""
+    return (
+        select(Committee.id, Committee.code, Committee.path)
+        .join(Congress, Congress.committee_id == Committee.id)
+        .where(
+            Committee.kind == CommitteeKind.CELL,
+            Committee.closed_at.is_(None),
+            Congress.term_id == term_id,
+            Congress.status == CongressStatus.NOT_STARTED,
+        )
+        .order_by(Committee.id)
+    )
+
+
 async def not_started_cells(database: BenchDatabase, count: int, seed: int = 2025) -> list[int]:
     """Ids of `count` cells whose congress has not started, spread over the whole tree (a
     run consumes them: the next run picks others)."""
@@ -441,18 +458,7 @@ async def not_started_cells(database: BenchDatabase, count: int, seed: int = 202
     try:
         async with engine.connect() as connection:
             term_id = await current_term_id(connection)
-            ids = list(
-                await connection.scalars(
-                    select(Committee.id)
-                    .join(Congress, Congress.committee_id == Committee.id)
-                    .where(
-                        Committee.kind == CommitteeKind.CELL,
-                        Committee.closed_at.is_(None),
-                        Congress.term_id == term_id,
-                        Congress.status == CongressStatus.NOT_STARTED,
-                    )
-                )
-            )
+            ids = [row.id for row in await connection.execute(not_started_cells_of(term_id))]
     finally:
         await engine.dispose()
     random.Random(seed).shuffle(ids)

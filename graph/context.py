@@ -36,7 +36,8 @@ class Context:
     live: Live | None = None
     # A websocket or an event stream: subscriptions only (graph/schema/streams.py).
     streaming: bool = False
-    # When the token that signed this in expires (epoch seconds): a stream ends then.
+    # When the token of an event stream expires (epoch seconds): the stream ends then. A
+    # websocket's handler closes the socket itself (graph/live/connections.py).
     expires_at: float | None = None
     # Closes the websocket this context belongs to (with a code and a reason); None over
     # HTTP, where ending the response ends the stream.

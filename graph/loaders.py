@@ -15,12 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from models import Committee, Congress, Difficulty, DifficultyEvent, Role, User
+from models.base import MAX_KEYS_PER_STATEMENT
 from permissions import visible, visible_difficulties
 from permissions.viewer import Grant, Viewer
-
-# One statement binds at most this many keys: SQLite and asyncpg both stop near 32,767
-# bound parameters, and a query may reach 50,000 objects at one level (the node limit).
-MAX_KEYS_PER_STATEMENT = 30_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from functools import cached_property
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from graph.loaders import MAX_KEYS_PER_STATEMENT
 from models import (
     Congress,
     CongressEvent,
@@ -23,6 +22,7 @@ from models import (
     CongressResult,
     Term,
 )
+from models.base import MAX_KEYS_PER_STATEMENT
 from models.congress_progress import local_today
 from models.progress_summary import (
     DUE_SOON_DAYS,

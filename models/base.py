@@ -32,6 +32,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# One statement binds at most this many keys: SQLite and asyncpg both stop near 32,767
+# bound parameters, and a query may reach 50,000 objects at one level (the node limit).
+MAX_KEYS_PER_STATEMENT = 30_000
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -100,15 +100,22 @@ def publish(
     """A change the session's transaction makes, appended to the feed when it commits."""
     sync_session = session.sync_session if isinstance(session, AsyncSession) else session
     sync_session.info.setdefault(_PUBLISHED, []).append(
-        {
-            "kind": kind.value,
-            "committee_id": committee_id,
-            "committee_path": committee_path,
-            "term_id": term_id,
-            "payload": payload,
-            "recorded_at": utc_now(),
-        }
+        _feed_row(kind.value, committee_id, committee_path, term_id, payload)
     )
+
+
+def _feed_row(
+    kind: str, committee_id: int, committee_path: str, term_id: int | None, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """The columns of one feed row (its position is the database's to draw)."""
+    return {
+        "kind": kind,
+        "committee_id": committee_id,
+        "committee_path": committee_path,
+        "term_id": term_id,
+        "payload": payload,
+        "recorded_at": utc_now(),
+    }
 
 
 @event.listens_for(Session, "before_commit")
@@ -143,13 +150,7 @@ def append_change(
     """A feed row added to the session now, taking the feed's turn (PostgreSQL) at its
     next flush. Writes use `publish`, which appends at the commit; this is for tests that
     must hold a position open (tests/test_change_feed.py, tests/test_live.py)."""
-    entry = ChangeFeedEntry(
-        kind=kind,
-        committee_id=committee_id,
-        committee_path=committee_path,
-        term_id=term_id,
-        payload=payload,
-    )
+    entry = ChangeFeedEntry(**_feed_row(kind, committee_id, committee_path, term_id, payload))
     session.add(entry)
     return entry
 

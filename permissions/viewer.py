@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Assignment, Committee, Role, User
+from models.base import MAX_KEYS_PER_STATEMENT
 from models.tree import is_in_subtree
 from permissions.scope import Scope
 
@@ -79,27 +80,26 @@ async def load_active_viewer(session: AsyncSession, subject: str) -> Viewer | No
 
 
 async def load_active_viewers(session: AsyncSession, subjects: Iterable[str]) -> dict[str, Viewer]:
-    """`load_active_viewer` for many subjects in one statement; the inactive and unknown
-    ones are left out."""
+    """`load_active_viewer` for many subjects, in one statement per MAX_KEYS_PER_STATEMENT
+    of them; the inactive and unknown ones are left out."""
     wanted = sorted(set(subjects))
-    if not wanted:
-        return {}
-    rows = await session.execute(
-        select(
-            User.subject,
-            User.id,
-            User.display_name,
-            Assignment.committee_id,
-            _ASSIGNMENT_PATH,
-            Assignment.role,
-        )
-        .outerjoin(Assignment, Assignment.user_id == User.id)
-        .where(User.subject.in_(wanted), User.is_active)
-        .order_by(User.subject, _ASSIGNMENT_PATH)
-    )
     by_subject: dict[str, list[tuple[Any, ...]]] = {}
-    for row in rows:
-        by_subject.setdefault(row[0], []).append(row[1:])
+    for start in range(0, len(wanted), MAX_KEYS_PER_STATEMENT):
+        rows = await session.execute(
+            select(
+                User.subject,
+                User.id,
+                User.display_name,
+                Assignment.committee_id,
+                _ASSIGNMENT_PATH,
+                Assignment.role,
+            )
+            .outerjoin(Assignment, Assignment.user_id == User.id)
+            .where(User.subject.in_(wanted[start : start + MAX_KEYS_PER_STATEMENT]), User.is_active)
+            .order_by(User.subject, _ASSIGNMENT_PATH)
+        )
+        for row in rows:
+            by_subject.setdefault(row[0], []).append(row[1:])
     return {subject: _viewer_of(subject, found) for subject, found in by_subject.items()}
 
 

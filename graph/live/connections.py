@@ -82,7 +82,6 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=TRY_AGAIN_LATER, reason="Unavailable: try again later")
             return
         self.context.viewer = viewer
-        self.context.expires_at = expires_at
         self.context.disconnect = self._disconnect
         self._expiry = asyncio.create_task(self._close_at(expires_at), name="live-token-expiry")
         await super().handle_connection_init(message)

@@ -56,9 +56,6 @@ FELL_BEHIND_REASON = "Too far behind: subscribe again with `after` set to your l
 EVENTS_FIELD = "progressEvents"
 SUMMARY_FIELD = "progress"
 
-# What `progressEvents` shows; ACCESS and TREE rows are for the workers' bookkeeping.
-PROGRESS_EVENT_KINDS = frozenset(ChangeKind) - {ChangeKind.ACCESS, ChangeKind.TREE}
-
 
 @dataclass(frozen=True, slots=True)
 class LiveChange:
@@ -103,8 +100,9 @@ async def follow_progress_events(
     context: Context,
     under: str | None,
     after: str | None,
-    kinds: frozenset[ChangeKind] | None,
+    kinds: frozenset[ChangeKind],
 ) -> AsyncIterator[LiveChange]:
+    """The changes of `kinds` in the viewer's scope (or under `under`)."""
     live = live_of(context)
     parts = await running_parts(live)
     async with signed_in_again(context) as work:
@@ -118,7 +116,6 @@ async def follow_progress_events(
         except InvalidCursor as error:
             raise ClientError(str(error), argument="after") from error
     _check_user_limit(live, parts, viewer)
-    wanted = PROGRESS_EVENT_KINDS if kinds is None else kinds & PROGRESS_EVENT_KINDS
     listener = parts.hub.listen(scope.root_paths, after=position)
     unwatch = parts.access.watch(viewer, listener.roots, listener.end)
     live_subscriptions.inc(EVENTS_FIELD, "started")
@@ -134,7 +131,7 @@ async def follow_progress_events(
                 raise _stream_error(ended) from ended
             except ListenerEnded as ended:
                 raise _stream_error(ended) from ended
-            if change.kind not in wanted:
+            if change.kind not in kinds:
                 continue
             live_messages.inc(EVENTS_FIELD)
             yield await _shown(parts, viewer, change)

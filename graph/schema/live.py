@@ -132,7 +132,9 @@ class Subscription:
         after: str | None = None,
         kinds: list[ProgressEventKind] | None = None,
     ) -> AsyncGenerator[ProgressEvent, None]:
-        wanted = None if kinds is None else frozenset(ChangeKind(kind.value) for kind in kinds)
+        # The enum is what officials follow; the feed's other kinds are the workers' own.
+        shown = ProgressEventKind if kinds is None else kinds
+        wanted = frozenset(ChangeKind(kind.value) for kind in shown)
         async for change in follow_progress_events(info.context, under, after, wanted):
             yield ProgressEvent.of(change)
 
