@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -39,9 +38,6 @@ class Context:
     # When the token of an event stream expires (epoch seconds): the stream ends then. A
     # websocket's handler closes the socket itself (graph/live/connections.py).
     expires_at: float | None = None
-    # Closes the websocket this context belongs to (with a code and a reason); None over
-    # HTTP, where ending the response ends the stream.
-    disconnect: Callable[[int, str], Awaitable[None]] | None = None
     loaders: Loaders = field(init=False)
     progress: ProgressLoaders = field(init=False)
 

@@ -17,19 +17,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from contextlib import suppress
-from typing import Protocol, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, cast
 
+import strawberry
+from graphql.execution import Executor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
 )
 
+from config import Settings
 from graph.context import Context
+from graph.live.delivery import (
+    Outbox,
+    Pushed,
+    PushedEvents,
+    PushedSummaries,
+    RenderGroup,
+    ending_messages,
+)
+from graph.live.handover import push_through
+from graph.live.hub import FellBehind, ListenerEnded
+from graph.live.subscriptions import EventsFollowed, LiveChange, SummaryFollowed
 from permissions.authentication import (
     AuthenticationError,
     RefusalReason,
@@ -39,22 +57,34 @@ from permissions.authentication import (
 from permissions.tokens import TokenVerifier
 from permissions.viewer import Viewer
 
+if TYPE_CHECKING:
+    from graph.live.service import LiveParts
+
 logger = logging.getLogger("congress.live")
 
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 TRY_AGAIN_LATER = 1013
+# Close code and reason for a subscriber that stopped reading.
+FELL_BEHIND = 4499
+FELL_BEHIND_REASON = "Too far behind: subscribe again with `after` set to your last cursor."
 # A close frame's reason is at most 123 bytes.
 _MAX_REASON_BYTES = 123
 
 
 class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """strawberry's graphql-transport-ws handler, with sign-in at `connection_init`."""
+    """strawberry's graphql-transport-ws handler, with sign-in at `connection_init`, and
+    subscriptions pushed (graph/live/delivery.py): strawberry starts each operation in a
+    task; a subscription that started is handed to this connection and its task ends."""
 
     _expiry: asyncio.Task[None] | None = None
     # Set once this side closes the socket: what operations still try to send is dropped
     # (strawberry would log each as a failed task).
     _closing = False
+    # Made by the first subscription pushed.
+    _outbox: Outbox | None = None
+    _pushed: dict[str, Pushed] | None = None
+    _closer: asyncio.Task[None] | None = None
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload") or {}
@@ -82,16 +112,101 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=TRY_AGAIN_LATER, reason="Unavailable: try again later")
             return
         self.context.viewer = viewer
-        self.context.disconnect = self._disconnect
         self._expiry = asyncio.create_task(self._close_at(expires_at), name="live-token-expiry")
         await super().handle_connection_init(message)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # The operation's own task: its resolver finds here where to hand its subscription.
+        push_through(_OperationOnSocket(self, operation))
+        await super().run_operation(operation)
+
+    def take_over(self, operation: Operation[Context, None], pushed_as: PushedAs) -> None:
+        """Push the subscription that `operation` started from now on."""
+        parts = self._running_parts()
+        schema = cast("strawberry.Schema", self.schema)
+        group = parts.pusher.group_for(
+            # strawberry keeps graphql-core's schema as `_schema`, with no public name.
+            schema._schema,
+            schema.execution_context_class or Executor,
+            operation.query,
+            operation.operation_name,
+            operation.variables,
+        )
+        if self._outbox is None:
+            socket = cast("ASGIWebSocketAdapter", self.websocket).ws
+            self._outbox = Outbox(
+                socket.send_text, self._settings().live_queue_limit, self._fell_behind
+            )
+        pushed = pushed_as(operation.id, group, self._outbox, self._pushed_ended)
+        # strawberry would send `complete` when the resolver returns: it goes on here.
+        operation.completed = True
+        if self._pushed is None:
+            self._pushed = {}
+        self._pushed[operation.id] = pushed
+        pushed.listen(parts.pusher.ready)
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        """The client's `complete` (or strawberry's end of an operation)."""
+        pushed = None if self._pushed is None else self._pushed.pop(operation_id, None)
+        if pushed is None:
+            await super().cleanup_operation(operation_id)
+            return
+        self.operations.pop(operation_id, None)
+        self._stop_pushing(pushed)
 
     async def shutdown(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
             with suppress(asyncio.CancelledError):
                 await self._expiry
+        self._end_pushed()
         await super().shutdown()
+
+    def _pushed_ended(self, pushed: Pushed, ended: ListenerEnded | None) -> None:
+        """The pusher saw `pushed` end from the server's side: tell its subscriber why."""
+        if self._pushed is None or self._pushed.get(pushed.operation_id) is not pushed:
+            return
+        del self._pushed[pushed.operation_id]
+        self.operations.pop(pushed.operation_id, None)
+        self._stop_pushing(pushed)
+        if isinstance(ended, FellBehind):
+            self._fell_behind()
+            return
+        for message in ending_messages(pushed.operation_id, ended):
+            pushed.outbox.put(message)
+
+    def _fell_behind(self) -> None:
+        """Its socket is backed up: a message would wait behind the rest, so the close
+        frame says it (and the memory its subscriptions held is freed now)."""
+        self._end_pushed()
+        if not self._closing:
+            self._closing = True
+            self._closer = asyncio.create_task(
+                self._disconnect(FELL_BEHIND, FELL_BEHIND_REASON), name="live-fell-behind"
+            )
+
+    def _end_pushed(self) -> None:
+        pushed_ones = [] if self._pushed is None else list(self._pushed.values())
+        self._pushed = None
+        for pushed in pushed_ones:
+            self.operations.pop(pushed.operation_id, None)
+            self._stop_pushing(pushed)
+        if self._outbox is not None:
+            self._outbox.close()
+
+    def _stop_pushing(self, pushed: Pushed) -> None:
+        pushed.finish()
+        self._running_parts().pusher.leave(pushed)
+
+    def _running_parts(self) -> LiveParts:
+        live = self.context.live
+        parts = None if live is None else live.running
+        if parts is None:
+            raise RuntimeError("a subscription was pushed without a running live half")
+        return parts
+
+    def _settings(self) -> Settings:
+        return self.context.settings
 
     async def _close_at(self, expires_at: float) -> None:
         await asyncio.sleep(max(0.0, expires_at - time.time()))
@@ -110,6 +225,35 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         request = getattr(self.websocket, "ws", None)
         headers = getattr(request, "headers", None)
         return None if headers is None else headers.get("authorization")
+
+
+PushedAs = Callable[
+    [str, RenderGroup, Outbox, Callable[[Pushed, ListenerEnded | None], None]], Pushed
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _OperationOnSocket:
+    """Where a subscription started by `operation` is handed (graph/live/delivery.py)."""
+
+    handler: SignedInTransportWSHandler
+    operation: Operation[Context, None]
+
+    def push_events(self, followed: EventsFollowed, shown: Callable[[LiveChange], object]) -> None:
+        self.handler.take_over(
+            self.operation,
+            lambda operation_id, group, outbox, done: PushedEvents(
+                followed, shown, operation_id, group, outbox, done
+            ),
+        )
+
+    def push_summaries(self, followed: SummaryFollowed) -> None:
+        self.handler.take_over(
+            self.operation,
+            lambda operation_id, group, outbox, done: PushedSummaries(
+                followed, operation_id, group, outbox, done
+            ),
+        )
 
 
 class SignsConnectionsIn(Protocol):

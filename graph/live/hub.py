@@ -83,7 +83,21 @@ class HubStopped(ListenerEnded):
 
 class Listener:
     """One subscriber's rows under `roots`: those after its cursor first (replayed from the
-    database), then live ones, each once, in feed order. One consumer calls `next()`."""
+    database), then live ones, each once, in feed order. One consumer calls `next()`, or is
+    told through `on_ready` and takes them with `take_waiting()`."""
+
+    __slots__ = (
+        "_arrived",
+        "_ended",
+        "_hub",
+        "_queue",
+        "_replay_after",
+        "_replay_through",
+        "_replayed",
+        "_seen_through",
+        "on_ready",
+        "roots",
+    )
 
     def __init__(
         self, hub: LiveHub, roots: tuple[str, ...], after: int | None, position: int
@@ -98,24 +112,36 @@ class Listener:
         self._seen_through = position if after is None else max(after, position)
         self._replayed: deque[FeedChange] = deque()
         self._queue: deque[FeedChange] = deque()
-        self._arrived = asyncio.Event()
+        # Made by the first wait: a consumer told through `on_ready` never waits.
+        self._arrived: asyncio.Event | None = None
         self._ended: ListenerEnded | None = None
+        # Called when rows arrive or the listener ends, for a consumer that is told rather
+        # than waits in next() (graph/live/delivery.py).
+        self.on_ready: Callable[[], None] | None = None
+
+    @property
+    def ended(self) -> ListenerEnded | None:
+        return self._ended
+
+    async def replay(self) -> None:
+        """Read the rows after the cursor, if not read yet: `next()` does it first; a
+        consumer that uses `take_waiting()` calls this before."""
+        if self._replay_after is None or self._ended is not None:
+            return
+        try:
+            replayed = await self._hub._replay(self.roots, self._replay_after, self._replay_through)
+        except ResyncRequired as error:
+            self.end(error)
+        else:
+            # Only now: a failed read is tried again by the next call, not skipped.
+            self._replay_after = None
+            if self._ended is None:  # closed or stopped during the read
+                self._replayed.extend(replayed)
 
     async def next(self) -> FeedChange:
         """The next row; raises a `ListenerEnded` (ResyncRequired, FellBehind, HubStopped)
         once the listener can deliver nothing more."""
-        if self._replay_after is not None and self._ended is None:
-            try:
-                replayed = await self._hub._replay(
-                    self.roots, self._replay_after, self._replay_through
-                )
-            except ResyncRequired as error:
-                self.end(error)
-            else:
-                # Only now: a failed read is tried again by the next call, not skipped.
-                self._replay_after = None
-                if self._ended is None:  # closed or stopped during the read
-                    self._replayed.extend(replayed)
+        await self.replay()
         while True:
             if self._ended is not None:
                 raise self._ended
@@ -123,6 +149,8 @@ class Listener:
                 return self._replayed.popleft()
             if self._queue:
                 return self._queue.popleft()
+            if self._arrived is None:
+                self._arrived = asyncio.Event()
             self._arrived.clear()
             await self._arrived.wait()
 
@@ -144,7 +172,7 @@ class Listener:
         self._queue.clear()
         self._replayed.clear()
         self._hub._unregister(self)
-        self._arrived.set()  # a consumer waiting in next() raises instead of hanging
+        self._tell()
 
     def close(self) -> None:
         """Unregister and free the queue; idempotent."""
@@ -157,7 +185,13 @@ class Listener:
             self.end(FellBehind(f"more than {self._hub.queue_limit} changes waiting"))
             return
         self._queue.append(change)
-        self._arrived.set()
+        self._tell()
+
+    def _tell(self) -> None:
+        if self._arrived is not None:
+            self._arrived.set()  # a consumer waiting in next() wakes (and raises if ended)
+        if self.on_ready is not None:
+            self.on_ready()
 
     async def __aenter__(self) -> Listener:
         return self

@@ -17,6 +17,7 @@ from config import Settings
 from graph.live import cursors
 from graph.live.access import RECHECK_SECONDS, LiveAccess
 from graph.live.cursors import FeedCursors
+from graph.live.delivery import Pusher
 from graph.live.hub import LiveHub
 from graph.live.names import CommitteeNames
 from graph.live.summaries import SummaryWatches
@@ -35,6 +36,7 @@ class LiveParts:
     names: CommitteeNames
     access: LiveAccess
     summaries: SummaryWatches
+    pusher: Pusher
     rechecks: asyncio.Task[None]
 
 
@@ -52,6 +54,11 @@ class Live:
         self._terms = terms
         self._parts: LiveParts | None = None
         self._starting = asyncio.Lock()
+
+    @property
+    def running(self) -> LiveParts | None:
+        """The parts, if a subscriber started them."""
+        return self._parts
 
     async def parts(self) -> LiveParts:
         """The running parts, started by the first subscriber to ask."""
@@ -79,8 +86,11 @@ class Live:
         summaries = SummaryWatches(
             hub, self.sessions, self._terms, settings.live_interval_ms / 1000
         )
+        feed_cursors = FeedCursors(key)
+        pusher = Pusher(names, feed_cursors)
+        pusher.start()
         rechecks = asyncio.create_task(access.recheck_every(RECHECK_SECONDS), name="live-access")
-        return LiveParts(hub, FeedCursors(key), names, access, summaries, rechecks)
+        return LiveParts(hub, feed_cursors, names, access, summaries, pusher, rechecks)
 
     async def stop(self) -> None:
         if self._parts is not None:
@@ -88,4 +98,6 @@ class Live:
             with suppress(asyncio.CancelledError):
                 await self._parts.rechecks
             await self._parts.hub.stop()
+            # After the hub: the subscriptions it ended are told why.
+            await self._parts.pusher.drain_and_stop()
             self._parts = None

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -31,26 +31,31 @@ from graph.errors import (
     UnavailableError,
 )
 from graph.live.access import AccessEnded
-from graph.live.cursors import InvalidCursor
-from graph.live.hub import FeedChange, FellBehind, HubStopped, ListenerEnded, ResyncRequired
+from graph.live.cursors import FeedCursors, InvalidCursor
+from graph.live.hub import (
+    FeedChange,
+    FellBehind,
+    HubStopped,
+    Listener,
+    ListenerEnded,
+    ResyncRequired,
+)
 from graph.live.names import CommitteeName
 from graph.observability.metrics import live_messages, live_subscriptions
 from graph.resolvers.committees import committee_argument, term_named
-from graph.schema.progress_summary import SubtreeProgressFigures
 from models.change_feed import ChangeKind
+from permissions.scope import Scope
 from permissions.viewer import Viewer, load_active_viewer
 
 if TYPE_CHECKING:
     # The live half is built by the app; importing it here would import the schema back.
     from graph.live.service import Live, LiveParts
+    from graph.live.summaries import SummaryFollower
+    from graph.schema.progress_summary import SubtreeProgressFigures
 
 logger = logging.getLogger("congress.live")
 
 Waited = TypeVar("Waited")
-
-# Close code and reason (at most 123 bytes) for a subscriber that stopped reading.
-FELL_BEHIND = 4499
-FELL_BEHIND_REASON = "Too far behind: subscribe again with `after` set to your last cursor."
 
 # The subscription fields, as the metrics name them.
 EVENTS_FIELD = "progressEvents"
@@ -96,13 +101,47 @@ async def signed_in_again(context: Context) -> AsyncIterator[Context]:
         yield dataclasses.replace(context, session=session, viewer=viewer)
 
 
-async def follow_progress_events(
+@dataclass(eq=False, slots=True)
+class EventsFollowed:
+    """A started `progressEvents`: its listener on the feed, registered with the access
+    check. Its changes are pulled (`changes_for`, an event stream) or pushed
+    (graph/live/delivery.py, a websocket); `finish` ends it either way."""
+
+    parts: LiveParts
+    viewer: Viewer
+    kinds: frozenset[ChangeKind]
+    listener: Listener
+    unwatch: Callable[[], None]
+
+    def finish(self) -> None:
+        live_subscriptions.inc(EVENTS_FIELD, "ended")
+        self.unwatch()
+        self.listener.close()
+
+
+@dataclass(eq=False, slots=True)
+class SummaryFollowed:
+    """A started `progress`: a follower of the shared summary, registered with the access
+    check; pulled or pushed as `EventsFollowed`."""
+
+    parts: LiveParts
+    follower: SummaryFollower
+    unwatch: Callable[[], None]
+
+    def finish(self) -> None:
+        live_subscriptions.inc(SUMMARY_FIELD, "ended")
+        self.unwatch()
+        self.follower.close()
+
+
+async def start_progress_events(
     context: Context,
     under: str | None,
     after: str | None,
     kinds: frozenset[ChangeKind],
-) -> AsyncIterator[LiveChange]:
-    """The changes of `kinds` in the viewer's scope (or under `under`)."""
+) -> EventsFollowed:
+    """Listen to the changes of `kinds` in the viewer's scope (or under `under`), after the
+    cursor `after` if given; a client's mistake is raised before anything is registered."""
     live = live_of(context)
     parts = await running_parts(live)
     async with signed_in_again(context) as work:
@@ -117,33 +156,35 @@ async def follow_progress_events(
             raise ClientError(str(error), argument="after") from error
     _check_user_limit(live, parts, viewer)
     listener = parts.hub.listen(scope.root_paths, after=position)
+    try:
+        await listener.replay()
+    except BaseException:
+        listener.close()
+        raise
     unwatch = parts.access.watch(viewer, listener.roots, listener.end)
     live_subscriptions.inc(EVENTS_FIELD, "started")
+    return EventsFollowed(parts, viewer, kinds, listener, unwatch)
+
+
+async def changes_for(context: Context, followed: EventsFollowed) -> AsyncIterator[LiveChange]:
+    """The changes of a started `progressEvents`, one by one, as they come (an event
+    stream's; a websocket's are pushed)."""
     try:
         while True:
             try:
-                change = await _before_expiry(context, listener.next())
-            except FellBehind as ended:
-                # Its socket is backed up: a message would wait behind the rest, so the
-                # close frame says it (and the memory its queue held is already free).
-                if context.disconnect is not None:
-                    await context.disconnect(FELL_BEHIND, FELL_BEHIND_REASON)
-                raise _stream_error(ended) from ended
+                change = await _before_expiry(context, followed.listener.next())
             except ListenerEnded as ended:
-                raise _stream_error(ended) from ended
-            if change.kind not in kinds:
+                raise stream_error(ended) from ended
+            if change.kind not in followed.kinds:
                 continue
             live_messages.inc(EVENTS_FIELD)
-            yield await _shown(parts, viewer, change)
+            yield await _shown(followed.parts, followed.viewer, change)
     finally:
-        live_subscriptions.inc(EVENTS_FIELD, "ended")
-        unwatch()
-        listener.close()
+        followed.finish()
 
 
-async def follow_progress(
-    info: Info, committee_id: str, term_code: str | None
-) -> AsyncIterator[SubtreeProgressFigures]:
+async def start_progress(info: Info, committee_id: str, term_code: str | None) -> SummaryFollowed:
+    """Follow the live summary of the committee for the term (the current one if none)."""
     if "timeline" in _selected_names(info):
         raise ClientError(
             "`timeline` is not live: query `committee { progress { timeline } }` instead.",
@@ -162,18 +203,23 @@ async def follow_progress(
     follower = parts.summaries.of(committee, term).join()
     unwatch = parts.access.watch(viewer, (committee.path,), follower.end)
     live_subscriptions.inc(SUMMARY_FIELD, "started")
+    return SummaryFollowed(parts, follower, unwatch)
+
+
+async def summaries_for(
+    context: Context, followed: SummaryFollowed
+) -> AsyncIterator[SubtreeProgressFigures]:
+    """The summaries of a started `progress`, as they change (an event stream's)."""
     try:
         while True:
             try:
-                figures = await _before_expiry(context, anext(follower))
+                figures = await _before_expiry(context, anext(followed.follower))
             except ListenerEnded as ended:
-                raise _stream_error(ended) from ended
+                raise stream_error(ended) from ended
             live_messages.inc(SUMMARY_FIELD)
             yield figures
     finally:
-        live_subscriptions.inc(SUMMARY_FIELD, "ended")
-        unwatch()
-        follower.close()
+        followed.finish()
 
 
 async def _before_expiry(context: Context, waiting: Awaitable[Waited]) -> Waited:
@@ -212,23 +258,40 @@ def _check_user_limit(live: Live, parts: LiveParts, viewer: Viewer) -> None:
 
 
 async def _shown(parts: LiveParts, viewer: Viewer, change: FeedChange) -> LiveChange:
+    names = await parts.names.of(committees_named(change, viewer.scope))
+    return shown_as(change, viewer.scope, names, parts.cursors)
+
+
+def handling_committee_seen(change: FeedChange, scope: Scope) -> int | None:
+    """The level handling the change's difficulty, if `scope` sees it. The whole scope,
+    not `under`: a level above `under` that the viewer sees is shown."""
     handling_path = change.payload.get("handlingCommitteePath")
-    # The whole scope, not `under`: a level above `under` that the viewer sees is shown.
-    handling_id: int | None = None
-    if handling_path is not None and viewer.scope.contains(str(handling_path)):
-        handling_id = int(change.payload["handlingCommitteeId"])
-    names = await parts.names.of(
-        [change.committee_id] if handling_id is None else [change.committee_id, handling_id]
-    )
+    if handling_path is None or not scope.contains(str(handling_path)):
+        return None
+    return int(change.payload["handlingCommitteeId"])
+
+
+def committees_named(change: FeedChange, scope: Scope) -> list[int]:
+    """The committees whose names showing `change` to `scope` takes."""
+    handling_id = handling_committee_seen(change, scope)
+    return [change.committee_id] if handling_id is None else [change.committee_id, handling_id]
+
+
+def shown_as(
+    change: FeedChange, scope: Scope, names: Mapping[int, CommitteeName], cursors: FeedCursors
+) -> LiveChange:
+    """`change` as `scope` sees it, the names it takes already read."""
+    handling_id = handling_committee_seen(change, scope)
     return LiveChange(
         feed=change,
-        cursor=parts.cursors.seal(change.position),
+        cursor=cursors.seal(change.position),
         committee=names[change.committee_id],
         handled_at=None if handling_id is None else names[handling_id],
     )
 
 
-def _stream_error(ended: ListenerEnded) -> ClientError:
+def stream_error(ended: ListenerEnded) -> ClientError:
+    """What a subscriber is told when its subscription ends from the server's side."""
     if isinstance(ended, ResyncRequired):
         return ResyncRequiredError(
             "More changes happened since your cursor than can be replayed: reload, then "

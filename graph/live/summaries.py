@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,39 +44,61 @@ class WatchKey:
 
 
 class SummaryFollower:
-    """One subscriber's summaries: the newest only, so a slow reader skips to the latest."""
+    """One subscriber's summaries: the newest only, so a slow reader skips to the latest.
+    Its consumer waits in `anext()`, or is told through `on_ready` and calls `take_newest()`."""
+
+    __slots__ = ("_changed", "_ended", "_newest", "_watch", "on_ready")
 
     def __init__(self, watch: SummaryWatch) -> None:
         self._watch = watch
         self._newest: SubtreeProgressFigures | None = None
         self._ended: ListenerEnded | None = None
-        self._changed = asyncio.Event()
+        # Made by the first wait: a consumer told through `on_ready` never waits.
+        self._changed: asyncio.Event | None = None
+        self.on_ready: Callable[[], None] | None = None
+
+    @property
+    def ended(self) -> ListenerEnded | None:
+        return self._ended
 
     def offer(self, figures: SubtreeProgressFigures) -> None:
         self._newest = figures
-        self._changed.set()
+        self._tell()
 
     def end(self, reason: ListenerEnded) -> None:
         """No more summaries: the next wait raises `reason`."""
         if self._ended is None:
             self._ended = reason
-        self._changed.set()
+        self._tell()
+
+    def take_newest(self) -> SubtreeProgressFigures | None:
+        """The summary not yet taken, if any."""
+        newest, self._newest = self._newest, None
+        return newest
 
     def __aiter__(self) -> SummaryFollower:
         return self
 
     async def __anext__(self) -> SubtreeProgressFigures:
         while True:
-            await self._changed.wait()
-            self._changed.clear()
             if self._ended is not None:
                 raise self._ended
-            if self._newest is not None:
-                newest, self._newest = self._newest, None
+            newest = self.take_newest()
+            if newest is not None:
                 return newest
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            self._changed.clear()
+            await self._changed.wait()
 
     def close(self) -> None:
         self._watch.leave(self)
+
+    def _tell(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+        if self.on_ready is not None:
+            self.on_ready()
 
 
 class SummaryWatch:

@@ -4,6 +4,8 @@ Served over graphql-transport-ws on /graphql and over Server-Sent Events (graphq
 distinct-connections mode: POST /graphql with `Accept: text/event-stream`). The messages
 are made from the change feed alone (graph/live/), so showing a change costs no read per
 subscriber; they carry just what a dashboard needs to update a row, with ids to query more.
+On a websocket, a subscription that started is pushed (graph/live/delivery.py): each
+change is executed once for all who see it alike; an event stream iterates as usual.
 """
 
 from __future__ import annotations
@@ -16,8 +18,15 @@ import strawberry
 
 from graph.context import Info
 from graph.global_ids import GlobalId
+from graph.live.handover import pushing_to
 from graph.live.names import CommitteeName
-from graph.live.subscriptions import LiveChange, follow_progress, follow_progress_events
+from graph.live.subscriptions import (
+    LiveChange,
+    changes_for,
+    start_progress,
+    start_progress_events,
+    summaries_for,
+)
 from graph.resolvers.committees import COMMITTEE_TYPE, CONGRESS_TYPE
 from graph.resolvers.difficulties import DIFFICULTY_TYPE
 from graph.schema.cost import costs
@@ -135,7 +144,12 @@ class Subscription:
         # The enum is what officials follow; the feed's other kinds are the workers' own.
         shown = ProgressEventKind if kinds is None else kinds
         wanted = frozenset(ChangeKind(kind.value) for kind in shown)
-        async for change in follow_progress_events(info.context, under, after, wanted):
+        followed = await start_progress_events(info.context, under, after, wanted)
+        websocket = pushing_to()
+        if websocket is not None:
+            websocket.push_events(followed, ProgressEvent.of)
+            return
+        async for change in changes_for(info.context, followed):
             yield ProgressEvent.of(change)
 
     @strawberry.subscription(
@@ -146,5 +160,10 @@ class Subscription:
     async def progress(
         self, info: Info, committee_id: strawberry.ID, term: str | None = None
     ) -> AsyncGenerator[SubtreeProgressFigures, None]:
-        async for figures in follow_progress(info, committee_id, term):
+        followed = await start_progress(info, committee_id, term)
+        websocket = pushing_to()
+        if websocket is not None:
+            websocket.push_summaries(followed)
+            return
+        async for figures in summaries_for(info.context, followed):
             yield figures
