@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -54,7 +54,7 @@ from graph.request_bounds import (
     TimeBudget,
     is_event_stream,
 )
-from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware
+from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware, assign_request_id
 from graph.response_json import encode_response
 from graph.schema import build_schema
 from graph.term_catalog import TermCatalog
@@ -186,6 +186,25 @@ class CongressGraphQL(GraphQL[Context, None]):
         )
 
 
+class GraphQLWebSockets:
+    """Websockets to /graphql go straight to the GraphQL app. The HTTP middlewares below
+    bound requests (body, time, load), log them and sign them in; a websocket is signed in
+    at `connection_init` (graph/live/connections.py) and bounded by its own limits, and
+    each middleware it passed through would keep a frame for the socket's life, thousands
+    of sockets a worker."""
+
+    def __init__(self, app: ASGIApp, graphql: ASGIApp) -> None:
+        self._app = app
+        self._graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/graphql":
+            assign_request_id(scope)
+            await self._graphql(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)
+
+
 def token_verifier(settings: Settings) -> TokenVerifier:
     """Every configured issuer (OIDC, local), behind the assurance-level requirement."""
     verifiers: dict[str, TokenVerifier] = {}
@@ -294,12 +313,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
             Route("/health", health),
             *observability_routes(settings, engine, buckets),
             Route("/graphql", graphql),
-            WebSocketRoute("/graphql", graphql),
             Route("/reports/progress.csv", reports.progress_csv, middleware=exports),
             Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=exports),
         ],
         # The access log sits just inside the request id and outside anything that refuses.
         middleware=[
+            Middleware(GraphQLWebSockets, graphql=graphql_app),
             Middleware(RequestIdMiddleware),
             Middleware(AccessLogMiddleware),
             Middleware(

@@ -15,17 +15,23 @@ REQUEST_ID_STATE_KEY = "request_id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
+def assign_request_id(scope: Scope) -> str:
+    """The request's id (the caller's, if harmless), kept in the scope's state."""
+    offered = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+    request_id = offered if _ACCEPTABLE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+    scope.setdefault("state", {})[REQUEST_ID_STATE_KEY] = request_id
+    return request_id
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in {"http", "websocket"}:
+        if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        offered = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
-        request_id = offered if _ACCEPTABLE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
-        scope.setdefault("state", {})[REQUEST_ID_STATE_KEY] = request_id
+        request_id = assign_request_id(scope)
 
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":

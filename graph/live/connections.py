@@ -77,7 +77,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     subscriptions pushed (graph/live/delivery.py): strawberry starts each operation in a
     task; a subscription that started is handed to this connection and its task ends."""
 
-    _expiry: asyncio.Task[None] | None = None
+    _expiry: asyncio.TimerHandle | None = None
     # Set once this side closes the socket: what operations still try to send is dropped
     # (strawberry would log each as a failed task).
     _closing = False
@@ -112,8 +112,16 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=TRY_AGAIN_LATER, reason="Unavailable: try again later")
             return
         self.context.viewer = viewer
-        self._expiry = asyncio.create_task(self._close_at(expires_at), name="live-token-expiry")
+        # A timer, not a task sleeping until then: thousands of idle sockets a worker.
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_at(
+            loop.time() + max(0.0, expires_at - time.time()), self._token_expired
+        )
         await super().handle_connection_init(message)
+        # Signed in: strawberry's wait for `connection_init` would sleep on for nothing.
+        waiting, self.connection_init_timeout_task = self.connection_init_timeout_task, None
+        if waiting is not None:
+            waiting.cancel()
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         # The operation's own task: its resolver finds here where to hand its subscription.
@@ -138,8 +146,10 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 socket.send_text, self._settings().live_queue_limit, self._fell_behind
             )
         pushed = pushed_as(operation.id, group, self._outbox, self._pushed_ended)
-        # strawberry would send `complete` when the resolver returns: it goes on here.
+        # strawberry would send `complete` when the resolver returns: it goes on here, and
+        # the operation's task, ending now, is not kept.
         operation.completed = True
+        operation.task = None
         if self._pushed is None:
             self._pushed = {}
         self._pushed[operation.id] = pushed
@@ -157,8 +167,6 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def shutdown(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._expiry
         self._end_pushed()
         await super().shutdown()
 
@@ -179,11 +187,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         """Its socket is backed up: a message would wait behind the rest, so the close
         frame says it (and the memory its subscriptions held is freed now)."""
         self._end_pushed()
-        if not self._closing:
-            self._closing = True
-            self._closer = asyncio.create_task(
-                self._disconnect(FELL_BEHIND, FELL_BEHIND_REASON), name="live-fell-behind"
-            )
+        self._close_with(FELL_BEHIND, FELL_BEHIND_REASON)
 
     def _end_pushed(self) -> None:
         pushed_ones = [] if self._pushed is None else list(self._pushed.values())
@@ -208,9 +212,13 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     def _settings(self) -> Settings:
         return self.context.settings
 
-    async def _close_at(self, expires_at: float) -> None:
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
-        await self._disconnect(UNAUTHORIZED, "Unauthenticated: token expired")
+    def _token_expired(self) -> None:
+        self._close_with(UNAUTHORIZED, "Unauthenticated: token expired")
+
+    def _close_with(self, code: int, reason: str) -> None:
+        if not self._closing:
+            self._closing = True
+            self._closer = asyncio.create_task(self._disconnect(code, reason), name="live-close")
 
     async def _disconnect(self, code: int, reason: str) -> None:
         self._closing = True

@@ -75,13 +75,16 @@ class Outbox:
         self._send = send
         self._limit = limit
         self.overflow = overflow
-        self._pending: deque[str] = deque()
+        # Made with the first message: a deque costs 600 bytes empty.
+        self._pending: deque[str] | None = None
         self._writing: asyncio.Task[None] | None = None
         self._overflowed = False
 
     def put(self, text: str) -> None:
         if self._overflowed:
             return
+        if self._pending is None:
+            self._pending = deque()
         if len(self._pending) >= self._limit:
             self._overflowed = True
             self._pending.clear()
@@ -92,20 +95,21 @@ class Outbox:
             self._writing = asyncio.create_task(self._write(), name="live-outbox")
 
     async def _write(self) -> None:
+        pending = self._pending
         try:
-            while self._pending:
-                await self._send(self._pending[0])
-                if self._pending:  # not cleared meanwhile by an overflow
-                    self._pending.popleft()
+            while pending:
+                await self._send(pending[0])
+                if pending:  # not cleared meanwhile by an overflow
+                    pending.popleft()
         except Exception:
             # The socket is gone: its handler's shutdown ends its subscriptions.
-            self._pending.clear()
+            self.close()
         finally:
             self._writing = None
 
     def close(self) -> None:
         self._overflowed = True
-        self._pending.clear()
+        self._pending = None
         if self._writing is not None:
             self._writing.cancel()
 
