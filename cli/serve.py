@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cli.bounded_headers import BoundedHeadersProtocol
 from cli.demo import cells_option, ensure_demo, print_demo_tokens
 from cli.runtime import display_url, pass_settings, run_with_engine
+from cli.websocket_protocol import LeanWebSocketProtocol
 from config import Settings
 
 # How often a quiet websocket is pinged, and how long the answer may take.
@@ -56,6 +57,8 @@ def serve(
         # than a subscriber's state; a dead peer is found by uvicorn's pings, since
         # graphql-transport-ws servers do not ping.
         ws_per_message_deflate=False,
+        # Thousands of idle sockets a worker: uvicorn's protocol keeping less for each.
+        ws=LeanWebSocketProtocol,
         ws_ping_interval=WS_PING_SECONDS,
         ws_ping_timeout=WS_PING_SECONDS,
     )

@@ -15,6 +15,7 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from cli.websocket_protocol import LeanWebSocketProtocol
 from config import Settings
 from graph.app import create_app
 from graph.live.hub import LiveHub
@@ -46,6 +47,7 @@ async def live_server(world: DemoWorld, **settings_changes: Any) -> AsyncIterato
         port=0,
         log_level="warning",
         ws_per_message_deflate=False,
+        ws=LeanWebSocketProtocol,
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

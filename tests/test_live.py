@@ -7,9 +7,12 @@ import asyncio
 import json
 import socket
 import uuid
+from contextlib import AsyncExitStack
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graph.live.subscriptions import EVENTS_FIELD as EVENTS
+from graph.observability.metrics import live_messages, live_renders
 from models import Role
 from models.change_feed import append_change
 from models.demo import CENTRAL_CODE
@@ -150,16 +153,68 @@ async def test_an_escalated_difficulty_names_the_level_only_to_who_sees_it(
         await above.subscribe("1", PROGRESS_EVENTS, kinds=kinds)
         await listening(url, 2)
         difficulty = await raised_id(fresh_world, reporter(cell), cell)
+        renders = live_renders.value(EVENTS)
         await escalate(fresh_world, reporter(cell), difficulty)
         to_commune = [(await client.next_data("1"))["progressEvents"] for client in (below, above)]
         assert [event["difficulty"]["handledAt"] for event in to_commune] == [
             {"code": commune},
             {"code": commune},
         ]
+        # One document, seen alike: executed once for both.
+        assert live_renders.value(EVENTS) == renders + 1
         await escalate(fresh_world, reporter(commune), difficulty)
         to_province = [(await client.next_data("1"))["progressEvents"] for client in (below, above)]
         assert to_province[0]["difficulty"]["handledAt"] is None
         assert to_province[1]["difficulty"]["handledAt"] == {"code": PROVINCE}
+        # Seen differently (the province only in one scope): once for each.
+        assert live_renders.value(EVENTS) == renders + 3
+
+
+async def test_a_change_is_executed_once_for_all_who_see_it_alike(fresh_world: DemoWorld) -> None:
+    """Twenty subscriptions of one document on five sockets, by two users: a milestone is
+    executed and encoded once and sent twenty times; another document is executed apart."""
+    commune = demo_commune_code()
+    tokens = [
+        fresh_world.client.token_for(user)
+        for user in (PROVINCE_VIEWER, demo_user(Role.VIEWER, commune))
+    ]
+    async with live_server(fresh_world) as url, AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(signed_in(url, tokens[n % 2])) for n in range(5)]
+        ids = [str(n) for n in range(4)]
+        for client in clients:
+            for operation_id in ids:
+                await client.subscribe(operation_id, PROGRESS_EVENTS, kinds=["MILESTONE"])
+        aliased = clients[0]
+        await aliased.subscribe("aliased", "subscription { e: progressEvents { kind } }")
+        await listening(url, 21)
+        renders, messages = live_renders.value(EVENTS), live_messages.value(EVENTS)
+        await record(fresh_world, reporter(demo_cell_code()), demo_cell_code(), "plan_issued")
+        received = [
+            await client.next_data_of_each([*ids, "aliased"] if client is aliased else ids)
+            for client in clients
+        ]
+        assert received[0].pop("aliased") == {"e": {"kind": "MILESTONE"}}
+        shown = [json.dumps(data) for each in received for data in each.values()]
+        assert len(shown) == 20
+        assert len(set(shown)) == 1
+        assert live_renders.value(EVENTS) == renders + 2
+        assert live_messages.value(EVENTS) == messages + 21
+
+
+async def test_an_idle_subscription_keeps_no_task_of_its_own(fresh_world: DemoWorld) -> None:
+    """A subscriber costs its socket and a few small objects: no task, no generator waits
+    for it (strawberry's operation task ends once the subscription is handed over)."""
+    province = await committee_gid(fresh_world, PROVINCE)
+    token = fresh_world.client.token_for(PROVINCE_VIEWER)
+    async with live_server(fresh_world) as url, signed_in(url, token) as client:
+        await client.subscribe("summary", PROGRESS, committeeId=province)
+        assert "progress" in await client.next_data("summary")
+        tasks_before = len(asyncio.all_tasks())
+        for n in range(10):
+            await client.subscribe(str(n), PROGRESS_EVENTS)
+        await listening(url, 11)
+        await asyncio.sleep(0.1)  # strawberry's operation tasks end
+        assert len(asyncio.all_tasks()) == tasks_before
 
 
 async def test_a_connection_is_refused_before_any_subscription_without_a_good_token(

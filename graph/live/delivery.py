@@ -49,7 +49,7 @@ from graph.live.subscriptions import (
     shown_as,
     stream_error,
 )
-from graph.observability.metrics import live_messages
+from graph.observability.metrics import live_messages, live_renders
 from graph.response_json import encode_response
 
 if TYPE_CHECKING:
@@ -210,9 +210,7 @@ class PushedEvents(Pushed):
 
     def take(self) -> list[FeedChange]:
         kinds = self.followed.kinds
-        return [
-            change for change in self.followed.listener.take_waiting() if change.kind in kinds
-        ]
+        return [change for change in self.followed.listener.take_waiting() if change.kind in kinds]
 
     def _source(self) -> Listener:
         return self.followed.listener
@@ -351,6 +349,7 @@ class Pusher:
                 summary = rendered.get(key)
                 if summary is None:
                     summary = rendered[key] = await pushed.group.render(figures)
+                    live_renders.inc(SUMMARY_FIELD)
                 pushed.send_payload(summary)
                 live_messages.inc(SUMMARY_FIELD)
         for pushed in round_:
@@ -372,6 +371,7 @@ class Pusher:
         if payload is None:
             root = pushed.shown(shown_as(change, scope, names, self.cursors))
             payload = rendered[key] = await pushed.group.render(root)
+            live_renders.inc(EVENTS_FIELD)
         return payload
 
 

@@ -90,6 +90,14 @@ live_messages = REGISTRY.add(
         ("field",),
     )
 )
+live_renders = REGISTRY.add(
+    Counter(
+        "congress_live_renders_total",
+        "Live messages executed and encoded, by field: once per change for all the "
+        "websocket subscribers of one document who see it alike (graph/live/delivery.py).",
+        ("field",),
+    )
+)
 live_summary_reads = REGISTRY.add(
     Counter(
         "congress_live_summary_reads_total",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import AsyncGenerator
 from enum import Enum
+from functools import cache
 
 import strawberry
 
@@ -126,6 +127,16 @@ class ProgressEvent:
         )
 
 
+@cache
+def _kinds_followed(kinds: frozenset[ProgressEventKind] | None) -> frozenset[ChangeKind]:
+    """The feed's kinds a subscription asks for (all if None), one set for all who ask
+    alike (thousands of subscribers a worker; at most 2^7 sets). The enum is what
+    officials follow; the feed's other kinds are the workers' own."""
+    return frozenset(
+        ChangeKind(kind.value) for kind in (ProgressEventKind if kinds is None else kinds)
+    )
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -141,9 +152,7 @@ class Subscription:
         after: str | None = None,
         kinds: list[ProgressEventKind] | None = None,
     ) -> AsyncGenerator[ProgressEvent, None]:
-        # The enum is what officials follow; the feed's other kinds are the workers' own.
-        shown = ProgressEventKind if kinds is None else kinds
-        wanted = frozenset(ChangeKind(kind.value) for kind in shown)
+        wanted = _kinds_followed(None if kinds is None else frozenset(kinds))
         followed = await start_progress_events(info.context, under, after, wanted)
         websocket = pushing_to()
         if websocket is not None:
