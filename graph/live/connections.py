@@ -40,9 +40,6 @@ from graph.context import Context
 from graph.live.delivery import (
     Outbox,
     Pushed,
-    PushedEvents,
-    PushedSummaries,
-    RenderGroup,
     ending_messages,
 )
 from graph.live.handover import push_through
@@ -128,7 +125,12 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         push_through(_OperationOnSocket(self, operation))
         await super().run_operation(operation)
 
-    def take_over(self, operation: Operation[Context, None], pushed_as: PushedAs) -> None:
+    def take_over(
+        self,
+        operation: Operation[Context, None],
+        followed: EventsFollowed | SummaryFollowed,
+        shown: Callable[[LiveChange], object] | None,
+    ) -> None:
         """Push the subscription that `operation` started from now on."""
         parts = self._running_parts()
         schema = cast("strawberry.Schema", self.schema)
@@ -145,7 +147,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._outbox = Outbox(
                 socket.send_text, self._settings().live_queue_limit, self._fell_behind
             )
-        pushed = pushed_as(operation.id, group, self._outbox, self._pushed_ended)
+        pushed = Pushed(followed, shown, operation.id, group, self._outbox, self._pushed_ended)
         # strawberry would send `complete` when the resolver returns: it goes on here, and
         # the operation's task, ending now, is not kept.
         operation.completed = True
@@ -199,7 +201,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._outbox.close()
 
     def _stop_pushing(self, pushed: Pushed) -> None:
-        pushed.finish()
+        pushed.followed.finish()
         self._running_parts().pusher.leave(pushed)
 
     def _running_parts(self) -> LiveParts:
@@ -235,33 +237,18 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         return None if headers is None else headers.get("authorization")
 
 
-PushedAs = Callable[
-    [str, RenderGroup, Outbox, Callable[[Pushed, ListenerEnded | None], None]], Pushed
-]
-
-
 @dataclass(frozen=True, slots=True)
 class _OperationOnSocket:
-    """Where a subscription started by `operation` is handed (graph/live/delivery.py)."""
+    """Where a subscription started by `operation` is handed (graph/live/handover.py)."""
 
     handler: SignedInTransportWSHandler
     operation: Operation[Context, None]
 
     def push_events(self, followed: EventsFollowed, shown: Callable[[LiveChange], object]) -> None:
-        self.handler.take_over(
-            self.operation,
-            lambda operation_id, group, outbox, done: PushedEvents(
-                followed, shown, operation_id, group, outbox, done
-            ),
-        )
+        self.handler.take_over(self.operation, followed, shown)
 
     def push_summaries(self, followed: SummaryFollowed) -> None:
-        self.handler.take_over(
-            self.operation,
-            lambda operation_id, group, outbox, done: PushedSummaries(
-                followed, operation_id, group, outbox, done
-            ),
-        )
+        self.handler.take_over(self.operation, followed, None)
 
 
 class SignsConnectionsIn(Protocol):

@@ -36,7 +36,7 @@ from graphql.execution import Executor, execute_subscription_event
 
 from graph.errors import INTERNAL_SERVER_ERROR, is_client_error, log_unexpected_errors
 from graph.live.cursors import FeedCursors
-from graph.live.hub import FeedChange, FellBehind, Listener, ListenerEnded
+from graph.live.hub import FeedChange, FellBehind, ListenerEnded
 from graph.live.names import CommitteeName, CommitteeNames
 from graph.live.subscriptions import (
     EVENTS_FIELD,
@@ -54,7 +54,7 @@ from graph.response_json import encode_response
 
 if TYPE_CHECKING:
     # Imports the schema, which imports this module.
-    from graph.live.summaries import SummaryFollower
+    pass
 
 logger = logging.getLogger("congress.live")
 
@@ -151,20 +151,35 @@ _UNEXPECTED = GraphQLError(
 )
 
 
+# Told when a pushed subscription ended from the server's side, and why (None: closed).
+WhenDone = Callable[["Pushed", ListenerEnded | None], None]
+
+
 class Pushed:
-    """One subscription handed to a websocket."""
+    """One subscription handed to a websocket: `progressEvents` (`shown` makes an event's
+    root object) or `progress` (no `shown`: the summary is the root)."""
 
-    __slots__ = ("_next_prefix", "group", "operation_id", "outbox", "when_done")
-
-    field: str
+    __slots__ = (
+        "_next_prefix",
+        "followed",
+        "group",
+        "operation_id",
+        "outbox",
+        "shown",
+        "when_done",
+    )
 
     def __init__(
         self,
+        followed: EventsFollowed | SummaryFollowed,
+        shown: Callable[[LiveChange], object] | None,
         operation_id: str,
         group: RenderGroup,
         outbox: Outbox,
-        when_done: Callable[[Pushed, ListenerEnded | None], None],
+        when_done: WhenDone,
     ) -> None:
+        self.followed = followed
+        self.shown = shown
         self.operation_id = operation_id
         self.group = group
         self.outbox = outbox
@@ -177,69 +192,11 @@ class Pushed:
     def listen(self, ready: Callable[[Pushed], None]) -> None:
         """Tell `ready` whenever there is something to send or the subscription ended,
         and now: the replay or the summary read at the start may be waiting."""
-        self._source().on_ready = lambda: ready(self)
+        self.followed.source.on_ready = lambda: ready(self)
         ready(self)
 
-    def _source(self) -> Listener | SummaryFollower:
-        raise NotImplementedError
-
     def ended(self) -> ListenerEnded | None:
-        return self._source().ended
-
-    def finish(self) -> None:
-        raise NotImplementedError
-
-
-class PushedEvents(Pushed):
-    __slots__ = ("followed", "shown")
-
-    field = EVENTS_FIELD
-
-    def __init__(
-        self,
-        followed: EventsFollowed,
-        shown: Callable[[LiveChange], object],
-        operation_id: str,
-        group: RenderGroup,
-        outbox: Outbox,
-        when_done: Callable[[Pushed, ListenerEnded | None], None],
-    ) -> None:
-        super().__init__(operation_id, group, outbox, when_done)
-        self.followed = followed
-        self.shown = shown
-
-    def take(self) -> list[FeedChange]:
-        kinds = self.followed.kinds
-        return [change for change in self.followed.listener.take_waiting() if change.kind in kinds]
-
-    def _source(self) -> Listener:
-        return self.followed.listener
-
-    def finish(self) -> None:
-        self.followed.finish()
-
-
-class PushedSummaries(Pushed):
-    __slots__ = ("followed",)
-
-    field = SUMMARY_FIELD
-
-    def __init__(
-        self,
-        followed: SummaryFollowed,
-        operation_id: str,
-        group: RenderGroup,
-        outbox: Outbox,
-        when_done: Callable[[Pushed, ListenerEnded | None], None],
-    ) -> None:
-        super().__init__(operation_id, group, outbox, when_done)
-        self.followed = followed
-
-    def _source(self) -> SummaryFollower:
-        return self.followed.follower
-
-    def finish(self) -> None:
-        self.followed.finish()
+        return self.followed.source.ended
 
 
 @dataclass(eq=False)
@@ -322,35 +279,35 @@ class Pusher:
                         pushed.when_done(pushed, ListenerEnded("delivery failed"))
 
     async def _deliver(self, round_: list[Pushed]) -> None:
-        events: list[tuple[PushedEvents, list[FeedChange]]] = []
-        summaries: list[PushedSummaries] = []
+        events: list[tuple[Pushed, EventsFollowed, list[FeedChange]]] = []
+        summaries: list[tuple[Pushed, SummaryFollowed]] = []
         named: set[int] = set()
         for pushed in round_:
-            if isinstance(pushed, PushedEvents):
-                changes = pushed.take()
+            followed = pushed.followed
+            if isinstance(followed, EventsFollowed):
+                changes = followed.take()
                 if changes:
-                    events.append((pushed, changes))
-                    scope = pushed.followed.viewer.scope
+                    events.append((pushed, followed, changes))
                     for change in changes:
-                        named.update(committees_named(change, scope))
-            elif isinstance(pushed, PushedSummaries):
-                summaries.append(pushed)
+                        named.update(committees_named(change, followed.viewer.scope))
+            else:
+                summaries.append((pushed, followed))
         names = await self.names.of(named) if named else {}
         rendered: dict[tuple[int, Hashable], str] = {}
-        for pushed, changes in events:
+        for pushed, followed, changes in events:
             for change in changes:
-                payload = await self._event_payload(pushed, change, names, rendered)
+                payload = await self._event_payload(pushed, followed, change, names, rendered)
                 pushed.send_payload(payload)
             live_messages.inc(EVENTS_FIELD, amount=len(changes))
-        for pushed in summaries:
-            figures = pushed.followed.follower.take_newest()
+        for pushed, summary in summaries:
+            figures = summary.follower.take_newest()
             if figures is not None:
                 key = (id(pushed.group), id(figures))
-                summary = rendered.get(key)
-                if summary is None:
-                    summary = rendered[key] = await pushed.group.render(figures)
+                shown = rendered.get(key)
+                if shown is None:
+                    shown = rendered[key] = await pushed.group.render(figures)
                     live_renders.inc(SUMMARY_FIELD)
-                pushed.send_payload(summary)
+                pushed.send_payload(shown)
                 live_messages.inc(SUMMARY_FIELD)
         for pushed in round_:
             ended = pushed.ended()
@@ -359,17 +316,19 @@ class Pusher:
 
     async def _event_payload(
         self,
-        pushed: PushedEvents,
+        pushed: Pushed,
+        followed: EventsFollowed,
         change: FeedChange,
         names: dict[int, CommitteeName],
         rendered: dict[tuple[int, Hashable], str],
     ) -> str:
-        scope = pushed.followed.viewer.scope
+        scope = followed.viewer.scope
         # What differs between viewers of one change: whether they see the level handling it.
         key = (id(pushed.group), (change.position, handling_committee_seen(change, scope)))
         payload = rendered.get(key)
         if payload is None:
-            root = pushed.shown(shown_as(change, scope, names, self.cursors))
+            shown = shown_as(change, scope, names, self.cursors)
+            root = shown if pushed.shown is None else pushed.shown(shown)
             payload = rendered[key] = await pushed.group.render(root)
             live_renders.inc(EVENTS_FIELD)
         return payload
@@ -394,9 +353,8 @@ def ending_messages(operation_id: str, ended: ListenerEnded | None) -> list[str]
 __all__ = [
     "Outbox",
     "Pushed",
-    "PushedEvents",
-    "PushedSummaries",
     "Pusher",
     "RenderGroup",
+    "WhenDone",
     "ending_messages",
 ]

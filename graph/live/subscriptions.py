@@ -113,6 +113,14 @@ class EventsFollowed:
     listener: Listener
     unwatch: Callable[[], None]
 
+    @property
+    def source(self) -> Listener:
+        return self.listener
+
+    def take(self) -> list[FeedChange]:
+        """The changes of its kinds that arrived, without waiting (a pushed one's)."""
+        return [change for change in self.listener.take_waiting() if change.kind in self.kinds]
+
     def finish(self) -> None:
         live_subscriptions.inc(EVENTS_FIELD, "ended")
         self.unwatch()
@@ -127,6 +135,10 @@ class SummaryFollowed:
     parts: LiveParts
     follower: SummaryFollower
     unwatch: Callable[[], None]
+
+    @property
+    def source(self) -> SummaryFollower:
+        return self.follower
 
     def finish(self) -> None:
         live_subscriptions.inc(SUMMARY_FIELD, "ended")
