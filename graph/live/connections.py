@@ -152,6 +152,8 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # the operation's task, ending now, is not kept.
         operation.completed = True
         operation.task = None
+        # Kept for strawberry's count of the connection's operations: one text for all.
+        operation.query = group.query
         if self._pushed is None:
             self._pushed = {}
         self._pushed[operation.id] = pushed

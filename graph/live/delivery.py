@@ -120,6 +120,7 @@ class RenderGroup:
     encoded once for all of them (per what they may see of it)."""
 
     key: Hashable
+    query: str
     executor: Executor[Any]
     members: int = 0
 
@@ -247,7 +248,7 @@ class Pusher:
             )
             if not isinstance(executor, Executor):
                 raise RuntimeError(f"a started subscription no longer builds: {executor}")
-            group = self._groups[key] = RenderGroup(key, executor)
+            group = self._groups[key] = RenderGroup(key, query, executor)
         group.members += 1
         return group
 

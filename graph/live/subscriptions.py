@@ -98,7 +98,10 @@ async def signed_in_again(context: Context) -> AsyncIterator[Context]:
         viewer = await load_active_viewer(session, context.viewer.subject)
         if viewer is None:
             raise UnauthenticatedError("Your account is no longer active: sign in again.")
-        yield dataclasses.replace(context, session=session, viewer=viewer)
+        # The connection keeps the newest: one viewer for all its subscriptions, not one
+        # each beside the one it signed in with.
+        context.viewer = viewer
+        yield dataclasses.replace(context, session=session)
 
 
 @dataclass(eq=False, slots=True)
