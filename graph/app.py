@@ -186,23 +186,24 @@ class CongressGraphQL(GraphQL[Context, None]):
         )
 
 
-class GraphQLWebSockets:
-    """Websockets to /graphql go straight to the GraphQL app. The HTTP middlewares below
-    bound requests (body, time, load), log them and sign them in; a websocket is signed in
-    at `connection_init` (graph/live/connections.py) and bounded by its own limits, and
-    each middleware it passed through would keep a frame for the socket's life, thousands
-    of sockets a worker."""
+class CongressApp(Starlette):
+    """Starlette, with websockets to /graphql handed straight to the GraphQL app. The HTTP
+    middlewares bound requests (body, time, load), log them and sign them in; a websocket
+    is signed in at `connection_init` (graph/live/connections.py) and bounded by its own
+    limits, and every layer it passed through would keep a frame for the socket's life,
+    thousands of sockets a worker."""
 
-    def __init__(self, app: ASGIApp, graphql: ASGIApp) -> None:
-        self._app = app
-        self._graphql = graphql
+    def __init__(self, *, graphql_websockets: ASGIApp, **starlette: Any) -> None:
+        super().__init__(**starlette)
+        self._graphql_websockets = graphql_websockets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/graphql":
+            scope["app"] = self
             assign_request_id(scope)
-            await self._graphql(scope, receive, send)
+            await self._graphql_websockets(scope, receive, send)
         else:
-            await self._app(scope, receive, send)
+            await super().__call__(scope, receive, send)
 
 
 def token_verifier(settings: Settings) -> TokenVerifier:
@@ -239,7 +240,7 @@ def token_verifier(settings: Settings) -> TokenVerifier:
     )
 
 
-def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Starlette:
+def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> CongressApp:
     """The whole HTTP edge. Pass `engine` to share one (tests count its statements)."""
     unsafe = settings.unsafe_in_production()
     if unsafe:
@@ -308,7 +309,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    app = Starlette(
+    app = CongressApp(
+        graphql_websockets=graphql_app,
         routes=[
             Route("/health", health),
             *observability_routes(settings, engine, buckets),
@@ -318,7 +320,6 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
         ],
         # The access log sits just inside the request id and outside anything that refuses.
         middleware=[
-            Middleware(GraphQLWebSockets, graphql=graphql_app),
             Middleware(RequestIdMiddleware),
             Middleware(AccessLogMiddleware),
             Middleware(
@@ -342,7 +343,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
     return app
 
 
-def create_app_from_env() -> Starlette:
+def create_app_from_env() -> CongressApp:
     """Factory for `uvicorn --factory` and for every worker process `congress serve` starts:
     the app, its access log on stdout, then the worker's garbage collector set for serving it."""
     app = create_app(Settings.from_env())
