@@ -45,7 +45,7 @@ from tests.live_api import (
     refused_with,
     signed_in,
 )
-from tests.progress_api import RECORD_MILESTONE, SET_DEADLINE, congress_of, record
+from tests.progress_api import MILESTONES, RECORD_MILESTONE, SET_DEADLINE, congress_of, record
 from tests.test_difficulties import escalate, raised_id, reporter
 
 PROVINCE = "T01"
@@ -102,6 +102,29 @@ async def test_a_cursor_resumes_with_no_gap_and_no_repeat(fresh_world: DemoWorld
             await record(fresh_world, reporter(cell), cell, "personnel_plan_approved")
             live = (await again.next_data("1"))["progressEvents"]
             assert live["congress"]["milestone"] == "personnel_plan_approved"
+            await again.nothing_arrives()
+
+
+async def test_a_replay_longer_than_the_queue_limit_reaches_a_reader(
+    fresh_world: DemoWorld,
+) -> None:
+    """A replay is sent at once, deeper than CONGRESS_LIVE_QUEUE_LIMIT: a client that reads
+    gets all of it (only one that stops reading is closed), or it could never resume."""
+    cell = demo_cell_code()
+    later = list(MILESTONES[1:])
+    token = fresh_world.client.token_for(PROVINCE_VIEWER)
+    async with live_server(fresh_world, live_queue_limit=3) as url:
+        async with signed_in(url, token) as first:
+            await first.subscribe("1", PROGRESS_EVENTS)
+            await listening(url, 1)
+            await record(fresh_world, reporter(cell), cell, MILESTONES[0])
+            cursor = (await first.next_data("1"))["progressEvents"]["cursor"]
+        for milestone in later:
+            await record(fresh_world, reporter(cell), cell, milestone)
+        async with signed_in(url, token) as again:
+            await again.subscribe("1", PROGRESS_EVENTS, after=cursor, kinds=["MILESTONE"])
+            replayed = [(await again.next_data("1"))["progressEvents"] for _ in later]
+            assert [event["congress"]["milestone"] for event in replayed] == later
             await again.nothing_arrives()
 
 

@@ -55,7 +55,7 @@ from permissions.tokens import TokenVerifier
 from permissions.viewer import Viewer
 
 if TYPE_CHECKING:
-    from graph.live.service import LiveParts
+    pass
 
 logger = logging.getLogger("congress.live")
 
@@ -75,8 +75,8 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     task; a subscription that started is handed to this connection and its task ends."""
 
     _expiry: asyncio.TimerHandle | None = None
-    # Set once this side closes the socket: what operations still try to send is dropped
-    # (strawberry would log each as a failed task).
+    # Set once this side closes the socket: what strawberry still tries to send is dropped
+    # (it would log each as a failed task); the outbox is closed with the subscriptions.
     _closing = False
     # Made by the first subscription pushed.
     _outbox: Outbox | None = None
@@ -132,7 +132,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         shown: Callable[[LiveChange], object] | None,
     ) -> None:
         """Push the subscription that `operation` started from now on."""
-        parts = self._running_parts()
+        parts = followed.parts
         schema = cast("strawberry.Schema", self.schema)
         group = parts.pusher.group_for(
             # strawberry keeps graphql-core's schema as `_schema`, with no public name.
@@ -167,6 +167,8 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         self.operations.pop(operation_id, None)
         self._stop_pushing(pushed)
+        # The client may reuse the id at once: nothing of the old one may come after.
+        pushed.outbox.forget(operation_id)
 
     async def shutdown(self) -> None:
         if self._expiry is not None:
@@ -174,7 +176,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self._end_pushed()
         await super().shutdown()
 
-    def _pushed_ended(self, pushed: Pushed, ended: ListenerEnded | None) -> None:
+    def _pushed_ended(self, pushed: Pushed, ended: ListenerEnded) -> None:
         """The pusher saw `pushed` end from the server's side: tell its subscriber why."""
         if self._pushed is None or self._pushed.get(pushed.operation_id) is not pushed:
             return
@@ -185,7 +187,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._fell_behind()
             return
         for message in ending_messages(pushed.operation_id, ended):
-            pushed.outbox.put(message)
+            pushed.outbox.put(pushed.operation_id, message)
 
     def _fell_behind(self) -> None:
         """Its socket is backed up: a message would wait behind the rest, so the close
@@ -203,15 +205,9 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._outbox.close()
 
     def _stop_pushing(self, pushed: Pushed) -> None:
+        pushed.closed = True
         pushed.followed.finish()
-        self._running_parts().pusher.leave(pushed)
-
-    def _running_parts(self) -> LiveParts:
-        live = self.context.live
-        parts = None if live is None else live.running
-        if parts is None:
-            raise RuntimeError("a subscription was pushed without a running live half")
-        return parts
+        pushed.followed.parts.pusher.leave(pushed)
 
     def _settings(self) -> Settings:
         return self.context.settings

@@ -16,9 +16,10 @@ or execution state is kept per subscription. From then on the worker's one `Push
 - puts the text in each connection's `Outbox`, written by a task that exists only while
   there is something to write, so one slow socket holds up nobody else.
 
-A subscription that ends from the server's side (access lost, a resync needed, the server
-stopping) is told why in a last `next` with the error, then `complete`, as strawberry would
-have sent them. Event streams over HTTP (Server-Sent Events) keep strawberry's own loop:
+A subscription that ends from the server's side (access lost, a resync needed) is told
+why in a last `next` with the error, then `complete`, as strawberry would have sent them.
+A worker that stops closes its websockets first (uvicorn, with 1012): clients resume with
+`after` elsewhere. Event streams over HTTP (Server-Sent Events) keep strawberry's own loop:
 their response is the stream.
 """
 
@@ -29,14 +30,14 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from graphql import ExecutionResult, GraphQLError, GraphQLSchema, parse
 from graphql.execution import Executor, execute_subscription_event
 
 from graph.errors import INTERNAL_SERVER_ERROR, is_client_error, log_unexpected_errors
 from graph.live.cursors import FeedCursors
-from graph.live.hub import FeedChange, FellBehind, ListenerEnded
+from graph.live.hub import FeedChange, ListenerEnded
 from graph.live.names import CommitteeName, CommitteeNames
 from graph.live.subscriptions import (
     EVENTS_FIELD,
@@ -52,22 +53,17 @@ from graph.live.subscriptions import (
 from graph.observability.metrics import live_messages, live_renders
 from graph.response_json import encode_response
 
-if TYPE_CHECKING:
-    # Imports the schema, which imports this module.
-    pass
-
 logger = logging.getLogger("congress.live")
-
-# How long a stopping worker's pusher may take to tell its subscribers why they end.
-STOP_SECONDS = 1.0
 
 
 class Outbox:
-    """The messages one websocket has yet to be sent, in order. Past `limit` waiting (the
-    client stopped reading and the socket's buffer is full), `overflowed` is called once
-    and nothing more is kept."""
+    """The messages one websocket has yet to be sent, in order, each with its operation's
+    id. A round of the pusher puts all it has at once (a replay: up to
+    `CONGRESS_LIVE_REPLAY_LIMIT` changes); the writer then sends them without pausing unless
+    the socket's buffer is full. So an outbox that still holds `limit` messages when the
+    next round comes means a client that stopped reading (`accepts`)."""
 
-    __slots__ = ("_limit", "_overflowed", "_pending", "_send", "_writing", "overflow")
+    __slots__ = ("_closed", "_limit", "_pending", "_send", "_writing", "overflow")
 
     def __init__(
         self, send: Callable[[str], Awaitable[None]], limit: int, overflow: Callable[[], None]
@@ -76,31 +72,39 @@ class Outbox:
         self._limit = limit
         self.overflow = overflow
         # Made with the first message: a deque costs 600 bytes empty.
-        self._pending: deque[str] | None = None
+        self._pending: deque[tuple[str, str]] | None = None
         self._writing: asyncio.Task[None] | None = None
-        self._overflowed = False
+        self._closed = False
 
-    def put(self, text: str) -> None:
-        if self._overflowed:
+    def accepts(self) -> bool:
+        """Whether to put more in: not once closed, nor while the messages of earlier
+        rounds still wait `limit` deep (then `overflow` is called, once)."""
+        if self._closed:
+            return False
+        if self._pending is not None and len(self._pending) >= self._limit:
+            self.close()
+            self.overflow()
+            return False
+        return True
+
+    def put(self, operation_id: str, text: str) -> None:
+        if self._closed:
             return
         if self._pending is None:
             self._pending = deque()
-        if len(self._pending) >= self._limit:
-            self._overflowed = True
-            self._pending.clear()
-            self.overflow()
-            return
-        self._pending.append(text)
+        self._pending.append((operation_id, text))
         if self._writing is None:
             self._writing = asyncio.create_task(self._write(), name="live-outbox")
 
+    def forget(self, operation_id: str) -> None:
+        """Drop what waits for an operation the client completed: it may reuse the id."""
+        if self._pending:
+            self._pending = deque(entry for entry in self._pending if entry[0] != operation_id)
+
     async def _write(self) -> None:
-        pending = self._pending
         try:
-            while pending:
-                await self._send(pending[0])
-                if pending:  # not cleared meanwhile by an overflow
-                    pending.popleft()
+            while self._pending:
+                await self._send(self._pending.popleft()[1])
         except Exception:
             # The socket is gone: its handler's shutdown ends its subscriptions.
             self.close()
@@ -108,9 +112,9 @@ class Outbox:
             self._writing = None
 
     def close(self) -> None:
-        self._overflowed = True
+        self._closed = True
         self._pending = None
-        if self._writing is not None:
+        if self._writing is not None and self._writing is not asyncio.current_task():
             self._writing.cancel()
 
 
@@ -152,8 +156,8 @@ _UNEXPECTED = GraphQLError(
 )
 
 
-# Told when a pushed subscription ended from the server's side, and why (None: closed).
-WhenDone = Callable[["Pushed", ListenerEnded | None], None]
+# Told when a pushed subscription ended from the server's side, and why.
+WhenDone = Callable[["Pushed", ListenerEnded], None]
 
 
 class Pushed:
@@ -162,6 +166,7 @@ class Pushed:
 
     __slots__ = (
         "_next_prefix",
+        "closed",
         "followed",
         "group",
         "operation_id",
@@ -185,10 +190,12 @@ class Pushed:
         self.group = group
         self.outbox = outbox
         self.when_done = when_done
+        # Set when it sends nothing more (its connection stopped pushing it).
+        self.closed = False
         self._next_prefix = f'{{"id":{encode_response(operation_id)},"type":"next","payload":'
 
     def send_payload(self, payload: str) -> None:
-        self.outbox.put(self._next_prefix + payload + "}")
+        self.outbox.put(self.operation_id, self._next_prefix + payload + "}")
 
     def listen(self, ready: Callable[[Pushed], None]) -> None:
         """Tell `ready` whenever there is something to send or the subscription ended,
@@ -210,22 +217,15 @@ class Pusher:
     _ready: dict[Pushed, None] = field(default_factory=dict)
     _woken: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
-    _stopping: bool = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="live-pusher")
 
-    async def drain_and_stop(self) -> None:
-        """Deliver what is ready (the hub, stopped first, ended every subscription: each is
-        told why), then stop; cancelled past `STOP_SECONDS`."""
-        if self._task is None:
-            return
-        self._stopping = True
-        self._woken.set()
-        await asyncio.wait({self._task}, timeout=STOP_SECONDS)
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
     def group_for(
         self,
@@ -266,7 +266,7 @@ class Pusher:
             del self._groups[group.key]
 
     async def _run(self) -> None:
-        while not self._stopping:
+        while True:
             await self._woken.wait()
             self._woken.clear()
             while self._ready:
@@ -275,9 +275,19 @@ class Pusher:
                 try:
                     await self._deliver(round_)
                 except Exception:
+                    # The database unreachable for the names, say: those subscribers are
+                    # told to subscribe again (with `after`), the others go on.
                     logger.exception("live delivery failed; ending the subscriptions it held")
                     for pushed in round_:
-                        pushed.when_done(pushed, ListenerEnded("delivery failed"))
+                        self._end(pushed, ListenerEnded("delivery failed"))
+
+    def _end(self, pushed: Pushed, ended: ListenerEnded) -> None:
+        if pushed.closed:
+            return
+        try:
+            pushed.when_done(pushed, ended)
+        except Exception:
+            logger.exception("ending a live subscription failed")
 
     async def _deliver(self, round_: list[Pushed]) -> None:
         events: list[tuple[Pushed, EventsFollowed, list[FeedChange]]] = []
@@ -296,24 +306,29 @@ class Pusher:
         names = await self.names.of(named) if named else {}
         rendered: dict[tuple[int, Hashable], str] = {}
         for pushed, followed, changes in events:
+            # Completed by its client while the names were read, or its socket backed up.
+            if pushed.closed or not pushed.outbox.accepts():
+                continue
             for change in changes:
                 payload = await self._event_payload(pushed, followed, change, names, rendered)
                 pushed.send_payload(payload)
             live_messages.inc(EVENTS_FIELD, amount=len(changes))
-        for pushed, summary in summaries:
-            figures = summary.follower.take_newest()
-            if figures is not None:
-                key = (id(pushed.group), id(figures))
-                shown = rendered.get(key)
-                if shown is None:
-                    shown = rendered[key] = await pushed.group.render(figures)
-                    live_renders.inc(SUMMARY_FIELD)
-                pushed.send_payload(shown)
-                live_messages.inc(SUMMARY_FIELD)
+        # Kept until the round ends: the render cache is keyed by their ids.
+        taken = [(pushed, summary.follower.take_newest()) for pushed, summary in summaries]
+        for pushed, figures in taken:
+            if figures is None or pushed.closed or not pushed.outbox.accepts():
+                continue
+            key = (id(pushed.group), id(figures))
+            shown = rendered.get(key)
+            if shown is None:
+                shown = rendered[key] = await pushed.group.render(figures)
+                live_renders.inc(SUMMARY_FIELD)
+            pushed.send_payload(shown)
+            live_messages.inc(SUMMARY_FIELD)
         for pushed in round_:
             ended = pushed.ended()
             if ended is not None:
-                pushed.when_done(pushed, ended)
+                self._end(pushed, ended)
 
     async def _event_payload(
         self,
@@ -335,20 +350,14 @@ class Pusher:
         return payload
 
 
-def ending_messages(operation_id: str, ended: ListenerEnded | None) -> list[str]:
+def ending_messages(operation_id: str, ended: ListenerEnded) -> list[str]:
     """What a subscription ended from the server's side sends last: a `next` with the
-    reason, then `complete`. None when it fell behind: its socket is closed instead."""
-    if isinstance(ended, FellBehind):
-        return []
-    messages: list[str] = []
-    if ended is not None:
-        error = stream_error(ended)
-        payload = payload_text(ExecutionResult(data=None, errors=[error]))
-        messages.append(
-            f'{{"id":{encode_response(operation_id)},"type":"next","payload":{payload}}}'
-        )
-    messages.append(encode_response({"id": operation_id, "type": "complete"}))
-    return messages
+    reason, then `complete` (as strawberry sends an error raised by a subscription)."""
+    payload = payload_text(ExecutionResult(data=None, errors=[stream_error(ended)]))
+    return [
+        f'{{"id":{encode_response(operation_id)},"type":"next","payload":{payload}}}',
+        encode_response({"id": operation_id, "type": "complete"}),
+    ]
 
 
 __all__ = [

@@ -8,6 +8,7 @@ connection between messages: each piece of work borrows a session from the pool.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -55,17 +56,16 @@ class Live:
         self._parts: LiveParts | None = None
         self._starting = asyncio.Lock()
 
-    @property
-    def running(self) -> LiveParts | None:
-        """The parts, if a subscriber started them."""
-        return self._parts
-
     async def parts(self) -> LiveParts:
         """The running parts, started by the first subscriber to ask."""
         if self._parts is None:
             async with self._starting:
                 if self._parts is None:
-                    self._parts = await self._start()
+                    # In a context of its own: the worker's tasks started here must not
+                    # keep the first subscriber's (its connection, its request).
+                    self._parts = await asyncio.create_task(
+                        self._start(), name="live-start", context=contextvars.Context()
+                    )
         return self._parts
 
     async def _start(self) -> LiveParts:
@@ -98,6 +98,6 @@ class Live:
             with suppress(asyncio.CancelledError):
                 await self._parts.rechecks
             await self._parts.hub.stop()
-            # After the hub: the subscriptions it ended are told why.
-            await self._parts.pusher.drain_and_stop()
+            # uvicorn closed the websockets before the app's lifespan ends: nobody to tell.
+            await self._parts.pusher.stop()
             self._parts = None

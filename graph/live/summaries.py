@@ -16,6 +16,7 @@ sees the committee: the subscription checks that before it joins a watch.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,7 +120,10 @@ class SummaryWatch:
             follower.offer(self._latest)
         self._followers.add(follower)
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="live-summary")
+            # In a context of its own: it outlives the subscriber that started it.
+            self._task = asyncio.create_task(
+                self._run(), name="live-summary", context=contextvars.Context()
+            )
         return follower
 
     def leave(self, follower: SummaryFollower) -> None:
