@@ -3,8 +3,8 @@ subscribers who would be shown it alike, and the same text goes to each of them.
 
 A subscription's start runs as any operation does (strawberry: parsing, validation, limits,
 the resolver's checks of scope and arguments). On a websocket, the resolver then hands the
-started subscription to its connection (graph/live/handover.py) and returns, so no task, generator
-or execution state is kept per subscription. From then on the worker's one `Pusher`:
+started subscription to its connection (graph/live/handover.py) and returns, so no task,
+generator or execution state is kept per subscription. From then on the worker's one `Pusher`:
 
 - is told when a subscription's listener (graph/live/hub.py) or summary follower
   (graph/live/summaries.py) has something, and takes it all at once;
