@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Protocol, cast
 
 import strawberry
 from graphql.execution import Executor
@@ -35,7 +35,6 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     Message,
 )
 
-from config import Settings
 from graph.context import Context
 from graph.live.delivery import (
     Outbox,
@@ -53,9 +52,6 @@ from permissions.authentication import (
 )
 from permissions.tokens import TokenVerifier
 from permissions.viewer import Viewer
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger("congress.live")
 
@@ -145,7 +141,7 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if self._outbox is None:
             socket = cast("ASGIWebSocketAdapter", self.websocket).ws
             self._outbox = Outbox(
-                socket.send_text, self._settings().live_queue_limit, self._fell_behind
+                socket.send_text, self.context.settings.live_queue_limit, self._fell_behind
             )
         pushed = Pushed(followed, shown, operation.id, group, self._outbox, self._pushed_ended)
         # strawberry would send `complete` when the resolver returns: it goes on here, and
@@ -165,7 +161,6 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if pushed is None:
             await super().cleanup_operation(operation_id)
             return
-        self.operations.pop(operation_id, None)
         self._stop_pushing(pushed)
         # The client may reuse the id at once: nothing of the old one may come after.
         pushed.outbox.forget(operation_id)
@@ -181,7 +176,6 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if self._pushed is None or self._pushed.get(pushed.operation_id) is not pushed:
             return
         del self._pushed[pushed.operation_id]
-        self.operations.pop(pushed.operation_id, None)
         self._stop_pushing(pushed)
         if isinstance(ended, FellBehind):
             self._fell_behind()
@@ -199,18 +193,16 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         pushed_ones = [] if self._pushed is None else list(self._pushed.values())
         self._pushed = None
         for pushed in pushed_ones:
-            self.operations.pop(pushed.operation_id, None)
             self._stop_pushing(pushed)
         if self._outbox is not None:
             self._outbox.close()
 
     def _stop_pushing(self, pushed: Pushed) -> None:
+        """Forget the operation (strawberry's count too) and end its subscription."""
+        self.operations.pop(pushed.operation_id, None)
         pushed.closed = True
         pushed.followed.finish()
         pushed.followed.parts.pusher.leave(pushed)
-
-    def _settings(self) -> Settings:
-        return self.context.settings
 
     def _token_expired(self) -> None:
         self._close_with(UNAUTHORIZED, "Unauthenticated: token expired")
@@ -221,7 +213,6 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._closer = asyncio.create_task(self._disconnect(code, reason), name="live-close")
 
     async def _disconnect(self, code: int, reason: str) -> None:
-        self._closing = True
         with suppress(Exception):  # already closed by the client
             await self.websocket.close(code=code, reason=reason[:_MAX_REASON_BYTES])
 

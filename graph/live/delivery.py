@@ -192,7 +192,7 @@ class Pushed:
         self.when_done = when_done
         # Set when it sends nothing more (its connection stopped pushing it).
         self.closed = False
-        self._next_prefix = f'{{"id":{encode_response(operation_id)},"type":"next","payload":'
+        self._next_prefix = _next_prefix(operation_id)
 
     def send_payload(self, payload: str) -> None:
         self.outbox.put(self.operation_id, self._next_prefix + payload + "}")
@@ -355,9 +355,14 @@ def ending_messages(operation_id: str, ended: ListenerEnded) -> list[str]:
     reason, then `complete` (as strawberry sends an error raised by a subscription)."""
     payload = payload_text(ExecutionResult(data=None, errors=[stream_error(ended)]))
     return [
-        f'{{"id":{encode_response(operation_id)},"type":"next","payload":{payload}}}',
+        _next_prefix(operation_id) + payload + "}",
         encode_response({"id": operation_id, "type": "complete"}),
     ]
+
+
+def _next_prefix(operation_id: str) -> str:
+    """A `next` message of the operation up to its payload (the payload and "}" follow)."""
+    return f'{{"id":{encode_response(operation_id)},"type":"next","payload":'
 
 
 __all__ = [
