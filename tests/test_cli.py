@@ -249,3 +249,22 @@ def test_a_serving_worker_freezes_startup_and_collects_less_often(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "tuned"
+
+
+def test_the_sqlite_install_serves_without_the_postgres_driver(tmp_path: Path) -> None:
+    """The README's first command installs no extras: asyncpg (the `postgres` extra) must
+    not be needed to import and build the app on SQLite, live half included."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'congress.db'}"
+    program = (
+        "import sys; sys.modules['asyncpg'] = None\n"  # importing it raises ImportError
+        "from pathlib import Path\n"
+        "from config import Settings\n"
+        "from cli.main import main\n"
+        "from graph.app import create_app\n"
+        "from graph.live.hub import LiveHub\n"
+        f"create_app(Settings(data_dir=Path({str(tmp_path)!r}), database_url={database_url!r}))\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert finished.returncode == 0, finished.stderr

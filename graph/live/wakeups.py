@@ -15,8 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import asyncpg
-
 log = logging.getLogger(__name__)
 
 Wake = Callable[[], None]
@@ -52,6 +50,10 @@ async def listen_for_notifications(dsn: str, wake: Wake) -> None:
 
 
 async def _listen_until_lost(dsn: str, wake: Wake) -> None:
+    # Here, not at the top: asyncpg is the `postgres` extra, and a SQLite install (the
+    # README's first command) serves without it.
+    import asyncpg
+
     connection = await asyncpg.connect(
         dsn,
         timeout=CONNECT_TIMEOUT_SECONDS,
