@@ -111,7 +111,11 @@ def create_app_with_floor() -> Starlette:
 def start_bench_server(database_url: str, data_dir: Path, *, planned: bool) -> Server:
     """One uvicorn worker serving `create_app_with_floor`, as `congress serve` runs uvicorn."""
     port = free_port()
-    settings = Settings(data_dir=data_dir, database_url=database_url, planned_reads=planned)
+    # From the environment, so that a setting under study (CONGRESS_SQLITE_CACHE_KIB=...)
+    # reaches the server; what the bench itself decides is set over it.
+    settings = Settings.from_env().with_(
+        data_dir=data_dir, database_url=database_url, planned_reads=planned
+    )
     environment = {**os.environ, **settings.to_env()}
     log_path = data_dir / f"reads-{'planned' if planned else 'unplanned'}.log"
     command = [

@@ -154,6 +154,11 @@ class Settings:
     # may hold at once.
     live_subscriptions_per_connection: int = 20
     live_subscriptions_per_user: int = 50
+    # SQLite's page cache, in KiB, for all of a worker's pooled connections together (each
+    # connection keeps its own, so SQLite's default of 2,000 KiB each is up to ~60 MiB a
+    # worker at 30 connections). The operating system caches the file for every process;
+    # any write by another connection empties these caches anyway (WAL).
+    sqlite_cache_kib: int = 8192
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -233,6 +238,7 @@ class Settings:
             live_subscriptions_per_user=int(
                 env.get("CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER") or cls.live_subscriptions_per_user
             ),
+            sqlite_cache_kib=int(env.get("CONGRESS_SQLITE_CACHE_KIB") or cls.sqlite_cache_kib),
         )
 
     def __post_init__(self) -> None:
@@ -258,6 +264,7 @@ class Settings:
             ("CONGRESS_LIVE_QUEUE_LIMIT", self.live_queue_limit),
             ("CONGRESS_LIVE_SUBSCRIPTIONS_PER_CONNECTION", self.live_subscriptions_per_connection),
             ("CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER", self.live_subscriptions_per_user),
+            ("CONGRESS_SQLITE_CACHE_KIB", self.sqlite_cache_kib),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1.")
@@ -356,6 +363,7 @@ class Settings:
                 self.live_subscriptions_per_connection
             ),
             "CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER": str(self.live_subscriptions_per_user),
+            "CONGRESS_SQLITE_CACHE_KIB": str(self.sqlite_cache_kib),
         }
         return env
 

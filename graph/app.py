@@ -249,18 +249,18 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
         settings.resolved_database_url,
         # A backstop behind the request's own time budget (graph/request_bounds.py).
         statement_timeout_seconds=settings.request_timeout_seconds + TIME_BUDGET_GRACE_SECONDS,
+        sqlite_cache_kib=settings.sqlite_cache_kib,
     )
     sessions = create_session_factory(engine)
     verifier = token_verifier(settings)
     terms = TermCatalog()
     live = Live(settings, engine, sessions, terms)
-    graphql_app = CongressGraphQL(
-        settings, terms, MilestoneWriter(sessions), live, ConnectionSignIn(verifier, sessions)
-    )
     buckets = Buckets(
         RedisBuckets(settings.redis_url, settings.redis_key_prefix) if settings.redis_url else None
     )
     rate_limits = RateLimits(settings, buckets, verifier)
+    sign_in = ConnectionSignIn(verifier, sessions, rate_limits.failed_authentications)
+    graphql_app = CongressGraphQL(settings, terms, MilestoneWriter(sessions), live, sign_in)
     graphql = rate_limits.around_authentication(
         AuthenticationMiddleware(
             rate_limits.per_user(graphql_app),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +31,28 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 # found none idle opened one and closed it after: a new thread for aiosqlite, a new
 # server session for PostgreSQL, on every request once more than 5 ran at once.
 POOL_SIZE = 20
+# SQLAlchemy's default: connections opened past the pool when all are busy, closed after.
+POOL_OVERFLOW = 10
+# SQLite's own default page cache: 2,000 KiB for each connection.
+SQLITE_DEFAULT_CACHE_KIB = 2000 * (POOL_SIZE + POOL_OVERFLOW)
 
 
 def create_engine(
-    database_url: str, *, statement_timeout_seconds: float | None = None, **engine_options: Any
+    database_url: str,
+    *,
+    statement_timeout_seconds: float | None = None,
+    sqlite_cache_kib: int = SQLITE_DEFAULT_CACHE_KIB,
+    **engine_options: Any,
 ) -> AsyncEngine:
-    """An async engine; SQLite files get WAL, enforced foreign keys and a busy timeout. With
-    `statement_timeout_seconds`, PostgreSQL ends any statement running longer (a serving
-    engine's backstop; SQLite's statements stop at their request's deadline instead,
-    models/statement_deadline.py)."""
+    """An async engine; SQLite files get WAL, enforced foreign keys, a busy timeout and
+    `sqlite_cache_kib` of page cache shared out among the connections the pool may open.
+    With `statement_timeout_seconds`, PostgreSQL ends any statement running longer (a
+    serving engine's backstop; SQLite's statements stop at their request's deadline
+    instead, models/statement_deadline.py)."""
     url = make_url(database_url)
     if url.database != ":memory:":  # one connection, shared (StaticPool)
         engine_options.setdefault("pool_size", POOL_SIZE)
+        engine_options.setdefault("max_overflow", POOL_OVERFLOW)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +61,14 @@ def create_engine(
             "module", one_trip_dbapi(write_wait_seconds=SQLITE_BUSY_TIMEOUT_MS / 1000)
         )
         engine = create_async_engine(url, **engine_options)
-        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        # A private cache per connection: the budget is split by the most that may be open.
+        most_open = engine_options.get("pool_size", 1) + max(
+            engine_options.get("max_overflow", 0), 0
+        )
+        cache_kib_each = max(sqlite_cache_kib // most_open, 64)
+        event.listen(
+            engine.sync_engine, "connect", partial(_configure_sqlite_connection, cache_kib_each)
+        )
         return engine
     engine_options.setdefault("pool_pre_ping", True)
     if statement_timeout_seconds is not None:
@@ -61,9 +79,12 @@ def create_engine(
     return create_async_engine(url, **engine_options)
 
 
-def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
+def _configure_sqlite_connection(
+    cache_kib: int, dbapi_connection: Any, _connection_record: Any
+) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA cache_size=-{cache_kib}")  # negative: KiB, not pages
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     # WAL with synchronous=NORMAL is durable against application crashes and much faster.

@@ -9,6 +9,7 @@ import socket
 import uuid
 from contextlib import AsyncExitStack
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graph.live.subscriptions import EVENTS_FIELD as EVENTS
@@ -257,6 +258,30 @@ async def test_a_connection_is_refused_before_any_subscription_without_a_good_to
         async with signed_in(url, None, additional_headers=headers) as client:
             await client.subscribe("1", PROGRESS_EVENTS)
             await client.nothing_arrives(0.3)
+
+
+async def test_failed_websocket_sign_ins_spend_the_addresss_quota_as_401s_do(
+    fresh_world: DemoWorld,
+) -> None:
+    bad = {"Authorization": "Bearer not-a-token"}
+    async with live_server(fresh_world, failed_auth_per_minute=3) as url:
+        codes = [(await refused_with(url, bad))[0] for _ in range(3)]
+        with counted_statements(fresh_world.engine) as statements:
+            code, reason = await refused_with(url, bad)
+        # The quota is the address's, whichever way it was spent: HTTP is refused too.
+        http_url = url.replace("ws://", "http://")
+        async with httpx.AsyncClient() as http:
+            over_http = await http.post(http_url, json={"query": "{ __typename }"}, headers=bad)
+        # An official behind the same address still signs in: the token checks out.
+        token = fresh_world.client.token_for(PROVINCE_VIEWER)
+        async with signed_in(url, token) as client:
+            await client.subscribe("1", PROGRESS_EVENTS)
+            await client.nothing_arrives(0.2)
+    assert codes == [4401, 4401, 4401]
+    assert code == 4429
+    assert reason.startswith('Rate limit reached: the quota "failed-authentication" of 3')
+    assert statements == []  # refused before the database is read
+    assert over_http.status_code == 429
 
 
 async def test_a_connection_closes_when_its_token_expires(fresh_world: DemoWorld) -> None:

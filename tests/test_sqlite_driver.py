@@ -169,3 +169,25 @@ async def test_a_writer_waiting_for_its_turn_stops_at_its_request_s_deadline(
         await holder.commit()
     async with engine.begin() as connection:  # the waiter gave up its place: no wait here
         await connection.execute(text("INSERT INTO item (name, n) VALUES ('next', 1)"))
+
+
+async def test_the_page_cache_budget_is_shared_out_among_the_pool(tmp_path: Path) -> None:
+    # Each SQLite connection keeps a private page cache: a worker's budget is split by the
+    # most connections its pool may open (20 + 10 overflow), not given to each.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}", sqlite_cache_kib=6000)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("PRAGMA cache_size")) == -200
+    finally:
+        await engine.dispose()
+    small_pool = create_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}",
+        sqlite_cache_kib=1000,
+        pool_size=2,
+        max_overflow=0,
+    )
+    try:
+        async with small_pool.connect() as connection:
+            assert await connection.scalar(text("PRAGMA cache_size")) == -500
+    finally:
+        await small_pool.dispose()

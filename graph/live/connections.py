@@ -5,7 +5,9 @@ browsers can send) or in the upgrade request's Authorization header. It is check
 same code as every HTTP request (permissions/authentication.py): a refusal closes the
 socket before any subscription can start, with 4401 (no, bad or expired token, unknown or
 inactive user) or 4403 (identity proven below the required assurance level), and the
-refusal of a verified identity is audited as on HTTP. When the token expires the socket is
+refusal of a verified identity is audited as on HTTP. Each refusal is charged to the
+client address's failed-authentication quota, as a 401 is; once it is spent, a token that
+does not check out closes the socket with 4429 before the database is read. When the token expires the socket is
 closed with 4401: the client signs in again and resumes from its last cursor.
 
 Cross-site websocket hijacking: strawberry refuses a handshake from another origin unless
@@ -25,6 +27,8 @@ from typing import Protocol, cast
 import strawberry
 from graphql.execution import Executor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import Headers
+from starlette.types import Scope
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -44,6 +48,9 @@ from graph.live.delivery import (
 from graph.live.handover import push_through
 from graph.live.hub import FellBehind, ListenerEnded
 from graph.live.subscriptions import EventsFollowed, LiveChange, SummaryFollowed
+from graph.rate_limits import FailedAuthentications
+from graph.rate_limits.buckets import Charge
+from graph.rate_limits.middleware import refusal_message
 from permissions.authentication import (
     AuthenticationError,
     RefusalReason,
@@ -58,6 +65,8 @@ logger = logging.getLogger("congress.live")
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 TRY_AGAIN_LATER = 1013
+# Past the address's quota of failed authentications (HTTP would answer 429).
+TOO_MANY_FAILED = 4429
 # Close code and reason for a subscriber that stopped reading.
 FELL_BEHIND = 4499
 FELL_BEHIND_REASON = "Too far behind: subscribe again with `after` set to your last cursor."
@@ -87,7 +96,13 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         authorization = _authorization(payload) or self._upgrade_authorization()
         signing_in = cast("SignsConnectionsIn", self.view).sign_in
         try:
-            viewer, expires_at = await signing_in.check(authorization)
+            viewer, expires_at = await signing_in.check(authorization, self._scope())
+        except TooManyFailedSignIns as refusal:
+            self.connection_init_received = True
+            await self.websocket.close(
+                code=TOO_MANY_FAILED, reason=str(refusal)[:_MAX_REASON_BYTES]
+            )
+            return
         except AuthenticationError as error:
             self.connection_init_received = True
             if self.connection_init_timeout_task is not None:
@@ -221,9 +236,10 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().send_message(message)
 
     def _upgrade_authorization(self) -> str | None:
-        request = getattr(self.websocket, "ws", None)
-        headers = getattr(request, "headers", None)
-        return None if headers is None else headers.get("authorization")
+        return Headers(scope=self._scope()).get("authorization")
+
+    def _scope(self) -> Scope:
+        return cast("ASGIWebSocketAdapter", self.websocket).ws.scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,14 +262,34 @@ class SignsConnectionsIn(Protocol):
     sign_in: ConnectionSignIn
 
 
-class ConnectionSignIn:
-    """What a connection's sign-in needs: the token verifier and a session to read with."""
+class TooManyFailedSignIns(Exception):
+    """The address's failed authentications spent its quota, and this token does not
+    check out either (graph/rate_limits/middleware.py, FailedAuthentications)."""
 
-    def __init__(self, verifier: TokenVerifier, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, charge: Charge) -> None:
+        super().__init__(refusal_message(charge))
+
+
+class ConnectionSignIn:
+    """What a connection's sign-in needs: the token verifier, a session to read with, and
+    the failed-authentication quota of the client's address, shared with HTTP."""
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        sessions: async_sessionmaker[AsyncSession],
+        failed_authentications: FailedAuthentications | None,
+    ) -> None:
         self._verifier = verifier
         self._sessions = sessions
+        self._failed_authentications = failed_authentications
 
-    async def check(self, authorization: str | None) -> tuple[Viewer, float]:
+    async def check(self, authorization: str | None, scope: Scope) -> tuple[Viewer, float]:
+        failures = self._failed_authentications
+        if failures is not None:
+            refused = await failures.refusal(scope, authorization)
+            if refused is not None:
+                raise TooManyFailedSignIns(refused)
         async with self._sessions() as session:
             try:
                 return await authenticate_until(authorization, self._verifier, session)
@@ -262,6 +298,8 @@ class ConnectionSignIn:
                     await record_refusal(session, error, None)
                 except Exception:
                     logger.exception("could not record a refused websocket sign-in")
+                if failures is not None:
+                    await failures.charge(scope)
                 raise
 
 

@@ -12,13 +12,14 @@ from graph.rate_limits.buckets import Buckets, RedisBuckets
 from graph.rate_limits.middleware import (
     AcceptedTokens,
     EmptyBuckets,
+    FailedAuthentications,
     RateLimitGate,
     UserRateLimit,
 )
 from graph.rate_limits.policies import EXPORT_COST, RolePolicies, failed_authentication_policy
 from permissions.tokens import TokenVerifier
 
-__all__ = ["EXPORT_COST", "Buckets", "RateLimits", "RedisBuckets"]
+__all__ = ["EXPORT_COST", "Buckets", "FailedAuthentications", "RateLimits", "RedisBuckets"]
 
 
 class RateLimits:
@@ -26,14 +27,19 @@ class RateLimits:
 
     def __init__(self, settings: Settings, buckets: Buckets, verifier: TokenVerifier) -> None:
         self._buckets = buckets
-        self._verifier = verifier
         self._empty = EmptyBuckets()
         self._accepted = AcceptedTokens()
         self._policies = (
             RolePolicies.per_minute(dict(settings.rate_limits)) if settings.rate_limits else None
         )
-        self._failed_authentication = (
-            failed_authentication_policy(settings.failed_auth_per_minute)
+        # None when unlimited (CONGRESS_FAILED_AUTH_PER_MINUTE=0).
+        self.failed_authentications = (
+            FailedAuthentications(
+                buckets,
+                self._empty,
+                failed_authentication_policy(settings.failed_auth_per_minute),
+                verifier,
+            )
             if settings.failed_auth_per_minute
             else None
         )
@@ -41,15 +47,13 @@ class RateLimits:
     def around_authentication(self, app: ASGIApp) -> ASGIApp:
         """Outside authentication: what can be refused before a token is read, and failed
         authentications charged to the address."""
-        if self._failed_authentication is None and self._policies is None:
+        if self.failed_authentications is None and self._policies is None:
             return app
         return RateLimitGate(
             app,
-            buckets=self._buckets,
             empty=self._empty,
             accepted=self._accepted,
-            failed_authentication=self._failed_authentication,
-            verifier=self._verifier,
+            failed_authentications=self.failed_authentications,
         )
 
     def per_user(self, app: ASGIApp, cost_before_running: int | None = None) -> ASGIApp:

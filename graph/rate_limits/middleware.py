@@ -253,34 +253,74 @@ def client_address(scope: Scope) -> str:
     return str(address)
 
 
+class FailedAuthentications:
+    """Each client address may fail authentication only so often, over HTTP and websockets
+    alike: once its failures (charged to it) have spent its quota, what it sends with a
+    token that does not check out (signature and claims only: no database read, no
+    refusal recorded) is refused before it is looked at. Officials behind the same address
+    as a flood of bad tokens (a NAT, a carrier's gateway) keep working."""
+
+    def __init__(
+        self, buckets: Buckets, empty: EmptyBuckets, policy: Policy, verifier: TokenVerifier
+    ) -> None:
+        self._buckets = buckets
+        self._empty = empty
+        self._policy = policy
+        self._verifier = verifier
+
+    async def refusal(self, scope: Scope, authorization: str | None) -> Charge | None:
+        """The charge that emptied the address's quota, when this attempt is refused."""
+        address_empty = self._empty.still_empty(_address_key(scope))
+        if address_empty is None or await self._verifies(authorization):
+            return None
+        count_refusal("failed_authentication")
+        return address_empty
+
+    async def charge(self, scope: Scope) -> Charge:
+        """One failure, charged to the address the attempt came from."""
+        key = _address_key(scope)
+        charge = await self._buckets.charge(key, self._policy, 1)
+        self._empty.note(key, charge)
+        return charge
+
+    async def _verifies(self, authorization: str | None) -> bool:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        try:
+            await self._verifier.verify(token.strip())
+        except TokenError:
+            return False
+        return True
+
+
+def _address_key(scope: Scope) -> str:
+    return f"address:{client_address(scope)}"
+
+
 class RateLimitGate:
     """Outside authentication: what can be refused before a token is read.
 
     - A token this worker accepted lately whose user's bucket it found empty: 429 at once,
       without checking the token or reading the user again.
     - From an address whose failed authentications spent its quota, a request whose token
-      this worker has not accepted lately: 429, unless the token's signature and claims
-      check out (CPU only: no database read, no refusal recorded). Officials behind the
-      same address as a flood of bad tokens (a NAT, a carrier's gateway) keep working.
-    - A 401 is charged to the address (when `failed_authentication` is set).
+      this worker has not accepted lately and that does not check out: 429
+      (`FailedAuthentications`).
+    - A 401 is charged to the address (when failed authentications are limited).
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        buckets: Buckets,
         empty: EmptyBuckets,
         accepted: AcceptedTokens,
-        failed_authentication: Policy | None,
-        verifier: TokenVerifier,
+        failed_authentications: FailedAuthentications | None,
     ) -> None:
         self._app = app
-        self._buckets = buckets
         self._empty = empty
         self._accepted = accepted
-        self._failed_authentication = failed_authentication
-        self._verifier = verifier
+        self._failed_authentications = failed_authentications
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -294,23 +334,18 @@ class RateLimitGate:
             await send_rate_limited(send, user_empty, scope)
             return
         send_on = send
-        policy = self._failed_authentication
-        if policy is not None:
-            address = f"address:{client_address(scope)}"
-            address_empty = self._empty.still_empty(address)
-            if (
-                address_empty is not None
-                and known_user is None
-                and not await self._verifies(authorization)
-            ):
-                count_refusal("failed_authentication")
+        failures = self._failed_authentications
+        if failures is not None:
+            address_empty = (
+                None if known_user is not None else await failures.refusal(scope, authorization)
+            )
+            if address_empty is not None:
                 await send_rate_limited(send, address_empty, scope)
                 return
 
             async def send_charging_failures(message: Message) -> None:
                 if message["type"] == "http.response.start" and message["status"] == 401:
-                    charge = await self._buckets.charge(address, policy, 1)
-                    self._empty.note(address, charge)
+                    charge = await failures.charge(scope)
                     message = _with_headers(message, rate_limit_headers(charge), None)
                 await send(message)
 
@@ -320,13 +355,3 @@ class RateLimitGate:
         viewer = scope.get("state", {}).get(VIEWER_STATE_KEY)
         if authorization and viewer is not None and known_user is None:
             self._accepted.add(authorization, user_key(viewer.user_id))
-
-    async def _verifies(self, authorization: str | None) -> bool:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return False
-        try:
-            await self._verifier.verify(token.strip())
-        except TokenError:
-            return False
-        return True
