@@ -284,6 +284,40 @@ async def test_failed_websocket_sign_ins_spend_the_addresss_quota_as_401s_do(
     assert over_http.status_code == 429
 
 
+async def test_subscriptions_are_limited_per_connection_and_per_user(
+    fresh_world: DemoWorld,
+) -> None:
+    token = fresh_world.client.token_for(PROVINCE_VIEWER)
+    async with (
+        live_server(
+            fresh_world, live_subscriptions_per_connection=2, live_subscriptions_per_user=3
+        ) as url,
+        signed_in(url, token) as first,
+        signed_in(url, token) as second,
+    ):
+        await first.subscribe("a", PROGRESS_EVENTS)
+        await first.subscribe("b", PROGRESS_EVENTS)
+        await first.subscribe("c", PROGRESS_EVENTS)
+        per_connection = await first.errors_of("c")
+        await second.subscribe("d", PROGRESS_EVENTS)
+        await listening(url, 3)
+        await second.subscribe("e", PROGRESS_EVENTS)
+        per_user = await second.errors_of("e")
+        # Ending one frees its place, on the connection and for the user.
+        await first.complete("a")
+        await first.subscribe("f", PROGRESS_EVENTS)
+        await listening(url, 3)
+        await first.nothing_arrives(0.2)
+    assert [error["extensions"] for error in per_connection] == [{"code": "COST_LIMIT", "limit": 2}]
+    assert per_connection[0]["message"] == (
+        "This connection already holds 2 subscriptions; end one first."
+    )
+    assert [error["extensions"]["code"] for error in per_user] == ["COST_LIMIT"]
+    assert per_user[0]["message"] == (
+        "You already hold 3 live subscriptions on this server; end one first."
+    )
+
+
 async def test_a_connection_closes_when_its_token_expires(fresh_world: DemoWorld) -> None:
     token = fresh_world.client.issuer.issue(PROVINCE_VIEWER, 2)
     async with live_server(fresh_world) as url, signed_in(url, token) as client:

@@ -37,9 +37,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
+    SubscribeMessage,
 )
 
 from graph.context import Context
+from graph.errors import CostLimitError
 from graph.live.delivery import (
     Outbox,
     Pushed,
@@ -87,6 +89,25 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     _outbox: Outbox | None = None
     _pushed: dict[str, Pushed] | None = None
     _closer: asyncio.Task[None] | None = None
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # strawberry refuses past the limit too, but with no `extensions.code`.
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and len(self.operations) >= limit
+            and message["id"] not in self.operations
+        ):
+            error = CostLimitError(
+                f"This connection already holds {limit} subscriptions; end one first.",
+                limit=limit,
+            )
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
+            return
+        await super().handle_subscribe(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload") or {}
