@@ -8,7 +8,8 @@ collector's share is what is measured, not the server's rate). It prints the obj
 collector tracks once the app is built and what one full collection of them takes, the
 objects each kind of request leaves in reference cycles (freed only by the collector),
 and the collector's time per request under each load with CPython's thresholds and after
-`graph.garbage_collection.tune_for_serving`.
+`graph.garbage_collection.tune_for_serving` (with OldGarbage watching, as in a worker),
+with the process's resident memory after each.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,8 @@ import httpx
 from bench.progress import NESTED_PLAIN, SUMMARY, TYPENAME
 from config import Settings
 from graph.app import create_app
-from graph.garbage_collection import tune_for_serving
+from graph.garbage_collection import resident_bytes, tune_for_serving
+from graph.observability.metrics import full_collection_seconds
 from models.demo import CENTRAL_CODE, demo_users
 from models.users import Role
 from permissions.tokens import LocalIssuer
@@ -85,7 +88,8 @@ async def collector_ms_per_request(send: Callable[[], Any], requests: int, clien
 
 
 async def measure(data_dir: Path, requests: int, clients: int) -> None:
-    settings = Settings(data_dir=data_dir)
+    # Rate limits off: hundreds of requests a second from one user are the load here.
+    settings = Settings(data_dir=data_dir, rate_limits=(), failed_auth_per_minute=0)
     admin = next(
         u for u in demo_users() if u.committee_code == CENTRAL_CODE and u.role is Role.ADMIN
     )
@@ -119,13 +123,26 @@ async def measure(data_dir: Path, requests: int, clients: int) -> None:
             cyclic = await cyclic_objects_per_request(sender(body), min(requests, 100))
             print(f"{name:<12} leaves {cyclic:,.0f} objects in reference cycles per request")
         for setting in ("CPython's thresholds", "tune_for_serving"):
+            watching = None
             if setting == "tune_for_serving":
-                tune_for_serving()
+                old_garbage = tune_for_serving(settings.old_garbage_mib * 2**20)
+                # As a serving worker's lifespan runs it (graph/app.py).
+                watching = asyncio.create_task(old_garbage.run())
             print(f"{setting} {gc.get_threshold()}, {gc.get_freeze_count():,} frozen:")
+            full_before = full_collection_seconds.count()
             for name, body in LOADS.items():
                 count = requests if name != "nested page" else max(clients, requests // 20)
                 spent = await collector_ms_per_request(sender(body), count, clients)
                 print(f"  {name:<12} collector {spent:.3f} ms per request")
+            if watching is not None:
+                watching.cancel()
+                with suppress(asyncio.CancelledError):
+                    await watching
+                print(
+                    f"  full collections by OldGarbage: "
+                    f"{full_collection_seconds.count() - full_before}"
+                )
+            print(f"  resident memory after: {resident_bytes() / 2**20:.0f} MiB")
 
 
 def main() -> None:

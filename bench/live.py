@@ -1509,7 +1509,10 @@ def table(figures: Sequence[Figures]) -> list[list[str]]:
     row(
         "RSS per 1,000 idle subscribers (after the first tenth)",
         "≤ 30 MB",
-        lambda f: f"{rss_per_thousand(f, f.rss_first, len(f.placed) - f.first_count):.1f} MiB",
+        lambda f: (
+            f"{rss_per_thousand(f, f.rss_first, len(f.placed) - f.first_count):.1f} MiB "
+            f"{verdict(rss_per_thousand(f, f.rss_first, len(f.placed) - f.first_count) * 1.048576 <= 30)}"
+        ),
     )
     row(
         "server CPU while idle with all subscribed",

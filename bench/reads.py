@@ -112,9 +112,15 @@ def start_bench_server(database_url: str, data_dir: Path, *, planned: bool) -> S
     """One uvicorn worker serving `create_app_with_floor`, as `congress serve` runs uvicorn."""
     port = free_port()
     # From the environment, so that a setting under study (CONGRESS_SQLITE_CACHE_KIB=...)
-    # reaches the server; what the bench itself decides is set over it.
+    # reaches the server; what the bench itself decides is set over it. Rate limits off:
+    # 16 clients as one user would spend a viewer's quota in seconds (bench.abuse
+    # measures the limits).
     settings = Settings.from_env().with_(
-        data_dir=data_dir, database_url=database_url, planned_reads=planned
+        data_dir=data_dir,
+        database_url=database_url,
+        planned_reads=planned,
+        rate_limits=(),
+        failed_auth_per_minute=0,
     )
     environment = {**os.environ, **settings.to_env()}
     log_path = data_dir / f"reads-{'planned' if planned else 'unplanned'}.log"

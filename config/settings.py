@@ -159,6 +159,10 @@ class Settings:
     # worker at 30 connections). The operating system caches the file for every process;
     # any write by another connection empties these caches anyway (WAL).
     sqlite_cache_kib: int = 8192
+    # A serving worker runs a full garbage collection once its memory has grown by this
+    # many MiB over its lowest point since the last one, and at least every 10 minutes
+    # (graph/garbage_collection.py): every long-lived object is walked that rarely.
+    old_garbage_mib: int = 64
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -239,6 +243,7 @@ class Settings:
                 env.get("CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER") or cls.live_subscriptions_per_user
             ),
             sqlite_cache_kib=int(env.get("CONGRESS_SQLITE_CACHE_KIB") or cls.sqlite_cache_kib),
+            old_garbage_mib=int(env.get("CONGRESS_OLD_GARBAGE_MIB") or cls.old_garbage_mib),
         )
 
     def __post_init__(self) -> None:
@@ -265,6 +270,7 @@ class Settings:
             ("CONGRESS_LIVE_SUBSCRIPTIONS_PER_CONNECTION", self.live_subscriptions_per_connection),
             ("CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER", self.live_subscriptions_per_user),
             ("CONGRESS_SQLITE_CACHE_KIB", self.sqlite_cache_kib),
+            ("CONGRESS_OLD_GARBAGE_MIB", self.old_garbage_mib),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1.")
@@ -364,6 +370,7 @@ class Settings:
             ),
             "CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER": str(self.live_subscriptions_per_user),
             "CONGRESS_SQLITE_CACHE_KIB": str(self.sqlite_cache_kib),
+            "CONGRESS_OLD_GARBAGE_MIB": str(self.old_garbage_mib),
         }
         return env
 

@@ -32,7 +32,7 @@ from graph.authentication import (
     AuthenticationMiddleware,
 )
 from graph.context import Context
-from graph.garbage_collection import tune_for_serving
+from graph.garbage_collection import OldGarbage, tune_for_serving
 from graph.graphql_over_http import (
     APPLICATION_JSON,
     GRAPHQL_RESPONSE_JSON,
@@ -196,6 +196,9 @@ class CongressApp(Starlette):
     def __init__(self, *, graphql_websockets: ASGIApp, **starlette: Any) -> None:
         super().__init__(**starlette)
         self._graphql_websockets = graphql_websockets
+        # A serving worker's full garbage collections (create_app_from_env), run while the
+        # app is; None where CPython's own collector is kept (tests, tools).
+        self.old_garbage: OldGarbage | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/graphql":
@@ -295,13 +298,21 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
             if settings.escalation_interval_seconds > 0
             else None
         )
+        old_garbage = _app.old_garbage if isinstance(_app, CongressApp) else None
+        collecting = (
+            asyncio.create_task(old_garbage.run(), name="congress-old-garbage")
+            if old_garbage is not None
+            else None
+        )
+        background = [task for task in (escalation, collecting) if task is not None]
         try:
             yield
         finally:
-            if escalation is not None:
-                escalation.cancel()
+            for task in background:
+                task.cancel()
+            for task in background:
                 with suppress(asyncio.CancelledError):
-                    await escalation
+                    await task
             await live.stop()
             await buckets.close()
             await engine.dispose()
@@ -345,8 +356,10 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
 
 def create_app_from_env() -> CongressApp:
     """Factory for `uvicorn --factory` and for every worker process `congress serve` starts:
-    the app, its access log on stdout, then the worker's garbage collector set for serving it."""
-    app = create_app(Settings.from_env())
+    the app, its access log on stdout, then the worker's garbage collector set for serving
+    it (full collections by OldGarbage, started with the app)."""
+    settings = Settings.from_env()
+    app = create_app(settings)
     enable_access_log()
-    tune_for_serving()
+    app.old_garbage = tune_for_serving(settings.old_garbage_mib * 2**20)
     return app

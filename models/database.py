@@ -33,19 +33,21 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 POOL_SIZE = 20
 # SQLAlchemy's default: connections opened past the pool when all are busy, closed after.
 POOL_OVERFLOW = 10
-# SQLite's own default page cache: 2,000 KiB for each connection.
-SQLITE_DEFAULT_CACHE_KIB = 2000 * (POOL_SIZE + POOL_OVERFLOW)
+# The least page cache a SQLite connection is given, whatever the budget: a few B-tree
+# levels' pages, which every statement walks.
+SQLITE_MIN_CACHE_KIB = 64
 
 
 def create_engine(
     database_url: str,
     *,
     statement_timeout_seconds: float | None = None,
-    sqlite_cache_kib: int = SQLITE_DEFAULT_CACHE_KIB,
+    sqlite_cache_kib: int | None = None,
     **engine_options: Any,
 ) -> AsyncEngine:
-    """An async engine; SQLite files get WAL, enforced foreign keys, a busy timeout and
-    `sqlite_cache_kib` of page cache shared out among the connections the pool may open.
+    """An async engine; SQLite files get WAL, enforced foreign keys, a busy timeout and,
+    with `sqlite_cache_kib`, that much page cache shared out among the connections the
+    pool may open (None: SQLite's default, 2,000 KiB each).
     With `statement_timeout_seconds`, PostgreSQL ends any statement running longer (a
     serving engine's backstop; SQLite's statements stop at their request's deadline
     instead, models/statement_deadline.py)."""
@@ -61,11 +63,9 @@ def create_engine(
             "module", one_trip_dbapi(write_wait_seconds=SQLITE_BUSY_TIMEOUT_MS / 1000)
         )
         engine = create_async_engine(url, **engine_options)
-        # A private cache per connection: the budget is split by the most that may be open.
-        most_open = engine_options.get("pool_size", 1) + max(
-            engine_options.get("max_overflow", 0), 0
+        cache_kib_each = (
+            None if sqlite_cache_kib is None else _cache_share_kib(sqlite_cache_kib, engine_options)
         )
-        cache_kib_each = max(sqlite_cache_kib // most_open, 64)
         event.listen(
             engine.sync_engine, "connect", partial(_configure_sqlite_connection, cache_kib_each)
         )
@@ -79,12 +79,22 @@ def create_engine(
     return create_async_engine(url, **engine_options)
 
 
+def _cache_share_kib(budget_kib: int, engine_options: dict[str, Any]) -> int:
+    """One connection's share of the budget: each keeps a private cache, so the budget is
+    split by the most connections the pool may open (its size, plus its overflow when
+    that is bounded; a single shared connection has no pool size)."""
+    pool_size: int = max(engine_options.get("pool_size", 1), 1)
+    overflow: int = max(engine_options.get("max_overflow", 0), 0)
+    return max(budget_kib // (pool_size + overflow), SQLITE_MIN_CACHE_KIB)
+
+
 def _configure_sqlite_connection(
-    cache_kib: int, dbapi_connection: Any, _connection_record: Any
+    cache_kib: int | None, dbapi_connection: Any, _connection_record: Any
 ) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA cache_size=-{cache_kib}")  # negative: KiB, not pages
+    if cache_kib is not None:
+        cursor.execute(f"PRAGMA cache_size=-{cache_kib}")  # negative: KiB, not pages
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     # WAL with synchronous=NORMAL is durable against application crashes and much faster.

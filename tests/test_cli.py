@@ -232,11 +232,13 @@ def test_a_serving_worker_freezes_startup_and_collects_less_often(
         "import gc\n"
         "from graph.app import create_app_from_env\n"
         "from graph.garbage_collection import OLDER_GENERATION_THRESHOLD as older\n"
+        "from graph.garbage_collection import OLDEST_GENERATION_THRESHOLD as oldest\n"
         "from graph.garbage_collection import YOUNG_GENERATION_THRESHOLD as young\n"
-        "assert gc.get_threshold() != (young, older, older)\n"
-        "create_app_from_env()\n"
+        "assert gc.get_threshold() != (young, older, oldest)\n"
+        "app = create_app_from_env()\n"
         "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
-        "assert gc.get_threshold() == (young, older, older)\n"
+        "assert gc.get_threshold() == (young, older, oldest)\n"
+        "assert app.old_garbage is not None\n"
         "print('tuned')\n"
     )
     environment = {

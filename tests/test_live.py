@@ -305,8 +305,16 @@ async def test_subscriptions_are_limited_per_connection_and_per_user(
         per_user = await second.errors_of("e")
         # Ending one frees its place, on the connection and for the user.
         await first.complete("a")
+        hub = await hub_of(url)
+        for _ in range(100):
+            if hub.listener_count == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert hub.listener_count == 2
         await first.subscribe("f", PROGRESS_EVENTS)
         await listening(url, 3)
+        await record(fresh_world, reporter(demo_commune_code()), demo_commune_code(), "plan_issued")
+        received = await first.next_data_of_each(["b", "f"])
         await first.nothing_arrives(0.2)
     assert [error["extensions"] for error in per_connection] == [{"code": "COST_LIMIT", "limit": 2}]
     assert per_connection[0]["message"] == (
@@ -316,6 +324,7 @@ async def test_subscriptions_are_limited_per_connection_and_per_user(
     assert per_user[0]["message"] == (
         "You already hold 3 live subscriptions on this server; end one first."
     )
+    assert {data[EVENTS]["kind"] for data in received.values()} == {"MILESTONE"}
 
 
 async def test_a_connection_closes_when_its_token_expires(fresh_world: DemoWorld) -> None:

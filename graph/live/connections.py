@@ -7,8 +7,9 @@ socket before any subscription can start, with 4401 (no, bad or expired token, u
 inactive user) or 4403 (identity proven below the required assurance level), and the
 refusal of a verified identity is audited as on HTTP. Each refusal is charged to the
 client address's failed-authentication quota, as a 401 is; once it is spent, a token that
-does not check out closes the socket with 4429 before the database is read. When the token expires the socket is
-closed with 4401: the client signs in again and resumes from its last cursor.
+does not check out closes the socket with 4429 before the database is read. When the
+token expires the socket is closed with 4401: the client signs in again and resumes from
+its last cursor.
 
 Cross-site websocket hijacking: strawberry refuses a handshake from another origin unless
 configured otherwise (none is), and the token is never a cookie.
@@ -120,6 +121,8 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             viewer, expires_at = await signing_in.check(authorization, self._scope())
         except TooManyFailedSignIns as refusal:
             self.connection_init_received = True
+            if self.connection_init_timeout_task is not None:
+                self.connection_init_timeout_task.cancel()
             await self.websocket.close(
                 code=TOO_MANY_FAILED, reason=str(refusal)[:_MAX_REASON_BYTES]
             )
@@ -311,17 +314,20 @@ class ConnectionSignIn:
             refused = await failures.refusal(scope, authorization)
             if refused is not None:
                 raise TooManyFailedSignIns(refused)
-        async with self._sessions() as session:
-            try:
-                return await authenticate_until(authorization, self._verifier, session)
-            except AuthenticationError as error:
+        try:
+            async with self._sessions() as session:
                 try:
-                    await record_refusal(session, error, None)
-                except Exception:
-                    logger.exception("could not record a refused websocket sign-in")
-                if failures is not None:
-                    await failures.charge(scope)
-                raise
+                    return await authenticate_until(authorization, self._verifier, session)
+                except AuthenticationError as error:
+                    try:
+                        await record_refusal(session, error, None)
+                    except Exception:
+                        logger.exception("could not record a refused websocket sign-in")
+                    raise
+        except AuthenticationError:
+            if failures is not None:  # with the session closed: this may ask Redis
+                await failures.charge(scope)
+            raise
 
 
 def _authorization(payload: dict[str, object]) -> str | None:

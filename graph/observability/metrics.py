@@ -90,6 +90,14 @@ live_messages = REGISTRY.add(
         ("field",),
     )
 )
+full_collection_seconds = REGISTRY.add(
+    Histogram(
+        "congress_gc_full_collection_seconds",
+        "Full garbage collections of a serving worker and how long each stopped it "
+        "(graph/garbage_collection.py, OldGarbage).",
+        (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    )
+)
 live_renders = REGISTRY.add(
     Counter(
         "congress_live_renders_total",

@@ -2,10 +2,12 @@
 
 - `RateLimitGate`, outside authentication: refuses what can be refused before the
   database is read: a token this worker accepted lately whose user's bucket is empty
-  (without even checking the token), and, once an address's failed authentications
-  (401s, charged to it) have spent its quota, the address's requests whose token does
-  not check out (signature and claims only), so that officials behind the same address
-  as a misbehaving client keep working.
+  (without even checking the token), and what `FailedAuthentications` refuses.
+- `FailedAuthentications`, for HTTP and websocket sign-ins alike: once an address's
+  failed authentications (401s, refused websocket sign-ins, charged to it) have spent
+  its quota, the address's attempts whose token does not check out (signature and
+  claims only), so that officials behind the same address as a misbehaving client keep
+  working.
 - `UserRateLimit`, inside authentication: opens the user's `Meter`. The operation's cost
   is charged by OperationLimits (graph/schema/limits.py) once it is known, before
   anything runs; an export pays EXPORT_COST before it starts; a request that never gets
