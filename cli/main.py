@@ -10,6 +10,7 @@ from cli.db import db
 from cli.demo import demo
 from cli.escalation import escalate_overdue_command
 from cli.rollups import check_rollups_command
+from cli.runtime import data_dir_option, database_url_option, with_locations
 from cli.serve import serve
 from cli.tokens import token
 from cli.tree import import_tree
@@ -18,26 +19,13 @@ from config import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="CONGRESS_DATA_DIR",
-    help="Holds the SQLite database and the local signing key. [default: ./congress-data]",
-)
-@click.option(
-    "--database-url",
-    envvar="CONGRESS_DATABASE_URL",
-    help="e.g. postgresql://postgres@127.0.0.1:5432/congress [default: SQLite in the data dir]",
-)
+@data_dir_option(envvar="CONGRESS_DATA_DIR")
+@database_url_option(envvar="CONGRESS_DATABASE_URL")
 @click.pass_context
 def main(context: click.Context, data_dir: Path | None, database_url: str | None) -> None:
-    """Follow the congresses of every committee, from the centre down to the cells."""
-    settings = Settings.from_env()
-    if data_dir is not None:
-        settings = settings.with_(data_dir=data_dir)
-    if database_url:
-        settings = settings.with_(database_url=database_url)
-    context.obj = settings
+    """Follow the congresses of every committee, from the centre down to the cells. The
+    data directory and the database may be given before or after the subcommand."""
+    context.obj = with_locations(Settings.from_env(), data_dir, database_url)
 
 
 for command in (

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, SQLColumnExpression, String, and_
+from sqlalchemy import DateTime, Dialect, MetaData, SQLColumnExpression, String, and_
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -25,7 +26,21 @@ PathString = String(PATH_MAX_LENGTH).with_variant(
     String(PATH_MAX_LENGTH, collation="C"), "postgresql"
 )
 
-UtcDateTime = DateTime(timezone=True)
+class UtcMoment(TypeDecorator[datetime]):
+    """A moment, kept in UTC and read back with its offset on every database. PostgreSQL's
+    `timestamptz` returns it so; SQLite stores the UTC wall time as text and returns it
+    naive, which the API would show without an offset."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+UtcDateTime = UtcMoment()
 
 
 def utc_now() -> datetime:

@@ -72,6 +72,27 @@ def test_demo_twice_keeps_the_tree(empty_database_url: str, tmp_path: Path) -> N
     assert len(printed_headers(second.output)) == 12
 
 
+def test_the_data_dir_and_database_may_follow_the_subcommand(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    # As a user types it: `congress demo --database-url ...`, and in a nested group.
+    locations = ["--data-dir", str(tmp_path), "--database-url", empty_database_url]
+    demo = CliRunner().invoke(main, ["demo", "--cells-per-commune", "1", *locations])
+    assert demo.exit_code == 0, demo.output
+    assert len(printed_headers(demo.output)) == 12
+    listed = CliRunner().invoke(main, ["users", "list", *locations])
+    assert listed.exit_code == 0, listed.output
+    assert demo_users()[0].subject in listed.output
+    # After the subcommand wins over before it.
+    elsewhere = tmp_path / "elsewhere"
+    before = ["--database-url", f"sqlite:///{elsewhere / 'other.db'}"]
+    upgraded = CliRunner().invoke(
+        main, [*before, "db", "upgrade", "--database-url", empty_database_url]
+    )
+    assert upgraded.exit_code == 0, upgraded.output
+    assert not (elsewhere / "other.db").exists()
+
+
 def test_token_for_an_active_user(empty_database_url: str, tmp_path: Path) -> None:
     congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
     subject = demo_users()[0].subject

@@ -51,6 +51,7 @@ async def test_query_deeper_than_the_limit_is_refused_before_it_runs(demo_world:
     body = response.json()
     assert body.get("data") is None
     assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
 async def test_malformed_cursor_is_a_clear_error(demo_world: DemoWorld) -> None:
