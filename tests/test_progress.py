@@ -180,6 +180,8 @@ async def test_corrections_are_history_not_overwrites(fresh_world: DemoWorld) ->
         (2, CELL_REPORTER, "2025-03-01"),
     ]
     assert history[0]["change"]["note"] == "ngày đúng"
+    # Read as the enum reads everywhere else, not as stored.
+    assert {e["change"]["status"] for e in history} == {"DONE"}
 
 
 async def test_repeating_the_same_record_adds_nothing(fresh_world: DemoWorld) -> None:

@@ -82,6 +82,15 @@ class CongressResults:
         )
 
 
+def with_status_named(change: dict[str, object]) -> dict[str, object]:
+    """A milestone event's payload keeps the stored status value (`done`); a client reads
+    the enum's name everywhere else (`DONE`)."""
+    status = change.get("status")
+    if not isinstance(status, str):
+        return change
+    return {**change, "status": MilestoneStatusValue(status).name}
+
+
 @strawberry.type(description="One recorded change; corrections are more of these, never edits.")
 class CongressHistoryEvent:
     row: strawberry.Private[CongressEventRow]
@@ -109,6 +118,10 @@ class CongressHistoryEvent:
         found = await info.context.progress.congress_by_id.load(self.row.congress_id)
         return None if found is None else Congress.from_row(*found)
 
-    @strawberry.field(description="What changed; committees you cannot see read as null.")
+    @strawberry.field(
+        description="What changed; committees you cannot see read as null, and a milestone's "
+        "status reads as the MilestoneStatus enum does (DONE)."
+    )
     async def change(self, info: Info) -> JSON:
-        return cast(JSON, await redacted(info.context, self.row.payload))
+        change = await redacted(info.context, self.row.payload)
+        return cast(JSON, with_status_named(change) if self.kind == "milestone" else change)
