@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -71,6 +73,11 @@ from permissions.tokens import (
 )
 from permissions.viewer import NOBODY
 
+# GraphiQL's page (strawberry's, MIT, with its assets served from here) and its assets,
+# vendored as published by tools/vendor_graphiql.py.
+STATIC = Path(__file__).resolve().parent / "static"
+GRAPHIQL_ASSETS = STATIC / "graphiql"
+GRAPHIQL_PAGE = (STATIC / "graphiql.html").read_text(encoding="utf-8")
 # How long a websocket may stay open before it signs in (connection_init).
 CONNECTION_INIT_WAIT = timedelta(seconds=10)
 
@@ -111,6 +118,10 @@ class CongressGraphQL(GraphQL[Context, None]):
         self._live = live
         self._unused_session = live.sessions()
         self.sign_in = sign_in
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Ours, not strawberry's: its assets come from this server, not a CDN.
+        return HTMLResponse(GRAPHIQL_PAGE)
 
     def encode_json(self, data: object) -> str:
         # Database-built pages go out as the database wrote them (graph/response_json.py).
@@ -326,6 +337,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
             Route("/health", health),
             *observability_routes(settings, engine, buckets),
             Route("/graphql", graphql),
+            # GraphiQL's scripts and styles, from the installed package (offline networks).
+            Mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS)),
             Route("/reports/progress.csv", reports.progress_csv, middleware=exports),
             Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=exports),
         ],

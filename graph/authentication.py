@@ -91,7 +91,9 @@ class AuthenticationMiddleware:
 
 
 def _asks_for_graphiql(scope: Scope) -> bool:
-    if scope["method"] != "GET" or scope.get("query_string"):
+    """A browser opening /graphql, with or without the query GraphiQL keeps in the URL
+    (`?query=`, `?q=`): GraphQL clients ask for JSON, a browser's navigation for HTML."""
+    if scope["method"] != "GET":
         return False
     return "text/html" in Headers(scope=scope).get("accept", "")
 
