@@ -26,6 +26,7 @@ PathString = String(PATH_MAX_LENGTH).with_variant(
     String(PATH_MAX_LENGTH, collation="C"), "postgresql"
 )
 
+
 class UtcMoment(TypeDecorator[datetime]):
     """A moment, kept in UTC and read back with its offset on every database. PostgreSQL's
     `timestamptz` returns it so; SQLite stores the UTC wall time as text and returns it

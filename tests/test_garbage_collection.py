@@ -32,7 +32,6 @@ class Cyclic:
 def collector_off() -> Iterator[None]:
     # So that only OldGarbage collects, whatever this process's thresholds.
     was_enabled = gc.isenabled()
-    gc.collect()
     gc.disable()
     try:
         yield
