@@ -94,7 +94,7 @@ def fetched(package: Package, into: Path) -> Path:
         text=True,
     )
     [described] = json.loads(done.stdout)
-    tarball = into / described["filename"]
+    tarball: Path = into / str(described["filename"])
     digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
     if digest != package.integrity:
         raise SystemExit(
@@ -107,6 +107,7 @@ def main() -> None:
     if shutil.which("npm") is None:
         raise SystemExit("npm is needed to fetch the packages")
     sources: list[dict[str, object]] = []
+    copied = 0
     with tempfile.TemporaryDirectory() as directory:
         for package in PACKAGES:
             tarball = fetched(package, Path(directory))
@@ -124,6 +125,7 @@ def main() -> None:
                     data = member.read()
                     (TARGET / name).write_bytes(data)
                     written[name] = hashlib.sha256(data).hexdigest()
+                    copied += 1
             sources.append(
                 {
                     "package": package.name,
@@ -135,7 +137,7 @@ def main() -> None:
                 }
             )
     (TARGET / "SOURCES.json").write_text(json.dumps(sources, indent=2) + "\n")
-    print(f"wrote {sum(len(s['files']) for s in sources)} files to {TARGET}", file=sys.stderr)  # type: ignore[arg-type]
+    print(f"wrote {copied} files to {TARGET}", file=sys.stderr)
 
 
 if __name__ == "__main__":
