@@ -82,13 +82,16 @@ class CongressResults:
         )
 
 
+_STATUS_NAMES = {status.value: status.name for status in MilestoneStatusValue}
+
+
 def with_status_named(change: dict[str, object]) -> dict[str, object]:
     """A milestone event's payload keeps the stored status value (`done`); a client reads
     the enum's name everywhere else (`DONE`)."""
     status = change.get("status")
     if not isinstance(status, str):
         return change
-    return {**change, "status": MilestoneStatusValue(status).name}
+    return {**change, "status": _STATUS_NAMES.get(status, status)}
 
 
 @strawberry.type(description="One recorded change; corrections are more of these, never edits.")
