@@ -78,6 +78,20 @@ from permissions.viewer import NOBODY
 STATIC = Path(__file__).resolve().parent / "static"
 GRAPHIQL_ASSETS = STATIC / "graphiql"
 GRAPHIQL_PAGE = (STATIC / "graphiql.html").read_text(encoding="utf-8")
+GRAPHIQL_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "; ".join(
+        (
+            "default-src 'self'",
+            "frame-ancestors 'none'",
+            "script-src 'self' 'unsafe-inline'",  # the page's own inline script
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",  # GraphiQL's fonts are inlined in its CSS
+            "connect-src 'self'",
+        )
+    ),
+}
 # How long a websocket may stay open before it signs in (connection_init).
 CONNECTION_INIT_WAIT = timedelta(seconds=10)
 
@@ -120,8 +134,10 @@ class CongressGraphQL(GraphQL[Context, None]):
         self.sign_in = sign_in
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        # Ours, not strawberry's: its assets come from this server, not a CDN.
-        return HTMLResponse(GRAPHIQL_PAGE)
+        # Ours, not strawberry's: its assets come from this server, not a CDN. It keeps the
+        # pasted token in the browser, so no other site may frame it (and have a user
+        # click Run on a query put in its URL), and it loads nothing from elsewhere.
+        return HTMLResponse(GRAPHIQL_PAGE, headers=GRAPHIQL_HEADERS)
 
     def encode_json(self, data: object) -> str:
         # Database-built pages go out as the database wrote them (graph/response_json.py).
@@ -338,7 +354,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
             *observability_routes(settings, engine, buckets),
             Route("/graphql", graphql),
             # GraphiQL's scripts and styles, from the installed package (offline networks).
-            Mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS)),
+            *(
+                [Mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS))]
+                if settings.graphiql
+                else []
+            ),
             Route("/reports/progress.csv", reports.progress_csv, middleware=exports),
             Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=exports),
         ],

@@ -92,10 +92,12 @@ class AuthenticationMiddleware:
 
 def _asks_for_graphiql(scope: Scope) -> bool:
     """A browser opening /graphql, with or without the query GraphiQL keeps in the URL
-    (`?query=`, `?q=`): GraphQL clients ask for JSON, a browser's navigation for HTML."""
+    (`?query=`, `?q=`): GraphQL clients ask for JSON, a browser's navigation for HTML and
+    sends no bearer token (a request with one is an API call, whatever it accepts)."""
     if scope["method"] != "GET":
         return False
-    return "text/html" in Headers(scope=scope).get("accept", "")
+    headers = Headers(scope=scope)
+    return "text/html" in headers.get("accept", "") and "authorization" not in headers
 
 
 def www_authenticate(error: AuthenticationError) -> str:

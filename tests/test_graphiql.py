@@ -11,7 +11,14 @@ import re
 import tomllib
 from pathlib import Path
 
-from tests.conftest import DemoWorld
+import httpx
+
+from graph.app import create_app
+from models import Role
+from models.demo import CENTRAL_CODE
+from tests.conftest import DemoWorld, demo_user
+
+CENTRAL_VIEWER = demo_user(Role.VIEWER, CENTRAL_CODE)
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "graph" / "static"
@@ -45,6 +52,13 @@ async def test_the_page_loads_everything_from_this_server(demo_world: DemoWorld)
         assert hashlib.sha256(asset.content).hexdigest() == expected[name]
     assert "unpkg.com" not in page.text
     assert "cdn" not in page.text.lower()
+    # It keeps the pasted token in the browser: no other site may frame it, and it may
+    # load nothing from elsewhere.
+    assert page.headers["x-frame-options"] == "DENY"
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "default-src 'self'" in policy
+    assert "parameters.headers" not in page.text  # a link cannot set the token
 
 
 async def test_a_reload_with_the_query_in_the_url_shows_the_page(demo_world: DemoWorld) -> None:
@@ -63,6 +77,24 @@ async def test_a_reload_with_the_query_in_the_url_shows_the_page(demo_world: Dem
         headers={"Accept": "application/json"},
     )
     assert asked.status_code == 401
+    # A request with a token is an API call, whatever it accepts.
+    token = demo_world.client.token_for(CENTRAL_VIEWER)
+    called = await http.get(
+        "/graphql",
+        params={"query": "{ viewer { subject } }"},
+        headers={"Accept": BROWSER_ACCEPT, "Authorization": f"Bearer {token}"},
+    )
+    assert called.status_code == 200
+    assert called.json()["data"]["viewer"]["subject"] == CENTRAL_VIEWER
+
+
+async def test_without_graphiql_its_assets_are_not_served(demo_world: DemoWorld) -> None:
+    app = create_app(demo_world.settings.with_(graphiql=False), engine=demo_world.engine)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        asset = await http.get("/static/graphiql/graphiql.min.js")
+    assert asset.status_code == 404
 
 
 def test_the_vendored_files_are_what_their_packages_published() -> None:

@@ -237,8 +237,12 @@ async def test_an_idle_subscription_keeps_no_task_of_its_own(fresh_world: DemoWo
         for n in range(10):
             await client.subscribe(str(n), PROGRESS_EVENTS)
         await listening(url, 11)
-        await asyncio.sleep(0.1)  # strawberry's operation tasks end
-        # No task started since is still there (others, of earlier tests, may have ended).
+        # No task started since is still there once strawberry's operation tasks end
+        # (others, of earlier tests, may have ended).
+        for _ in range(100):
+            if not asyncio.all_tasks() - tasks_before:
+                break
+            await asyncio.sleep(0.02)
         assert asyncio.all_tasks() - tasks_before == set()
 
 

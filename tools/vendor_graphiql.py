@@ -130,7 +130,10 @@ def main() -> None:
                 {
                     "package": package.name,
                     "version": package.version,
-                    "tarball": f"https://registry.npmjs.org/{package.name}/-/{tarball.name}",
+                    "tarball": (
+                        f"https://registry.npmjs.org/{package.name}/-/"
+                        f"{package.name.rsplit('/', 1)[-1]}-{package.version}.tgz"
+                    ),
                     "integrity": package.integrity,
                     "licence": package.licence,
                     "files": written,
