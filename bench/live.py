@@ -1365,6 +1365,10 @@ def table(figures: Sequence[Figures]) -> list[list[str]]:
             else float("nan")
         )
 
+    def memory_judged(mib: float) -> str:
+        """MiB per 1,000 subscribers against the goal, which is in MB."""
+        return f"{mib:.1f} MiB {verdict(mib * 1.048576 <= 30)}"
+
     def delivered_total(f: Figures) -> int:
         return f.deliveries.received + f.summaries.messages
 
@@ -1502,17 +1506,12 @@ def table(figures: Sequence[Figures]) -> list[list[str]]:
     row(
         "RSS per 1,000 idle subscribers (from none)",
         "≤ 30 MB",
-        lambda f: (
-            f"{rss_per_thousand(f, f.rss_before, len(f.placed)):.1f} MiB {verdict(rss_per_thousand(f, f.rss_before, len(f.placed)) * 1.048576 <= 30)}"
-        ),
+        lambda f: memory_judged(rss_per_thousand(f, f.rss_before, len(f.placed))),
     )
     row(
         "RSS per 1,000 idle subscribers (after the first tenth)",
         "≤ 30 MB",
-        lambda f: (
-            f"{rss_per_thousand(f, f.rss_first, len(f.placed) - f.first_count):.1f} MiB "
-            f"{verdict(rss_per_thousand(f, f.rss_first, len(f.placed) - f.first_count) * 1.048576 <= 30)}"
-        ),
+        lambda f: memory_judged(rss_per_thousand(f, f.rss_first, len(f.placed) - f.first_count)),
     )
     row(
         "server CPU while idle with all subscribed",

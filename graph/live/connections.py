@@ -120,28 +120,20 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             viewer, expires_at = await signing_in.check(authorization, self._scope())
         except TooManyFailedSignIns as refusal:
-            self.connection_init_received = True
-            if self.connection_init_timeout_task is not None:
-                self.connection_init_timeout_task.cancel()
-            await self.websocket.close(
-                code=TOO_MANY_FAILED, reason=str(refusal)[:_MAX_REASON_BYTES]
-            )
+            await self._refuse_sign_in(TOO_MANY_FAILED, str(refusal))
             return
         except AuthenticationError as error:
-            self.connection_init_received = True
-            if self.connection_init_timeout_task is not None:
-                self.connection_init_timeout_task.cancel()
             code = (
                 FORBIDDEN if error.reason is RefusalReason.INSUFFICIENT_ASSURANCE else UNAUTHORIZED
             )
-            reason = f"Unauthenticated: {error.reason.value.replace('_', ' ')}"
-            await self.websocket.close(code=code, reason=reason[:_MAX_REASON_BYTES])
+            await self._refuse_sign_in(
+                code, f"Unauthenticated: {error.reason.value.replace('_', ' ')}"
+            )
             return
         except Exception:
             # The database unreachable, say: the client tries again later.
             logger.exception("signing a websocket in failed")
-            self.connection_init_received = True
-            await self.websocket.close(code=TRY_AGAIN_LATER, reason="Unavailable: try again later")
+            await self._refuse_sign_in(TRY_AGAIN_LATER, "Unavailable: try again later")
             return
         self.context.viewer = viewer
         # A timer, not a task sleeping until then: thousands of idle sockets a worker.
@@ -258,6 +250,13 @@ class SignedInTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def send_message(self, message: Message) -> None:
         if not self._closing:
             await super().send_message(message)
+
+    async def _refuse_sign_in(self, code: int, reason: str) -> None:
+        """Close the socket before any subscription, saying why; the sign-in wait is over."""
+        self.connection_init_received = True
+        if self.connection_init_timeout_task is not None:
+            self.connection_init_timeout_task.cancel()
+        await self.websocket.close(code=code, reason=reason[:_MAX_REASON_BYTES])
 
     def _upgrade_authorization(self) -> str | None:
         return Headers(scope=self._scope()).get("authorization")
