@@ -72,6 +72,7 @@ from permissions.tokens import (
     TokenVerifier,
 )
 from permissions.viewer import NOBODY
+from web.routes import web_routes
 
 # GraphiQL's page (strawberry's, MIT, with its assets served from here) and its assets,
 # vendored as published by tools/vendor_graphiql.py.
@@ -361,6 +362,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
             ),
             Route("/reports/progress.csv", reports.progress_csv, middleware=exports),
             Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=exports),
+            *web_routes(),
         ],
         # The access log sits just inside the request id and outside anything that refuses.
         middleware=[
