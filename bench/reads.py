@@ -103,6 +103,7 @@ def create_app_with_floor() -> Starlette:
         verifier=token_verifier(settings),
         sessions=create_session_factory(app.state.engine),
         graphiql_page=None,
+        browser_sessions=None,
     )
     app.router.routes.append(Route(FLOOR_PATH, floor, middleware=[authenticated]))
     return app

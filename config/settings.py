@@ -81,6 +81,8 @@ class Settings:
     max_nodes_in_flight: int = 10_000
     default_page_size: int = 20
     token_ttl_seconds: int = 12 * 3600
+    # How long a browser stays signed in (the web app's session; a working day).
+    session_lifetime_seconds: int = 8 * 3600
     graphiql: bool = True
     # Queries over the tree answered by the planner (graph/planner/); off, graphql-core
     # answers every query field by field, as the planner's differential test compares.
@@ -88,6 +90,10 @@ class Settings:
     # OpenID Connect provider (docs/identity-provider.md); off while `oidc_issuer` is None.
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
+    # The web app's client at the provider, for signing in from a browser (the
+    # authorization-code flow with PKCE); the secret only if the provider requires one.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
     # None: read `jwks_uri` from the issuer's discovery document.
     oidc_jwks_url: str | None = None
     oidc_algorithms: tuple[str, ...] = DEFAULT_OIDC_ALGORITHMS
@@ -181,10 +187,15 @@ class Settings:
                 env.get("CONGRESS_MAX_NODES_IN_FLIGHT") or cls.max_nodes_in_flight
             ),
             token_ttl_seconds=int(env.get("CONGRESS_TOKEN_TTL") or cls.token_ttl_seconds),
+            session_lifetime_seconds=int(
+                env.get("CONGRESS_SESSION_LIFETIME_SECONDS") or cls.session_lifetime_seconds
+            ),
             graphiql=_flag(env.get("CONGRESS_GRAPHIQL"), default=not is_production),
             planned_reads=_flag(env.get("CONGRESS_PLANNED_READS"), default=True),
             oidc_issuer=env.get("CONGRESS_OIDC_ISSUER") or None,
             oidc_audience=env.get("CONGRESS_OIDC_AUDIENCE") or None,
+            oidc_client_id=env.get("CONGRESS_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=env.get("CONGRESS_OIDC_CLIENT_SECRET") or None,
             oidc_jwks_url=env.get("CONGRESS_OIDC_JWKS_URL") or None,
             oidc_algorithms=_names(env.get("CONGRESS_OIDC_ALGORITHMS")) or cls.oidc_algorithms,
             oidc_clock_skew_seconds=float(
@@ -263,6 +274,7 @@ class Settings:
             ("CONGRESS_MAX_DOCUMENT_CHARS", self.max_document_chars),
             ("CONGRESS_MAX_REQUESTS_IN_FLIGHT", self.max_requests_in_flight),
             ("CONGRESS_MAX_TOKEN_LIFETIME_SECONDS", self.max_token_lifetime_seconds),
+            ("CONGRESS_SESSION_LIFETIME_SECONDS", self.session_lifetime_seconds),
             ("CONGRESS_LIVE_INTERVAL_MS", self.live_interval_ms),
             ("CONGRESS_LIVE_POLL_MS", self.live_poll_ms),
             ("CONGRESS_LIVE_REPLAY_LIMIT", self.live_replay_limit),
@@ -333,10 +345,13 @@ class Settings:
             "CONGRESS_MAX_QUERY_NODES": str(self.max_query_nodes),
             "CONGRESS_MAX_NODES_IN_FLIGHT": str(self.max_nodes_in_flight),
             "CONGRESS_TOKEN_TTL": str(self.token_ttl_seconds),
+            "CONGRESS_SESSION_LIFETIME_SECONDS": str(self.session_lifetime_seconds),
             "CONGRESS_GRAPHIQL": "1" if self.graphiql else "0",
             "CONGRESS_PLANNED_READS": "1" if self.planned_reads else "0",
             "CONGRESS_OIDC_ISSUER": self.oidc_issuer or "",
             "CONGRESS_OIDC_AUDIENCE": self.oidc_audience or "",
+            "CONGRESS_OIDC_CLIENT_ID": self.oidc_client_id or "",
+            "CONGRESS_OIDC_CLIENT_SECRET": self.oidc_client_secret or "",
             "CONGRESS_OIDC_JWKS_URL": self.oidc_jwks_url or "",
             "CONGRESS_OIDC_ALGORITHMS": ",".join(self.oidc_algorithms),
             "CONGRESS_OIDC_CLOCK_SKEW": str(self.oidc_clock_skew_seconds),

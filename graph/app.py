@@ -24,7 +24,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from config import Settings
+from config import Environment, Settings
 from domain.milestone_writer import MilestoneWriter
 from graph import reports
 from graph.authentication import (
@@ -62,7 +62,9 @@ from graph.schema import build_schema
 from graph.term_catalog import TermCatalog
 from models.database import create_engine, create_session_factory
 from models.difficulties import escalate_overdue_periodically
+from permissions.browser_sessions import BrowserSessions
 from permissions.oidc import OidcConfig, OidcVerifier
+from permissions.oidc_sign_in import OidcSignIn
 from permissions.tokens import (
     LOCAL_ISSUER,
     IssuerRouter,
@@ -73,6 +75,7 @@ from permissions.tokens import (
 )
 from permissions.viewer import NOBODY
 from web.routes import web_routes
+from web.sign_in import BrowserSignIn
 
 # GraphiQL's page (strawberry's, MIT, with its assets served from here) and its assets,
 # vendored as published by tools/vendor_graphiql.py.
@@ -237,22 +240,42 @@ class CongressApp(Starlette):
             await super().__call__(scope, receive, send)
 
 
+def oidc_config(settings: Settings) -> OidcConfig | None:
+    """The configured OpenID Connect provider, or None when there is none."""
+    if not settings.oidc_issuer:
+        return None
+    return OidcConfig(
+        issuer=settings.oidc_issuer,
+        audience=settings.oidc_audience or "",
+        jwks_url=settings.oidc_jwks_url,
+        algorithms=settings.oidc_algorithms,
+        clock_skew_seconds=settings.oidc_clock_skew_seconds,
+        token_type=settings.oidc_token_type,
+        assurance_claim=settings.oidc_assurance_claim,
+        refetch_interval_seconds=settings.oidc_jwks_refetch_seconds,
+    )
+
+
+def oidc_sign_in(settings: Settings) -> OidcSignIn | None:
+    """Signing in from a browser through the provider, when a client id is configured."""
+    config = oidc_config(settings)
+    if config is None or not settings.oidc_client_id:
+        return None
+    return OidcSignIn(
+        config,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        min_assurance_level=settings.min_assurance_level,
+        max_token_lifetime_seconds=settings.max_token_lifetime_seconds,
+    )
+
+
 def token_verifier(settings: Settings) -> TokenVerifier:
     """Every configured issuer (OIDC, local), behind the assurance-level requirement."""
     verifiers: dict[str, TokenVerifier] = {}
-    if settings.oidc_issuer:
-        oidc = OidcVerifier(
-            OidcConfig(
-                issuer=settings.oidc_issuer,
-                audience=settings.oidc_audience or "",
-                jwks_url=settings.oidc_jwks_url,
-                algorithms=settings.oidc_algorithms,
-                clock_skew_seconds=settings.oidc_clock_skew_seconds,
-                token_type=settings.oidc_token_type,
-                assurance_claim=settings.oidc_assurance_claim,
-                refetch_interval_seconds=settings.oidc_jwks_refetch_seconds,
-            )
-        )
+    config = oidc_config(settings)
+    if config is not None:
+        oidc = OidcVerifier(config)
         verifiers[oidc.issuer] = oidc
     if settings.local_issuer_enabled:
         if LOCAL_ISSUER in verifiers:
@@ -289,7 +312,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
     buckets = Buckets(
         RedisBuckets(settings.redis_url, settings.redis_key_prefix) if settings.redis_url else None
     )
-    rate_limits = RateLimits(settings, buckets, verifier)
+    browser_sessions = BrowserSessions(engine, timedelta(seconds=settings.session_lifetime_seconds))
+    rate_limits = RateLimits(settings, buckets, verifier, browser_sessions)
     sign_in = ConnectionSignIn(verifier, sessions, rate_limits.failed_authentications)
     graphql_app = CongressGraphQL(settings, terms, MilestoneWriter(sessions), live, sign_in)
     graphql = rate_limits.around_authentication(
@@ -298,6 +322,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
             verifier=verifier,
             sessions=sessions,
             graphiql_page=graphql_app.render_graphql_ide if settings.graphiql else None,
+            browser_sessions=browser_sessions,
         )
     )
     # The exports answer a token exactly as /graphql does: same verifier, same 401, same
@@ -305,7 +330,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
     exports = [
         Middleware(rate_limits.around_authentication),
         Middleware(
-            AuthenticationMiddleware, verifier=verifier, sessions=sessions, graphiql_page=None
+            AuthenticationMiddleware,
+            verifier=verifier,
+            sessions=sessions,
+            graphiql_page=None,
+            browser_sessions=browser_sessions,
         ),
         Middleware(rate_limits.per_user, cost_before_running=EXPORT_COST),
     ]
@@ -362,7 +391,20 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
             ),
             Route("/reports/progress.csv", reports.progress_csv, middleware=exports),
             Route("/reports/progress.xlsx", reports.progress_xlsx, middleware=exports),
-            *web_routes(),
+            *web_routes(
+                BrowserSignIn(
+                    sessions=sessions,
+                    browser_sessions=browser_sessions,
+                    verifier=verifier,
+                    oidc=oidc_sign_in(settings),
+                    local_issuer=(
+                        LocalIssuer.load_or_create(settings.signing_key_path)
+                        if settings.local_issuer_enabled
+                        and settings.environment is not Environment.PRODUCTION
+                        else None
+                    ),
+                )
+            ),
         ],
         # The access log sits just inside the request id and outside anything that refuses.
         middleware=[

@@ -1,5 +1,6 @@
 """ASGI middleware that authenticates every request to /graphql and /reports before any
-resolver or export runs."""
+resolver or export runs: by its bearer token, or else by the web app's session cookie
+(permissions/browser_sessions.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import Environment, Settings
+from graph.errors import CSRF_FAILED
 from graph.request_bounds import send_refusal
 from graph.request_ids import REQUEST_ID_STATE_KEY
 from permissions.authentication import (
@@ -20,6 +22,12 @@ from permissions.authentication import (
     RefusalReason,
     authenticate_until,
     record_refusal,
+)
+from permissions.browser_sessions import (
+    CSRF_HEADER,
+    BrowserSessions,
+    CsrfRefused,
+    session_cookie,
 )
 from permissions.tokens import TokenVerifier
 
@@ -33,7 +41,9 @@ REALM = "congress-monitor"
 
 
 class AuthenticationMiddleware:
-    """Answers 401 with a JSON error unless the bearer token proves an active user.
+    """Answers 401 with a JSON error unless the bearer token, or without one the session
+    cookie, proves an active user; 403 (CSRF_FAILED) to a cookie's state-changing request
+    without the session's CSRF token.
 
     On success the request's database session and Viewer travel in `scope["state"]`, and the
     session is closed when the response is done. GraphiQL's HTML page itself needs no token.
@@ -46,11 +56,13 @@ class AuthenticationMiddleware:
         verifier: TokenVerifier,
         sessions: async_sessionmaker[AsyncSession],
         graphiql_page: GraphiQLPage | None,
+        browser_sessions: BrowserSessions | None,
     ) -> None:
         self._app = app
         self._verifier = verifier
         self._sessions = sessions
         self._graphiql_page = graphiql_page
+        self._browser_sessions = browser_sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -65,11 +77,30 @@ class AuthenticationMiddleware:
             await response(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        authorization = headers.get("authorization")
+        cookie = (
+            None
+            if authorization is not None or self._browser_sessions is None
+            else session_cookie(headers.get("cookie"))
+        )
         async with self._sessions() as session:
             try:
-                viewer, expires_at = await authenticate_until(
-                    headers.get("authorization"), self._verifier, session
+                if cookie is not None and self._browser_sessions is not None:
+                    viewer, expires_at = await self._browser_sessions.authenticate(
+                        session, cookie, scope["method"], headers.get(CSRF_HEADER)
+                    )
+                else:
+                    viewer, expires_at = await authenticate_until(
+                        authorization, self._verifier, session
+                    )
+            except CsrfRefused:
+                await send_refusal(
+                    send,
+                    403,
+                    "This request needs the page's X-CSRF-Token header: reload the page",
+                    {"code": CSRF_FAILED},
                 )
+                return
             except AuthenticationError as error:
                 request_id = scope.get("state", {}).get(REQUEST_ID_STATE_KEY)
                 try:

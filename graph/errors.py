@@ -25,6 +25,9 @@ COST_LIMIT = "COST_LIMIT"
 RATE_LIMITED = "RATE_LIMITED"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 UNAUTHENTICATED = "UNAUTHENTICATED"
+# A request that a browser session's cookie signs in changes state without the session's
+# CSRF token (X-CSRF-Token): reload the page, which reads the token again.
+CSRF_FAILED = "CSRF_FAILED"
 UNAVAILABLE = "UNAVAILABLE"
 # On a live stream: reload (or resume from the last cursor) and subscribe again.
 RESYNC_REQUIRED = "RESYNC_REQUIRED"
@@ -37,6 +40,7 @@ HTTP_STATUS_OF_CODE: dict[str, int] = {
     BAD_REQUEST: 400,
     COST_LIMIT: 400,
     UNAUTHENTICATED: 401,
+    CSRF_FAILED: 403,
     RATE_LIMITED: 429,
     UNAVAILABLE: 503,
     "OUTCOME_UNKNOWN": 503,

@@ -2,6 +2,7 @@
 
 from models.audit import AuditEntry
 from models.base import Base
+from models.browser_sessions import BrowserSession, SignInAttempt
 from models.change_feed import ChangeFeedEntry
 from models.congress import Congress, CongressStatus, MilestoneStatus, MilestoneTemplate, Term
 from models.difficulties import (
@@ -21,6 +22,7 @@ __all__ = [
     "Assignment",
     "AuditEntry",
     "Base",
+    "BrowserSession",
     "ChangeFeedEntry",
     "Committee",
     "CommitteeKind",
@@ -41,6 +43,7 @@ __all__ = [
     "ProgressRollupDay",
     "Role",
     "ServerKey",
+    "SignInAttempt",
     "Term",
     "User",
 ]

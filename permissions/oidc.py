@@ -69,6 +69,10 @@ class ProviderError(Exception):
     """The identity provider answered with something that is not a usable document."""
 
 
+class ProviderRefused(ProviderError):
+    """The provider refused the request itself (a 4xx: a used or unknown code, say)."""
+
+
 @dataclass(frozen=True)
 class OidcConfig:
     """Which provider to trust and what its tokens must say. Validated when built."""
@@ -172,7 +176,7 @@ class JwksCache:
         try:
             async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
                 jwks_url = self._jwks_url or await self._discover(client)
-                jwks = signing_keys(await _get_json(client, jwks_url))
+                jwks = signing_keys(await get_json(client, jwks_url))
         except (httpx.HTTPError, ProviderError) as error:
             self._log_failure(f"{type(error).__name__}: {error}")
             if self._config.jwks_url is None:
@@ -189,7 +193,7 @@ class JwksCache:
             self._inflight = None
 
     async def _discover(self, client: httpx.AsyncClient) -> str:
-        document = await _get_json(client, self._config.discovery_url)
+        document = await get_json(client, self._config.discovery_url)
         # OpenID Connect Discovery 1.0 §4.3: the document must name exactly our issuer.
         if document.get("issuer") != self._config.issuer:
             raise ProviderError(f"discovery document names issuer {document.get('issuer')!r}")
@@ -246,21 +250,39 @@ def _bind_key(jwk: JWKDict, algorithm: str) -> jwt.PyJWK:
         raise TokenError(f"invalid token: unusable signing key ({error})") from error
 
 
-async def _get_json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+async def get_json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
     async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
-        if response.status_code != 200:
-            raise ProviderError(f"GET {url} answered {response.status_code}")
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_DOCUMENT_BYTES:
-                raise ProviderError(f"GET {url} answered more than {MAX_DOCUMENT_BYTES} bytes")
+        return await _json_object(response, f"GET {url}")
+
+
+async def post_form(
+    client: httpx.AsyncClient, url: str, form: dict[str, str], auth: tuple[str, str] | None
+) -> dict[str, Any]:
+    """POST a form (a token request, RFC 6749 §4.1.3), with HTTP Basic client credentials
+    when given; the provider's JSON answer, or ProviderError."""
+    async with client.stream(
+        "POST", url, data=form, auth=auth, headers={"Accept": "application/json"}
+    ) as response:
+        return await _json_object(response, f"POST {url}")
+
+
+async def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The JSON object a provider answered, read up to MAX_DOCUMENT_BYTES."""
+    if 400 <= response.status_code < 500:
+        raise ProviderRefused(f"{what} answered {response.status_code}")
+    if response.status_code != 200:
+        raise ProviderError(f"{what} answered {response.status_code}")
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_DOCUMENT_BYTES:
+            raise ProviderError(f"{what} answered more than {MAX_DOCUMENT_BYTES} bytes")
     try:
         document = json.loads(body)
     except ValueError as error:
-        raise ProviderError(f"GET {url} answered invalid JSON") from error
+        raise ProviderError(f"{what} answered invalid JSON") from error
     if not isinstance(document, dict):
-        raise ProviderError(f"GET {url} answered JSON that is not an object")
+        raise ProviderError(f"{what} answered JSON that is not an object")
     return document
 
 

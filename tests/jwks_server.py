@@ -1,4 +1,5 @@
-"""A real identity provider's key endpoints on loopback: discovery, JWKS, rotation, outages.
+"""A real identity provider on loopback: discovery, JWKS, rotation, outages, and the
+authorization-code flow with PKCE (authorize, token) for signing in from a browser.
 
 `JwksServer` runs a small Starlette app under uvicorn in a background thread on
 127.0.0.1 and a free port. Tests publish and rotate `SigningKey`s, count the requests
@@ -8,6 +9,8 @@ each path received, make the provider slow or failing, or stop it (connection re
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import socket
 import threading
 import time
@@ -17,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import jwt
 import uvicorn
@@ -24,11 +28,27 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/jwks"
+AUTHORIZE_PATH = "/authorize"
+TOKEN_PATH = "/token"
+ID_TOKEN_SECONDS = 300
+
+
+@dataclass
+class Grant:
+    """What /authorize remembered for a code, for /token to check."""
+
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    nonce: str
+    subject: str
+    acr: str
+
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
@@ -94,9 +114,22 @@ class JwksServer:
         self.requests: Counter[str] = Counter()
         self.failure_status: int | None = None
         self.delay_seconds = 0.0
+        # The browser flow: who the person at /authorize is, at which level, which client
+        # (and secret) the provider knows, and the codes it gave out, each usable once.
+        self.signed_in_subject = ""
+        self.signed_in_acr = "2"
+        self.client_id = "congress-web"
+        self.client_secret: str | None = None
+        self.grants: dict[str, Grant] = {}
+        self.token_refusals: list[str] = []
         self._lock = threading.Lock()
         app = Starlette(
-            routes=[Route(DISCOVERY_PATH, self._discovery), Route(JWKS_PATH, self._jwks)]
+            routes=[
+                Route(DISCOVERY_PATH, self._discovery),
+                Route(JWKS_PATH, self._jwks),
+                Route(AUTHORIZE_PATH, self._authorize),
+                Route(TOKEN_PATH, self._token, methods=["POST"]),
+            ]
         )
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)
@@ -136,7 +169,81 @@ class JwksServer:
 
     async def _discovery(self, _request: Request) -> Response:
         return await self._answer(
-            DISCOVERY_PATH, {"issuer": self.discovery_issuer, "jwks_uri": self.jwks_url}
+            DISCOVERY_PATH,
+            {
+                "issuer": self.discovery_issuer,
+                "jwks_uri": self.jwks_url,
+                "authorization_endpoint": self.issuer + AUTHORIZE_PATH,
+                "token_endpoint": self.issuer + TOKEN_PATH,
+            },
+        )
+
+    async def _authorize(self, request: Request) -> Response:
+        """The person signs in at once as `signed_in_subject`, and is sent back with a code."""
+        with self._lock:
+            self.requests[AUTHORIZE_PATH] += 1
+        query = request.query_params
+        if (
+            query.get("response_type") != "code"
+            or query.get("client_id") != self.client_id
+            or query.get("code_challenge_method") != "S256"
+            or not query.get("code_challenge")
+            or query.get("scope") != "openid"
+        ):
+            return Response("bad authorization request", status_code=400)
+        code = uuid.uuid4().hex
+        self.grants[code] = Grant(
+            client_id=query["client_id"],
+            redirect_uri=query["redirect_uri"],
+            code_challenge=query["code_challenge"],
+            nonce=query.get("nonce", ""),
+            subject=self.signed_in_subject,
+            acr=self.signed_in_acr,
+        )
+        back = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+        return RedirectResponse(back, status_code=302)
+
+    async def _token(self, request: Request) -> Response:
+        """RFC 6749 §4.1.3 with RFC 7636: the code once, for its client, redirect URI and
+        PKCE verifier; then an ID token signed with the first published key."""
+        with self._lock:
+            self.requests[TOKEN_PATH] += 1
+        form = {
+            name: values[0] for name, values in parse_qs((await request.body()).decode()).items()
+        }
+        grant = self.grants.pop(str(form.get("code", "")), None)
+        verifier = str(form.get("code_verifier", ""))
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        refusal = None
+        if grant is None:
+            refusal = "unknown or used code"
+        elif form.get("client_id") != grant.client_id or form.get("redirect_uri") != (
+            grant.redirect_uri
+        ):
+            refusal = "wrong client or redirect_uri"
+        elif challenge.rstrip(b"=").decode() != grant.code_challenge:
+            refusal = "PKCE verifier does not match"
+        elif self.client_secret is not None and request.headers.get("authorization") != (
+            "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        ):
+            refusal = "wrong client secret"
+        if refusal is not None or grant is None:
+            self.token_refusals.append(refusal or "")
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        now = int(time.time())
+        id_token = self.keys[0].sign(
+            {
+                "iss": self.issuer,
+                "aud": grant.client_id,
+                "sub": grant.subject,
+                "iat": now,
+                "exp": now + ID_TOKEN_SECONDS,
+                "nonce": grant.nonce,
+                "acr": grant.acr,
+            }
+        )
+        return JSONResponse(
+            {"id_token": id_token, "access_token": "opaque", "token_type": "Bearer"}
         )
 
     async def _jwks(self, _request: Request) -> Response:

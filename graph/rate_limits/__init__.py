@@ -17,6 +17,7 @@ from graph.rate_limits.middleware import (
     UserRateLimit,
 )
 from graph.rate_limits.policies import EXPORT_COST, RolePolicies, failed_authentication_policy
+from permissions.browser_sessions import BrowserSessions
 from permissions.tokens import TokenVerifier
 
 __all__ = ["EXPORT_COST", "Buckets", "FailedAuthentications", "RateLimits", "RedisBuckets"]
@@ -25,7 +26,13 @@ __all__ = ["EXPORT_COST", "Buckets", "FailedAuthentications", "RateLimits", "Red
 class RateLimits:
     """Wraps the authenticated routes in what the settings ask for (nothing when off)."""
 
-    def __init__(self, settings: Settings, buckets: Buckets, verifier: TokenVerifier) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        buckets: Buckets,
+        verifier: TokenVerifier,
+        browser_sessions: BrowserSessions | None,
+    ) -> None:
         self._buckets = buckets
         self._empty = EmptyBuckets()
         self._accepted = AcceptedTokens()
@@ -39,6 +46,7 @@ class RateLimits:
                 self._empty,
                 failed_authentication_policy(settings.failed_auth_per_minute),
                 verifier,
+                browser_sessions,
             )
             if settings.failed_auth_per_minute
             else None

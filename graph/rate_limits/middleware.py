@@ -43,6 +43,7 @@ from graph.rate_limits.policies import (
     refusal_headers,
 )
 from graph.request_bounds import send_refusal
+from permissions.browser_sessions import COOKIE_CREDENTIAL_PREFIX, BrowserSessions, credential_of
 from permissions.tokens import TokenError, TokenVerifier
 
 # Tokens accepted by this worker, remembered for this long after they were last used (a
@@ -263,17 +264,24 @@ class FailedAuthentications:
     as a flood of bad tokens (a NAT, a carrier's gateway) keep working."""
 
     def __init__(
-        self, buckets: Buckets, empty: EmptyBuckets, policy: Policy, verifier: TokenVerifier
+        self,
+        buckets: Buckets,
+        empty: EmptyBuckets,
+        policy: Policy,
+        verifier: TokenVerifier,
+        browser_sessions: BrowserSessions | None,
     ) -> None:
         self._buckets = buckets
         self._empty = empty
         self._policy = policy
         self._verifier = verifier
+        self._browser_sessions = browser_sessions
 
-    async def refusal(self, scope: Scope, authorization: str | None) -> Charge | None:
-        """The charge that emptied the address's quota, when this attempt is refused."""
+    async def refusal(self, scope: Scope, credential: str | None) -> Charge | None:
+        """The charge that emptied the address's quota, when this attempt (its bearer
+        token, or its session cookie: `credential_of`) is refused."""
         address_empty = self._empty.still_empty(_address_key(scope))
-        if address_empty is None or await self._verifies(authorization):
+        if address_empty is None or await self._verifies(credential):
             return None
         count_refusal("failed_authentication")
         return address_empty
@@ -285,8 +293,13 @@ class FailedAuthentications:
         self._empty.note(key, charge)
         return charge
 
-    async def _verifies(self, authorization: str | None) -> bool:
-        scheme, _, token = (authorization or "").partition(" ")
+    async def _verifies(self, credential: str | None) -> bool:
+        if credential is not None and credential.startswith(COOKIE_CREDENTIAL_PREFIX):
+            # A session cookie checks out when its MAC is ours (no database read).
+            cookie = credential.removeprefix(COOKIE_CREDENTIAL_PREFIX)
+            sessions = self._browser_sessions
+            return sessions is not None and await sessions.secret_of(cookie) is not None
+        scheme, _, token = (credential or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return False
         try:
@@ -328,7 +341,8 @@ class RateLimitGate:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        authorization = Headers(scope=scope).get("authorization")
+        headers = Headers(scope=scope)
+        authorization = credential_of(headers.get("authorization"), headers.get("cookie"))
         known_user = self._accepted.user_of(authorization)
         user_empty = None if known_user is None else self._empty.still_empty(known_user)
         if user_empty is not None:

@@ -1,0 +1,179 @@
+"""Browser sessions: a cookie that stands for a signed-in official, checked on the server.
+
+The cookie holds a random secret and its MAC under a key every worker shares
+(models/server_keys.py), so a made-up or edited cookie is refused without a database
+read. The database keeps the secret's digest, whose it is and until when: signing out
+deletes the row, and every request reads its user again, so a deactivation ends every
+session of that user on its next request.
+
+A cookie is sent by the browser with any request to this server, including one a hostile
+page makes it send: every request a cookie signs in that may change state (any method but
+GET, HEAD and OPTIONS) must also carry the session's CSRF token in `X-CSRF-Token`. The
+token is a MAC of the session's secret, read by the app's pages from the non-HttpOnly
+`congress_csrf` cookie; another site can neither read it nor set that header.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from starlette.requests import cookie_parser
+
+from models.base import utc_now
+from models.browser_sessions import BrowserSession
+from models.server_keys import server_key
+from permissions.authentication import AuthenticationError, RefusalReason
+from permissions.viewer import Viewer, load_active_viewer
+
+SESSION_COOKIE = "congress_session"
+CSRF_COOKIE = "congress_csrf"
+CSRF_HEADER = "x-csrf-token"
+# How `credential_of` marks a session cookie apart from an Authorization header.
+COOKIE_CREDENTIAL_PREFIX = "Cookie "
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_KEY_NAME = "browser-session"
+_SECRET_BYTES = 32
+_MAC_BYTES = 16
+
+
+class CsrfRefused(Exception):
+    """A state-changing request signed in by a session cookie lacks the session's token."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    """What the browser is given at sign-in: the session cookie and its CSRF token."""
+
+    cookie: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+class BrowserSessions:
+    """Starts, checks and ends browser sessions (see the module docstring)."""
+
+    def __init__(self, engine: AsyncEngine, lifetime: timedelta) -> None:
+        self._engine = engine
+        self.lifetime = lifetime
+        self._key: bytes | None = None
+
+    async def _mac_key(self) -> bytes:
+        if self._key is None:
+            self._key = await server_key(self._engine, SESSION_KEY_NAME)
+        return self._key
+
+    def _mac(self, key: bytes, purpose: bytes, secret: str) -> str:
+        mac = hmac.new(key, purpose + secret.encode("ascii"), hashlib.sha256).digest()
+        return _encode(mac[:_MAC_BYTES])
+
+    async def secret_of(self, cookie: str | None) -> str | None:
+        """The secret a cookie carries, when its MAC is ours; no database read."""
+        secret, dot, mac = (cookie or "").partition(".")
+        if not dot or not secret or len(cookie or "") > 128:
+            return None
+        expected = self._mac(await self._mac_key(), b"session:", secret)
+        return secret if hmac.compare_digest(mac, expected) else None
+
+    async def csrf_token(self, secret: str) -> str:
+        return self._mac(await self._mac_key(), b"csrf:", secret)
+
+    async def start(self, session: AsyncSession, viewer: Viewer) -> IssuedSession:
+        """A new session for `viewer`, committed. Their expired sessions go with it."""
+        now = utc_now()
+        secret = _encode(secrets.token_bytes(_SECRET_BYTES))
+        expires_at = now + self.lifetime
+        await session.execute(
+            delete(BrowserSession).where(
+                BrowserSession.user_id == viewer.user_id, BrowserSession.expires_at <= now
+            )
+        )
+        session.add(
+            BrowserSession(
+                secret_digest=_digest(secret),
+                user_id=viewer.user_id,
+                subject=viewer.subject,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+        await session.commit()
+        key = await self._mac_key()
+        return IssuedSession(
+            cookie=f"{secret}.{self._mac(key, b'session:', secret)}",
+            csrf_token=self._mac(key, b"csrf:", secret),
+            expires_at=expires_at,
+        )
+
+    async def authenticate(
+        self, session: AsyncSession, cookie: str, method: str, csrf_header: str | None
+    ) -> tuple[Viewer, float]:
+        """The session's viewer and when the session ends (epoch seconds), or
+        AuthenticationError (401), or CsrfRefused (403) before the database is read."""
+        secret = await self.secret_of(cookie)
+        if secret is None:
+            raise AuthenticationError(RefusalReason.INVALID_TOKEN, "invalid session cookie")
+        if method not in SAFE_METHODS and not hmac.compare_digest(
+            csrf_header or "", await self.csrf_token(secret)
+        ):
+            raise CsrfRefused
+        found = (
+            await session.execute(
+                select(BrowserSession.subject, BrowserSession.expires_at).where(
+                    BrowserSession.secret_digest == _digest(secret),
+                    BrowserSession.expires_at > utc_now(),
+                )
+            )
+        ).first()
+        if found is None:
+            raise AuthenticationError(
+                RefusalReason.INVALID_TOKEN, "the session has ended: sign in again"
+            )
+        subject, expires_at = found
+        viewer = await load_active_viewer(session, subject)
+        if viewer is None:
+            raise AuthenticationError(
+                RefusalReason.UNKNOWN_OR_INACTIVE_USER,
+                "no active account for this identity",
+                subject=subject,
+            )
+        return viewer, expires_at.timestamp()
+
+    async def end(self, session: AsyncSession, cookie: str | None) -> None:
+        """Sign out: the session's row goes, so the cookie signs nobody in anywhere."""
+        secret = await self.secret_of(cookie)
+        if secret is not None:
+            await session.execute(
+                delete(BrowserSession).where(BrowserSession.secret_digest == _digest(secret))
+            )
+            await session.commit()
+
+
+def session_cookie(cookie_header: str | None) -> str | None:
+    """The session cookie among a request's cookies, if it has one."""
+    if not cookie_header:
+        return None
+    return cookie_parser(cookie_header).get(SESSION_COOKIE) or None
+
+
+def credential_of(authorization: str | None, cookie_header: str | None) -> str | None:
+    """What a request signs in with: its bearer token, else its session cookie (prefixed,
+    so that the two can never be taken for one another); None when neither."""
+    if authorization:
+        return authorization
+    cookie = session_cookie(cookie_header)
+    return None if cookie is None else COOKIE_CREDENTIAL_PREFIX + cookie
