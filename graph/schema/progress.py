@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
@@ -94,11 +95,19 @@ def with_status_named(change: dict[str, object]) -> dict[str, object]:
     return {**change, "status": _STATUS_NAMES.get(status, status)}
 
 
+@strawberry.enum(description="What one history event of a congress recorded.")
+class CongressEventKind(Enum):
+    # The values are what the event rows store.
+    MILESTONE = "milestone"
+    RESULTS = "results"
+    DEADLINE = "deadline"
+
+
 @strawberry.type(description="One recorded change; corrections are more of these, never edits.")
 class CongressHistoryEvent:
     row: strawberry.Private[CongressEventRow]
     version: int
-    kind: str = strawberry.field(description="milestone, results or deadline.")
+    kind: CongressEventKind
     recorded_by: str | None
     recorded_at: datetime.datetime
 
@@ -107,7 +116,7 @@ class CongressHistoryEvent:
         return cls(
             row=row,
             version=row.version,
-            kind=row.kind,
+            kind=CongressEventKind(row.kind),
             recorded_by=row.recorded_by_subject,
             recorded_at=row.recorded_at,
         )
@@ -127,4 +136,6 @@ class CongressHistoryEvent:
     )
     async def change(self, info: Info) -> JSON:
         change = await redacted(info.context, self.row.payload)
-        return cast(JSON, with_status_named(change) if self.kind == "milestone" else change)
+        return cast(
+            JSON, with_status_named(change) if self.kind is CongressEventKind.MILESTONE else change
+        )
