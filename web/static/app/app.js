@@ -1,0 +1,204 @@
+// The page's shell: header, language, connection indicator, announcer and hash routes.
+//   #/              the viewer's first scope root
+//   #/c/<code>      a committee's dashboard
+//   #/c/<code>/update   record progress for it (reporters)
+
+import { gql, requests, signOut, ApiError } from './api.js';
+import { h, replace } from './dom.js';
+import { lang, onLangChange, setLang, t } from './i18n.js';
+import { liveState, streamStates } from './live.js';
+import { VIEWER_ONLY } from './queries.js';
+import { errorView, notFoundView } from './views/common.js';
+import { Dashboard } from './views/dashboard.js';
+
+const main = document.getElementById('main');
+const net = document.getElementById('net');
+const announcer = document.getElementById('announcer');
+
+// What every view shares: the viewer, committee ids already seen, announcements.
+export const session = {
+  viewer: null,
+  ids: new Map(),
+  rememberIds(committees) {
+    for (const committee of committees) if (committee?.code && committee.id) this.ids.set(committee.code, committee.id);
+  },
+  setViewer(viewer) {
+    this.viewer = viewer;
+    this.rememberIds(viewer.assignments.map((assignment) => assignment.committee));
+    renderHeader();
+  },
+  announce,
+  noteLiveUpdate,
+};
+
+// --- Announcements: polite, and live updates summed up at most every 20 s. ---
+let pendingUpdates = 0;
+let updateTimer = null;
+function announce(text) {
+  announcer.textContent = '';
+  // A fresh text node, a moment later, so the same words are read again.
+  setTimeout(() => (announcer.textContent = text), 50);
+}
+function noteLiveUpdate() {
+  pendingUpdates += 1;
+  if (updateTimer) return;
+  updateTimer = setTimeout(() => {
+    announce(pendingUpdates === 1 ? t('app.update') : t('app.updates', { n: pendingUpdates }));
+    pendingUpdates = 0;
+    updateTimer = null;
+  }, 20000);
+}
+
+// --- Header. ---
+function renderHeader() {
+  document.getElementById('skip-link').textContent = t('app.skip');
+  document.getElementById('brand').textContent = t('app.title');
+  const langButton = document.getElementById('lang');
+  langButton.textContent = t('app.switchLang');
+  langButton.lang = lang() === 'vi' ? 'en' : 'vi';
+  langButton.setAttribute('aria-label', t('app.switchLangLabel'));
+  const signOutButton = document.getElementById('sign-out');
+  signOutButton.textContent = t('app.signOut');
+  signOutButton.hidden = !session.viewer;
+  const who = document.getElementById('who');
+  const scopes = document.getElementById('scopes');
+  if (!session.viewer) return;
+  const viewer = session.viewer;
+  const roles = viewer.assignments.map((a) => `${t(`role.${a.role}`)} · ${a.committee.name}`);
+  who.textContent = viewer.assignments.length === 1 ? `${viewer.name} — ${roles[0]}` : viewer.name;
+  // Several assignments: the viewer picks among their scope roots.
+  const roots = uniqueRoots(viewer);
+  scopes.hidden = roots.length < 2;
+  if (roots.length >= 2) {
+    scopes.setAttribute('aria-label', t('app.scopes'));
+    replace(
+      scopes,
+      h('span', { class: 'scopes-label' }, t('app.scopes'), ':'),
+      h(
+        'ul',
+        null,
+        roots.map((a) =>
+          h('li', null, h('a', { href: `#/c/${encodeURIComponent(a.committee.code)}` }, a.committee.name), ` (${t(`role.${a.role}`)})`),
+        ),
+      ),
+    );
+  }
+  renderNet();
+}
+
+function uniqueRoots(viewer) {
+  const seen = new Set();
+  return viewer.assignments.filter((a) => (seen.has(a.committee.code) ? false : seen.add(a.committee.code)));
+}
+
+// --- Connection indicator: live, retrying, offline. ---
+let retryingRequests = 0;
+let lastNetState = 'live';
+function renderNet() {
+  const states = streamStates();
+  let state = null;
+  if (!navigator.onLine) state = 'offline';
+  else if (retryingRequests > 0 || states.includes('retrying')) state = 'retrying';
+  else if (states.includes('connecting')) state = 'connecting';
+  else if (states.length) state = 'live';
+  net.hidden = !state;
+  if (!state) return;
+  net.className = `net net-${state}`;
+  net.textContent = t(`net.${state}`);
+  if ((state === 'offline' || state === 'retrying') && lastNetState !== state) announce(t(`net.${state}`));
+  if (state === 'live' && (lastNetState === 'offline' || lastNetState === 'retrying')) announce(t('net.live'));
+  lastNetState = state;
+}
+liveState.addEventListener('change', renderNet);
+requests.addEventListener('retrying', (event) => {
+  retryingRequests = event.detail;
+  renderNet();
+});
+window.addEventListener('online', renderNet);
+window.addEventListener('offline', renderNet);
+
+// --- Routes. ---
+let view = null;
+let firstRoute = true;
+
+function parse(hash) {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts.length === 0) return { name: 'home' };
+  if (parts[0] === 'c' && parts[1] && parts.length === 2) return { name: 'committee', code: parts[1] };
+  if (parts[0] === 'c' && parts[1] && parts[2] === 'update' && parts.length === 3) return { name: 'update', code: parts[1] };
+  return { name: 'unknown' };
+}
+
+async function ensureViewer() {
+  if (session.viewer) return session.viewer;
+  const { data } = await gql(VIEWER_ONLY);
+  session.setViewer(data.viewer);
+  return session.viewer;
+}
+
+let generation = 0;
+
+async function route() {
+  const hash = location.hash;
+  // An in-page anchor is not a route.
+  if (hash && !hash.startsWith('#/')) return;
+  // A newer route wins over one still loading.
+  const mine = ++generation;
+  const target = parse(hash);
+  view?.destroy();
+  view = null;
+  const focus = !firstRoute;
+  firstRoute = false;
+  replace(main, h('p', { class: 'loading', role: 'status' }, t('app.loading')));
+  try {
+    if (target.name === 'home') {
+      const viewer = await ensureViewer();
+      if (mine !== generation) return;
+      const root = viewer.assignments[0];
+      if (!root) {
+        replace(main, h('h1', { tabIndex: -1 }, t('err.noScope')));
+        return;
+      }
+      history.replaceState(null, '', `#/c/${encodeURIComponent(root.committee.code)}`);
+      // The same navigation, not a new one: focus stays where it was.
+      firstRoute = !focus;
+      return route();
+    }
+    if (target.name === 'committee') {
+      view = new Dashboard(main, session, target.code);
+    } else if (target.name === 'update') {
+      const { UpdateView } = await import('./views/update.js');
+      if (mine !== generation) return;
+      view = new UpdateView(main, session, target.code);
+    } else {
+      await ensureViewer();
+      if (mine === generation) notFoundView(main);
+      return;
+    }
+    await view.load();
+    if (focus) main.querySelector('h1')?.focus();
+  } catch (error) {
+    if (error.name === 'AbortError' || mine !== generation) return;
+    if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') return;
+    errorView(main, error, route);
+  }
+}
+
+window.addEventListener('hashchange', route);
+onLangChange(() => {
+  renderHeader();
+  renderNet();
+  if (view?.rerender) view.rerender();
+  else route();
+});
+
+document.getElementById('lang').addEventListener('click', () => setLang(lang() === 'vi' ? 'en' : 'vi'));
+document.getElementById('sign-out').addEventListener('click', () => signOut());
+document.getElementById('skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+renderHeader();
+route();
+
