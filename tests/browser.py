@@ -13,8 +13,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
-from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    ViewportSize,
+    async_playwright,
+)
 
 CHROMIUM = os.environ.get("CONGRESS_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,7 +38,7 @@ CHROMIUM_ARGS = [
 ]
 # Written by every run, one PNG per screen (kept out of git).
 SCREENSHOTS = Path(__file__).resolve().parent / ".screenshots"
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 # How long the page may take to show what a test waits for.
 WAIT_MS = 10_000
 
@@ -82,7 +90,7 @@ class Person:
 
 @asynccontextmanager
 async def person(
-    browser: Browser, base_url: str, *, viewport: dict[str, int] = PHONE
+    browser: Browser, base_url: str, *, viewport: ViewportSize = PHONE
 ) -> AsyncIterator[Person]:
     """A new browser profile (its own cookies) at `base_url`, phone-sized by default."""
     context = await browser.new_context(
@@ -107,6 +115,6 @@ async def person(
 async def sign_in(someone: Person, subject: str, next_path: str = "/") -> None:
     """Through the development sign-in page, as a person would: press their name."""
     page = someone.page
-    await page.goto(f"/sign-in?next={next_path}")
+    await page.goto("/sign-in?" + urlencode({"next": next_path}))
     await page.locator(f'form:has(input[name="subject"][value="{subject}"]) button').click()
     await page.wait_for_url(re.compile(r".*/(#.*)?$"))

@@ -44,6 +44,7 @@ def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>{escape(title)}</title>
+    <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
     <link rel="stylesheet" href="/pages.css" />
   </head>
   <body>

@@ -30,10 +30,15 @@ async def pages_style(_request: Request) -> Response:
     return FileResponse(STATIC / "pages.css", headers={"Cache-Control": "no-cache"})
 
 
+async def icon(_request: Request) -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
 def web_routes(sign_in: BrowserSignIn) -> list[BaseRoute]:
     return [
         Route("/", dashboard),
         Route("/pages.css", pages_style),
+        Route("/favicon.svg", icon),
         *sign_in.routes(),
         # Compressed (a third of the bytes on a weak link); revalidated by ETag.
         Mount(

@@ -22,7 +22,7 @@ const feedFromHistory = (node) => ({
   key: `${node.congress?.id}:${node.version}`,
   at: node.recordedAt,
   committee: node.congress?.committee,
-  kind: node.kind,
+  kind: node.kind.toLowerCase(),
   milestone: node.change?.milestone,
   status: node.change?.status,
   deadline: node.change?.deadline,

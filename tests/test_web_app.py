@@ -1,0 +1,245 @@
+"""The web app in a real browser (Debian's chromium), against `congress serve`, as officials
+at the centre, a province and a commune: signing in, drilling down, live updates from
+another session, a difficulty climbing to the province's open inbox, the exports, scope,
+and GraphiQL with the session. No request may leave the app's origin (tests/browser.py);
+every screen is written to tests/.screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, ViewportSize, expect
+
+from bench.progress_server import Server, start_server, stop_server, wait_until_ready
+from config import Settings
+from models import Role
+from models.database import create_engine
+from permissions.tokens import LocalIssuer
+from tests.browser import Person, chromium, person, sign_in
+from tests.conftest import _fill_demo, demo_user
+from tests.databases import throwaway_database
+
+CENTRAL_ADMIN = demo_user(Role.ADMIN, "TW")
+PROVINCE_VIEWER = demo_user(Role.VIEWER, "T01")
+PROVINCE_ADMIN = demo_user(Role.ADMIN, "T01")
+COMMUNE_REPORTER = demo_user(Role.REPORTER, "X00004")
+COMMUNE = "X00004"
+SIBLING_COMMUNE = "X00008"
+CELL = "X00004-001"
+WIDE: ViewportSize = {"width": 1280, "height": 800}
+
+
+@dataclass(frozen=True)
+class App:
+    """The served demo, and a way to write to it as an app or a script would."""
+
+    server: Server
+    issuer: LocalIssuer
+    names: dict[str, str]
+    ids: dict[str, str]
+
+    async def graphql(self, subject: str, query: str, **variables: Any) -> dict[str, Any]:
+        token = self.issuer.issue(subject, 600)
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                self.server.graphql_url,
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        body: dict[str, Any] = answer.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@pytest.fixture(scope="module")
+async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
+    directory = tmp_path_factory.mktemp("web-app")
+    async with throwaway_database("sqlite", directory) as url:
+        engine = create_engine(url)
+        await _fill_demo(engine)
+        await engine.dispose()
+        issuer = LocalIssuer.load_or_create(Settings(data_dir=directory).signing_key_path)
+        server = start_server(url, directory)
+        try:
+            await wait_until_ready(server)
+            app = App(server, issuer, {}, {})
+            for code in ("TW", "T01", COMMUNE, SIBLING_COMMUNE, CELL):
+                found = await app.graphql(
+                    CENTRAL_ADMIN, "query($c: String!) { committee(code: $c) { id name } }", c=code
+                )
+                app.names[code] = found["committee"]["name"]
+                app.ids[code] = found["committee"]["id"]
+            yield app
+        finally:
+            stop_server(server)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+async def shows_committee(someone: Person, name: str) -> None:
+    await expect(someone.page.locator("main h1")).to_have_text(name)
+
+
+def section(someone: Person, title: str) -> Any:
+    return someone.page.locator("section", has=someone.page.locator("h2", has_text=title))
+
+
+async def test_officials_at_three_levels_sign_in_and_drill_down(app: App, browser: Browser) -> None:
+    for subject, code, viewport in (
+        (CENTRAL_ADMIN, "TW", WIDE),
+        (PROVINCE_VIEWER, "T01", None),
+        (COMMUNE_REPORTER, COMMUNE, None),
+    ):
+        async with person(
+            browser, app.server.base_url, **({"viewport": viewport} if viewport else {})
+        ) as someone:
+            await sign_in(someone, subject)
+            await shows_committee(someone, app.names[code])
+            await expect(someone.page).to_have_url(re.compile(rf"#/c/{code}$"))
+            await someone.screenshot(f"dashboard-{code}")
+            assert someone.console_errors == []
+    # Drilling down from the province to a ward, then to its cell; the breadcrumb stops at
+    # the province (the scope root), never showing the centre.
+    async with person(browser, app.server.base_url) as someone:
+        await sign_in(someone, PROVINCE_VIEWER)
+        await shows_committee(someone, app.names["T01"])
+        children = section(someone, "Đơn vị trực thuộc")
+        await children.get_by_role("link", name=app.names[COMMUNE], exact=True).click()
+        await shows_committee(someone, app.names[COMMUNE])
+        await someone.page.get_by_role("link", name=app.names[CELL], exact=True).first.click()
+        await shows_committee(someone, app.names[CELL])
+        breadcrumb = someone.page.locator("nav.breadcrumb, nav[aria-label*='Vị trí'], nav ol").first
+        await expect(breadcrumb).to_contain_text(app.names["T01"])
+        await expect(breadcrumb).not_to_contain_text(app.names["TW"])
+        await someone.screenshot("drill-down-cell")
+
+
+async def test_a_sibling_commune_by_url_is_the_same_not_found_as_a_missing_one(
+    app: App, browser: Browser
+) -> None:
+    async with person(browser, app.server.base_url) as someone:
+        await sign_in(someone, COMMUNE_REPORTER)
+        await shows_committee(someone, app.names[COMMUNE])
+        texts = []
+        for code in (SIBLING_COMMUNE, "NO-SUCH-UNIT"):
+            await someone.page.goto(f"/#/c/{code}")
+            await expect(someone.page.locator("main h1")).to_have_text("Không tìm thấy đơn vị này.")
+            texts.append(await someone.page.locator("main").inner_text())
+            assert app.names[SIBLING_COMMUNE] not in await someone.page.content()
+        assert texts[0] == texts[1]
+        await someone.screenshot("not-found")
+
+
+async def test_a_milestone_recorded_elsewhere_appears_without_a_reload(
+    app: App, browser: Browser
+) -> None:
+    async with person(browser, app.server.base_url) as someone:
+        await sign_in(someone, PROVINCE_VIEWER, f"/#/c/{COMMUNE}")
+        await shows_committee(someone, app.names[COMMUNE])
+        await expect(someone.page.get_by_text("Trực tiếp", exact=True)).to_be_visible()
+        feed = section(someone, "Cập nhật gần đây")
+        await expect(feed).not_to_contain_text(app.names[CELL])
+        congress = await app.graphql(
+            COMMUNE_REPORTER,
+            "query($c: String!) { committee(code: $c) { congress { version } } }",
+            c=CELL,
+        )
+        recorded = await app.graphql(
+            COMMUNE_REPORTER,
+            """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
+                 __typename } }""",
+            input={
+                "committeeId": app.ids[CELL],
+                "milestone": "plan_issued",
+                "status": "DONE",
+                "occurredOn": "2026-11-30",
+                "expectedVersion": congress["committee"]["congress"]["version"],
+                "idempotencyKey": str(uuid.uuid4()),
+            },
+        )
+        assert recorded["recordMilestone"]["__typename"] == "CongressPayload"
+        await expect(feed).to_contain_text(app.names[CELL])
+        await someone.screenshot("live-feed")
+
+
+async def test_a_difficulty_escalated_by_the_commune_arrives_in_the_province_inbox(
+    app: App, browser: Browser
+) -> None:
+    title = f"Thiếu hội trường {uuid.uuid4().hex[:6]}"
+    await app.graphql(
+        COMMUNE_REPORTER,
+        """mutation($input: RaiseDifficultyInput!) { raiseDifficulty(input: $input) {
+             __typename } }""",
+        input={
+            "committeeId": app.ids[COMMUNE],
+            "title": title,
+            "description": "",
+            "category": "FACILITIES",
+            "idempotencyKey": str(uuid.uuid4()),
+        },
+    )
+    async with (
+        person(browser, app.server.base_url) as province,
+        person(browser, app.server.base_url) as commune,
+    ):
+        await sign_in(province, PROVINCE_ADMIN)
+        await shows_committee(province, app.names["T01"])
+        province_inbox = section(province, "Khó khăn, vướng mắc cần xử lý")
+        await expect(province_inbox).not_to_contain_text(title)
+        await sign_in(commune, COMMUNE_REPORTER)
+        await shows_committee(commune, app.names[COMMUNE])
+        item = section(commune, "Khó khăn, vướng mắc cần xử lý").locator("li", has_text=title)
+        await item.get_by_role("button", name="Chuyển lên cấp trên").click()
+        await commune.screenshot("inbox-escalate")
+        await item.get_by_role("button", name="Xác nhận chuyển lên cấp trên").click()
+        await expect(item).to_have_count(0)
+        # Arrived in the province's open page, without a reload.
+        await expect(province_inbox).to_contain_text(title)
+        await province.screenshot("inbox-arrived")
+
+
+async def test_both_exports_download_with_the_session(
+    app: App, browser: Browser, tmp_path: Path
+) -> None:
+    async with person(browser, app.server.base_url) as someone:
+        await sign_in(someone, PROVINCE_VIEWER)
+        await shows_committee(someone, app.names["T01"])
+        exports = section(someone, "Xuất báo cáo")
+        for label, start in (("Tải CSV", None), ("Tải Excel (.xlsx)", b"PK")):
+            async with someone.page.expect_download() as download_info:
+                await exports.get_by_role("link", name=label).click()
+            download = await download_info.value
+            assert await download.failure() is None
+            saved = tmp_path / download.suggested_filename
+            await download.save_as(saved)
+            content = await asyncio.to_thread(saved.read_bytes)
+            if start is None:
+                assert app.names[COMMUNE].encode() in content
+            else:
+                assert content.startswith(start)
+
+
+async def test_graphiql_uses_the_session_and_survives_a_reload(app: App, browser: Browser) -> None:
+    async with person(browser, app.server.base_url, viewport=WIDE) as someone:
+        await sign_in(someone, PROVINCE_VIEWER)
+        await someone.page.goto("/graphql?query=%7B%20viewer%20%7B%20subject%20%7D%20%7D")
+        await someone.page.reload()
+        await someone.page.get_by_role("button", name=re.compile("Execute query")).click()
+        await expect(someone.page.locator(".result-window")).to_contain_text(PROVINCE_VIEWER)
+        # The schema's docs were loaded with the page, with no header pasted.
+        await someone.page.get_by_role("button", name=re.compile("Documentation Explorer")).click()
+        await expect(someone.page.get_by_text("Root Types")).to_be_visible()
+        await someone.screenshot("graphiql")
