@@ -98,6 +98,7 @@ def section(someone: Person, title: str) -> Any:
 
 
 async def test_officials_at_three_levels_sign_in_and_drill_down(app: App, browser: Browser) -> None:
+    base = app.server.base_url
     for subject, code, viewport in (
         (CENTRAL_ADMIN, "TW", WIDE),
         (PROVINCE_VIEWER, "T01", None),
@@ -111,6 +112,12 @@ async def test_officials_at_three_levels_sign_in_and_drill_down(app: App, browse
             await expect(someone.page).to_have_url(re.compile(rf"#/c/{code}$"))
             await someone.screenshot(f"dashboard-{code}")
             assert someone.console_errors == []
+            # The first screen: the page, its style and modules, two queries (who, then the
+            # dashboard in one document) and the two live streams.
+            asked = someone.guard.requests[someone.guard.requests.index(f"{base}/") :]
+            assert sum(url == f"{base}/graphql" for url in asked) <= 4, asked
+            assets = [url for url in asked if url.startswith(f"{base}/app/")]
+            assert len(assets) <= 13, assets  # its style and modules, preloaded together
     # Drilling down from the province to a ward, then to its cell; the breadcrumb stops at
     # the province (the scope root), never showing the centre.
     async with person(browser, app.server.base_url) as someone:
