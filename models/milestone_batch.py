@@ -41,6 +41,9 @@ from models.rollups import rollups_follow
 from models.tree import Committee, require_open
 from models.versions import check_expected_version
 
+# The action of a recorded milestone's audit row.
+MILESTONE_AUDIT_ACTION = "congress.milestone"
+
 
 @dataclass(frozen=True, slots=True)
 class MilestoneWrite:
@@ -158,7 +161,7 @@ async def record_milestones(
         [
             audit_values(
                 change.write.actor,
-                action="congress.milestone",
+                action=MILESTONE_AUDIT_ACTION,
                 committee_id=change.congress.committee_id,
                 target_type="Congress",
                 target_id=change.congress.id,

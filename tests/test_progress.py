@@ -207,6 +207,8 @@ async def test_every_write_has_its_audit_row(fresh_world: DemoWorld) -> None:
     assert entry["actorSubject"] == CELL_REPORTER
     assert entry["committee"] == {"code": CELL}
     assert entry["after"]["milestone"] == "plan_issued"
+    # Read as the API's enum reads everywhere else.
+    assert entry["after"]["status"] == "DONE"
 
 
 async def test_a_province_admin_sets_the_deadline_of_every_commune(fresh_world: DemoWorld) -> None:

@@ -12,7 +12,9 @@ from graph.context import Info
 from graph.global_ids import GlobalId
 from graph.resolvers import audit as resolve
 from graph.schema.committee import Committee
+from graph.schema.progress import with_status_named
 from models import AuditEntry as AuditEntryRow
+from models.milestone_batch import MILESTONE_AUDIT_ACTION
 
 
 @strawberry.type(description="One administrative action or refused login; never changed.")
@@ -54,6 +56,12 @@ class AuditEntry:
     async def before(self, info: Info) -> JSON | None:
         return cast(JSON, await resolve.redacted(info.context, self.row.before))
 
-    @strawberry.field(description="State after; committees you cannot see read as null.")
+    @strawberry.field(
+        description="State after; committees you cannot see read as null, and a milestone's "
+        "status reads as the MilestoneStatus enum does (DONE)."
+    )
     async def after(self, info: Info) -> JSON | None:
-        return cast(JSON, await resolve.redacted(info.context, self.row.after))
+        after = await resolve.redacted(info.context, self.row.after)
+        if after is not None and self.row.action == MILESTONE_AUDIT_ACTION:
+            after = with_status_named(after)
+        return cast(JSON, after)
