@@ -403,6 +403,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
                         and settings.environment is not Environment.PRODUCTION
                         else None
                     ),
+                    failed_authentications=rate_limits.failed_authentications,
+                    production=settings.environment is Environment.PRODUCTION,
                 )
             ),
         ],

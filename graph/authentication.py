@@ -26,8 +26,9 @@ from permissions.authentication import (
 from permissions.browser_sessions import (
     CSRF_HEADER,
     BrowserSessions,
+    CredentialKind,
     CsrfRefused,
-    session_cookie,
+    credential_of,
 )
 from permissions.tokens import TokenVerifier
 
@@ -77,21 +78,21 @@ class AuthenticationMiddleware:
             await response(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        authorization = headers.get("authorization")
-        cookie = (
-            None
-            if authorization is not None or self._browser_sessions is None
-            else session_cookie(headers.get("cookie"))
-        )
+        credential = credential_of(headers.get("authorization"), headers.get("cookie"))
+        sessions = self._browser_sessions
         async with self._sessions() as session:
             try:
-                if cookie is not None and self._browser_sessions is not None:
-                    viewer, expires_at = await self._browser_sessions.authenticate(
-                        session, cookie, scope["method"], headers.get(CSRF_HEADER)
+                if credential is not None and credential.kind is CredentialKind.COOKIE:
+                    if sessions is None:  # a route without browser sessions (none today)
+                        raise AuthenticationError(
+                            RefusalReason.MISSING_TOKEN, "missing bearer token"
+                        )
+                    viewer, expires_at = await sessions.authenticate(
+                        session, credential.value, scope["method"], headers.get(CSRF_HEADER)
                     )
                 else:
                     viewer, expires_at = await authenticate_until(
-                        authorization, self._verifier, session
+                        None if credential is None else credential.value, self._verifier, session
                     )
             except CsrfRefused:
                 await send_refusal(

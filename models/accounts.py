@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import Actor, append_audit
+from models.browser_sessions import BrowserSession
 from models.change_feed import ChangeKind, publish
 from models.refusals import Conflicting, Contention, Invalid, NotVisible
 from models.text import search_key
@@ -190,6 +191,10 @@ async def set_active(
         return
     await claim_next_version(session, user, expected_version)
     user.is_active = active
+    if not active:
+        # Signed out of every browser: reactivating the account later must not bring back
+        # a session a lost or stolen device still holds.
+        await session.execute(delete(BrowserSession).where(BrowserSession.user_id == user.id))
     held_at = (
         await session.execute(
             select(Committee.id, Committee.path)

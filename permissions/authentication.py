@@ -48,6 +48,19 @@ class AuthenticationError(Exception):
         self.required_assurance_level = required_assurance_level
 
 
+def refusal_of(error: TokenError) -> AuthenticationError:
+    """Why a verifier's refusal of a token refuses the request: too low an assurance level
+    (with the level required), or an invalid token."""
+    if isinstance(error, InsufficientAssurance):
+        return AuthenticationError(
+            RefusalReason.INSUFFICIENT_ASSURANCE,
+            str(error),
+            subject=error.subject,
+            required_assurance_level=error.required_level,
+        )
+    return AuthenticationError(RefusalReason.INVALID_TOKEN, str(error))
+
+
 async def authenticate(
     authorization_header: str | None, verifier: TokenVerifier, session: AsyncSession
 ) -> Viewer:
@@ -64,15 +77,8 @@ async def authenticate_until(
         raise AuthenticationError(RefusalReason.MISSING_TOKEN, "missing bearer token")
     try:
         identity = await verifier.verify(token.strip())
-    except InsufficientAssurance as error:
-        raise AuthenticationError(
-            RefusalReason.INSUFFICIENT_ASSURANCE,
-            str(error),
-            subject=error.subject,
-            required_assurance_level=error.required_level,
-        ) from error
     except TokenError as error:
-        raise AuthenticationError(RefusalReason.INVALID_TOKEN, str(error)) from error
+        raise refusal_of(error) from error
     viewer = await load_active_viewer(session, identity.subject)
     if viewer is None:
         # One message for unknown and inactive users: the answer must not tell them apart.

@@ -1,10 +1,11 @@
 """Browser sessions: a cookie that stands for a signed-in official, checked on the server.
 
-The cookie holds a random secret and its MAC under a key every worker shares
-(models/server_keys.py), so a made-up or edited cookie is refused without a database
-read. The database keeps the secret's digest, whose it is and until when: signing out
-deletes the row, and every request reads its user again, so a deactivation ends every
-session of that user on its next request.
+The cookie holds a random secret, the session's end and a MAC of both under a key every
+worker shares (models/server_keys.py), so a made-up, edited or expired cookie is refused
+without a database read. The database keeps the secret's digest, whose it is and until
+when: signing out deletes the row, a deactivation deletes all of the user's, and every
+request reads its user again, so a deactivation ends every session of that user on its
+next request.
 
 A cookie is sent by the browser with any request to this server, including one a hostile
 page makes it send: every request a cookie signs in that may change state (any method but
@@ -15,12 +16,14 @@ token is a MAC of the session's secret, read by the app's pages from the non-Htt
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
+import re
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -30,21 +33,40 @@ from models.base import utc_now
 from models.browser_sessions import BrowserSession
 from models.server_keys import server_key
 from permissions.authentication import AuthenticationError, RefusalReason
+from permissions.tokens import base64url, tokens_equal
 from permissions.viewer import Viewer, load_active_viewer
 
 SESSION_COOKIE = "congress_session"
 CSRF_COOKIE = "congress_csrf"
 CSRF_HEADER = "x-csrf-token"
-# How `credential_of` marks a session cookie apart from an Authorization header.
-COOKIE_CREDENTIAL_PREFIX = "Cookie "
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_KEY_NAME = "browser-session"
 _SECRET_BYTES = 32
 _MAC_BYTES = 16
+# secret.end.mac: base64url, decimal epoch seconds, base64url. Anything else is refused.
+_COOKIE_SHAPE = re.compile(r"([A-Za-z0-9_-]{43})\.([0-9]{1,12})\.([A-Za-z0-9_-]{22})")
 
 
 class CsrfRefused(Exception):
     """A state-changing request signed in by a session cookie lacks the session's token."""
+
+
+class CredentialKind(StrEnum):
+    BEARER = "bearer"
+    COOKIE = "cookie"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What a request signs in with: its Authorization header, or else its session cookie."""
+
+    kind: CredentialKind
+    value: str
+
+
+def digest(secret: str) -> str:
+    """The SHA-256 hex digest under which a secret is kept (never the secret itself)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +76,6 @@ class IssuedSession:
     cookie: str
     csrf_token: str
     expires_at: datetime
-
-
-def _encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
 class BrowserSessions:
@@ -77,34 +91,34 @@ class BrowserSessions:
             self._key = await server_key(self._engine, SESSION_KEY_NAME)
         return self._key
 
-    def _mac(self, key: bytes, purpose: bytes, secret: str) -> str:
-        mac = hmac.new(key, purpose + secret.encode("ascii"), hashlib.sha256).digest()
-        return _encode(mac[:_MAC_BYTES])
+    @staticmethod
+    def _mac(key: bytes, purpose: bytes, text: str) -> str:
+        mac = hmac.new(key, purpose + text.encode("ascii"), hashlib.sha256).digest()
+        return base64url(mac[:_MAC_BYTES])
 
     async def secret_of(self, cookie: str | None) -> str | None:
-        """The secret a cookie carries, when its MAC is ours; no database read."""
-        secret, dot, mac = (cookie or "").partition(".")
-        if not dot or not secret or len(cookie or "") > 128:
+        """The secret of a cookie that is ours and not past its end; no database read."""
+        shape = _COOKIE_SHAPE.fullmatch(cookie or "")
+        if shape is None:
             return None
-        expected = self._mac(await self._mac_key(), b"session:", secret)
-        return secret if hmac.compare_digest(mac, expected) else None
+        secret, end, mac = shape.groups()
+        expected = self._mac(await self._mac_key(), b"session:", f"{secret}.{end}")
+        if not tokens_equal(mac, expected) or int(end) <= time.time():
+            return None
+        return secret
 
     async def csrf_token(self, secret: str) -> str:
         return self._mac(await self._mac_key(), b"csrf:", secret)
 
     async def start(self, session: AsyncSession, viewer: Viewer) -> IssuedSession:
-        """A new session for `viewer`, committed. Their expired sessions go with it."""
+        """A new session for `viewer`, committed. Every expired session goes with it."""
         now = utc_now()
-        secret = _encode(secrets.token_bytes(_SECRET_BYTES))
-        expires_at = now + self.lifetime
-        await session.execute(
-            delete(BrowserSession).where(
-                BrowserSession.user_id == viewer.user_id, BrowserSession.expires_at <= now
-            )
-        )
+        secret = base64url(secrets.token_bytes(_SECRET_BYTES))
+        expires_at = (now + self.lifetime).replace(microsecond=0)
+        await session.execute(delete(BrowserSession).where(BrowserSession.expires_at <= now))
         session.add(
             BrowserSession(
-                secret_digest=_digest(secret),
+                secret_digest=digest(secret),
                 user_id=viewer.user_id,
                 subject=viewer.subject,
                 created_at=now,
@@ -113,8 +127,9 @@ class BrowserSessions:
         )
         await session.commit()
         key = await self._mac_key()
+        sealed = f"{secret}.{int(expires_at.timestamp())}"
         return IssuedSession(
-            cookie=f"{secret}.{self._mac(key, b'session:', secret)}",
+            cookie=f"{sealed}.{self._mac(key, b'session:', sealed)}",
             csrf_token=self._mac(key, b"csrf:", secret),
             expires_at=expires_at,
         )
@@ -126,15 +141,17 @@ class BrowserSessions:
         AuthenticationError (401), or CsrfRefused (403) before the database is read."""
         secret = await self.secret_of(cookie)
         if secret is None:
-            raise AuthenticationError(RefusalReason.INVALID_TOKEN, "invalid session cookie")
-        if method not in SAFE_METHODS and not hmac.compare_digest(
+            raise AuthenticationError(
+                RefusalReason.INVALID_TOKEN, "the session has ended: sign in again"
+            )
+        if method not in SAFE_METHODS and not tokens_equal(
             csrf_header or "", await self.csrf_token(secret)
         ):
             raise CsrfRefused
         found = (
             await session.execute(
                 select(BrowserSession.subject, BrowserSession.expires_at).where(
-                    BrowserSession.secret_digest == _digest(secret),
+                    BrowserSession.secret_digest == digest(secret),
                     BrowserSession.expires_at > utc_now(),
                 )
             )
@@ -151,14 +168,14 @@ class BrowserSessions:
                 "no active account for this identity",
                 subject=subject,
             )
-        return viewer, expires_at.timestamp()
+        return viewer, expires_at.astimezone(UTC).timestamp()
 
     async def end(self, session: AsyncSession, cookie: str | None) -> None:
         """Sign out: the session's row goes, so the cookie signs nobody in anywhere."""
         secret = await self.secret_of(cookie)
         if secret is not None:
             await session.execute(
-                delete(BrowserSession).where(BrowserSession.secret_digest == _digest(secret))
+                delete(BrowserSession).where(BrowserSession.secret_digest == digest(secret))
             )
             await session.commit()
 
@@ -170,10 +187,10 @@ def session_cookie(cookie_header: str | None) -> str | None:
     return cookie_parser(cookie_header).get(SESSION_COOKIE) or None
 
 
-def credential_of(authorization: str | None, cookie_header: str | None) -> str | None:
-    """What a request signs in with: its bearer token, else its session cookie (prefixed,
-    so that the two can never be taken for one another); None when neither."""
+def credential_of(authorization: str | None, cookie_header: str | None) -> Credential | None:
+    """What a request signs in with: its bearer token (any non-empty Authorization header),
+    else its session cookie; None when neither. Authentication follows the same rule."""
     if authorization:
-        return authorization
+        return Credential(CredentialKind.BEARER, authorization)
     cookie = session_cookie(cookie_header)
-    return None if cookie is None else COOKIE_CREDENTIAL_PREFIX + cookie
+    return None if cookie is None else Credential(CredentialKind.COOKIE, cookie)

@@ -49,7 +49,7 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 HTTP_TIMEOUT = httpx.Timeout(5.0)
 # A discovery document or key set is a few kilobytes; refuse to buffer anything much larger.
 MAX_DOCUMENT_BYTES = 256 * 1024
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 # Which JWK can verify which algorithm: key type, and the curves allowed for it.
 _KEY_SHAPES: Mapping[str, tuple[str, frozenset[str] | None]] = {
@@ -70,7 +70,8 @@ class ProviderError(Exception):
 
 
 class ProviderRefused(ProviderError):
-    """The provider refused the request itself (a 4xx: a used or unknown code, say)."""
+    """The provider answered 400 to the request itself (RFC 6749 §5.2: a used, unknown or
+    expired code, a wrong PKCE verifier)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def require_secure_url(url: str, what: str, error: type[Exception]) -> None:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return
     raise error(f"{what} must be an https:// URL (http:// only on loopback), got {url!r}")
 
@@ -193,15 +194,7 @@ class JwksCache:
             self._inflight = None
 
     async def _discover(self, client: httpx.AsyncClient) -> str:
-        document = await get_json(client, self._config.discovery_url)
-        # OpenID Connect Discovery 1.0 §4.3: the document must name exactly our issuer.
-        if document.get("issuer") != self._config.issuer:
-            raise ProviderError(f"discovery document names issuer {document.get('issuer')!r}")
-        jwks_url = document.get("jwks_uri")
-        if not isinstance(jwks_url, str):
-            raise ProviderError("discovery document has no jwks_uri")
-        require_secure_url(jwks_url, "jwks_uri", ProviderError)
-        return jwks_url
+        return (await discover(client, self._config, "jwks_uri"))[0]
 
     def _log_failure(self, reason: str, *, exc_info: bool = False) -> None:
         logger.warning(
@@ -250,6 +243,23 @@ def _bind_key(jwk: JWKDict, algorithm: str) -> jwt.PyJWK:
         raise TokenError(f"invalid token: unusable signing key ({error})") from error
 
 
+async def discover(client: httpx.AsyncClient, config: OidcConfig, *names: str) -> list[str]:
+    """The URLs the provider's discovery document gives for `names` (each https, or http on
+    loopback), or ProviderError."""
+    document = await get_json(client, config.discovery_url)
+    # OpenID Connect Discovery 1.0 §4.3: the document must name exactly our issuer.
+    if document.get("issuer") != config.issuer:
+        raise ProviderError(f"discovery document names issuer {document.get('issuer')!r}")
+    urls = []
+    for name in names:
+        url = document.get(name)
+        if not isinstance(url, str):
+            raise ProviderError(f"discovery document has no {name}")
+        require_secure_url(url, name, ProviderError)
+        urls.append(url)
+    return urls
+
+
 async def get_json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
     async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
         return await _json_object(response, f"GET {url}")
@@ -268,8 +278,8 @@ async def post_form(
 
 async def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     """The JSON object a provider answered, read up to MAX_DOCUMENT_BYTES."""
-    if 400 <= response.status_code < 500:
-        raise ProviderRefused(f"{what} answered {response.status_code}")
+    if response.status_code == 400:
+        raise ProviderRefused(f"{what} answered 400")
     if response.status_code != 200:
         raise ProviderError(f"{what} answered {response.status_code}")
     body = bytearray()

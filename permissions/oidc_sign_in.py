@@ -12,13 +12,11 @@ as for every request (`load_active_viewer`).
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 
@@ -28,9 +26,8 @@ from permissions.oidc import (
     OidcVerifier,
     ProviderError,
     ProviderRefused,
-    get_json,
+    discover,
     post_form,
-    require_secure_url,
 )
 from permissions.tokens import (
     LimitLifetime,
@@ -38,6 +35,8 @@ from permissions.tokens import (
     TokenError,
     TokenVerifier,
     VerifiedIdentity,
+    base64url,
+    tokens_equal,
 )
 
 SCOPE = "openid"
@@ -64,8 +63,7 @@ def _random() -> str:
 
 def code_challenge(code_verifier: str) -> str:
     """RFC 7636 §4.2, S256: BASE64URL(SHA256(verifier)) without padding."""
-    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return base64url(hashlib.sha256(code_verifier.encode("ascii")).digest())
 
 
 class OidcSignIn:
@@ -95,17 +93,10 @@ class OidcSignIn:
         (read once; ProviderError or httpx.HTTPError when it cannot be read)."""
         if self._endpoints is None:
             async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
-                document = await get_json(client, self.config.discovery_url)
-            if document.get("issuer") != self.config.issuer:
-                raise ProviderError(f"discovery document names issuer {document.get('issuer')!r}")
-            found: list[str] = []
-            for name in ("authorization_endpoint", "token_endpoint"):
-                url = document.get(name)
-                if not isinstance(url, str):
-                    raise ProviderError(f"discovery document has no {name}")
-                require_secure_url(url, name, ProviderError)
-                found.append(url)
-            self._endpoints = ProviderEndpoints(*found)
+                authorization, token = await discover(
+                    client, self.config, "authorization_endpoint", "token_endpoint"
+                )
+            self._endpoints = ProviderEndpoints(authorization, token)
         return self._endpoints
 
     async def begin(self, redirect_uri: str) -> tuple[str, SignInChallenge]:
@@ -138,7 +129,12 @@ class OidcSignIn:
             "client_id": self.client_id,
             "code_verifier": challenge.code_verifier,
         }
-        auth = (self.client_id, self._client_secret) if self._client_secret else None
+        # RFC 6749 §2.3.1: each form-encoded before they are joined for HTTP Basic.
+        auth = (
+            (quote_plus(self.client_id), quote_plus(self._client_secret))
+            if self._client_secret
+            else None
+        )
         endpoints = await self.endpoints()
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
             try:
@@ -151,6 +147,6 @@ class OidcSignIn:
             raise ProviderError("the token endpoint answered no id_token")
         identity = await self._id_tokens.verify(id_token)
         nonce: Any = identity.claims.get("nonce")
-        if not isinstance(nonce, str) or not hmac.compare_digest(nonce, challenge.nonce):
+        if not isinstance(nonce, str) or not tokens_equal(nonce, challenge.nonce):
             raise TokenError("invalid token: the nonce is not this sign-in's")
         return identity

@@ -9,6 +9,8 @@ issuers, and `RequireAssurance` refuses identities proven at too low an assuranc
 
 from __future__ import annotations
 
+import base64
+import hmac
 import os
 import re
 import time
@@ -35,6 +37,17 @@ REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
 # ("2", "urn:example:loa:2", "https://idp.example/loa/2"). ASCII digits only: str.isdigit
 # would also take "²" and other scripts' digits.
 _ASSURANCE_LEVEL_PATTERN = re.compile(r"(?:\A|.*[:/])([0-9]{1,6})\Z", re.DOTALL)
+
+
+def base64url(raw: bytes) -> str:
+    """RFC 4648 §5 base64url without padding, as JWTs, PKCE and our cookies write bytes."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def tokens_equal(given: str, expected: str) -> bool:
+    """Compare a secret a client sent with ours in constant time; any text (non-ASCII
+    included, which `hmac.compare_digest` refuses as str) is simply unequal."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 class TokenError(Exception):

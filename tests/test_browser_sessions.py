@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from config import Environment, Settings
 from graph.app import create_app
@@ -20,6 +20,7 @@ from models.base import utc_now
 from models.browser_sessions import BrowserSession, SignInAttempt
 from models.users import Role, User
 from permissions.browser_sessions import CSRF_COOKIE, SESSION_COOKIE
+from tests.admin_api import DEACTIVATE_USER, REACTIVATE_USER, mutate, user_gid
 from tests.api import counted_statements
 from tests.conftest import DemoWorld, demo_user
 from tests.jwks_server import JwksServer, rsa_key, running_jwks_server
@@ -161,12 +162,23 @@ async def test_a_made_up_cookie_is_refused_without_reading_the_database(
     async with browser(fresh_world) as client:
         await dev_sign_in(client, CENTRAL_ADMIN)
         genuine = client.cookies[SESSION_COOKIE]
-        secret, mac = genuine.split(".")
-        for forged in ("x", secret, f"{secret}.{mac[::-1]}", f"{secret[::-1]}.{mac}"):
+        secret, end, mac = genuine.split(".")
+        later = str(int(end) + 3600)
+        for forged in (
+            "x",
+            secret,
+            f"{secret}.{end}.{mac[::-1]}",
+            f"{secret[::-1]}.{end}.{mac}",
+            f"{secret}.{later}.{mac}",  # a longer life than it was given
+            f"{secret}.{end}.{mac[:-1]}é",
+        ):
             client.cookies.clear()
-            client.cookies.set(SESSION_COOKIE, forged)
+            # As raw bytes: a client may send anything, not only ASCII.
+            cookie = f"{SESSION_COOKIE}={forged}".encode()
             with counted_statements(fresh_world.engine) as statements:
-                answer = await client.get("/graphql", params={"query": VIEWER_QUERY})
+                answer = await client.get(
+                    "/graphql", params={"query": VIEWER_QUERY}, headers={"Cookie": cookie}
+                )
             assert answer.status_code == 401
             assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
             assert statements == []
@@ -400,3 +412,62 @@ async def test_an_unreachable_provider_is_a_page_not_a_500(fresh_world: DemoWorl
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "60"
         assert "cannot be reached" in answer.text
+
+
+async def test_a_reactivated_user_does_not_get_their_old_sessions_back(
+    fresh_world: DemoWorld,
+) -> None:
+    async with browser(fresh_world) as client:
+        csrf = await dev_sign_in(client, PROVINCE_VIEWER)
+        user = await user_gid(fresh_world, PROVINCE_VIEWER)
+        for document in (DEACTIVATE_USER, REACTIVATE_USER):
+            result = await mutate(fresh_world, CENTRAL_ADMIN, document, userId=user)
+            assert result["__typename"] == "UserActivePayload", result
+        assert (await ask(client, VIEWER_QUERY, csrf)).status_code == 401
+
+
+async def test_text_that_is_not_ascii_is_refused_not_a_500(fresh_world: DemoWorld) -> None:
+    async with browser(fresh_world) as client:
+        csrf = await dev_sign_in(client, CENTRAL_ADMIN)
+        not_ascii = ("é" + csrf[1:]).encode()
+        refused = await client.post(
+            "/graphql", json={"query": VIEWER_QUERY}, headers={"X-CSRF-Token": not_ascii}
+        )
+        assert refused.status_code == 403
+        signed_out = await client.post("/sign-out", headers={"X-CSRF-Token": not_ascii})
+        assert signed_out.status_code == 403
+        client.cookies.clear()
+        cookie = f"{SESSION_COOKIE}=é.1.é".encode()
+        answer = await client.get(
+            "/graphql", params={"query": VIEWER_QUERY}, headers={"Cookie": cookie}
+        )
+        assert answer.status_code == 401
+        fields = form_of((await client.get("/sign-in")).text, CENTRAL_ADMIN)
+        answer = await client.post("/sign-in/dev", data={**fields, "form_token": "é"})
+        assert answer.status_code == 400
+
+
+async def test_the_development_page_is_for_this_machine_only(fresh_world: DemoWorld) -> None:
+    app = create_app(fresh_world.settings, engine=fresh_world.engine)
+    transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        page = await client.get("/sign-in")
+        assert page.status_code == 200
+        assert CENTRAL_ADMIN not in page.text
+        answer = await client.post("/sign-in/dev", data={"subject": CENTRAL_ADMIN})
+        assert answer.status_code == 404
+        assert SESSION_COOKIE not in client.cookies
+
+
+async def test_starting_sign_ins_spends_the_address_quota(
+    fresh_world: DemoWorld, provider: JwksServer
+) -> None:
+    async with browser(fresh_world, failed_auth_per_minute=3, **oidc_settings(provider)) as client:
+        for _ in range(3):
+            assert (await client.head("/sign-in/oidc")).status_code == 303
+        refused = await client.get("/sign-in/oidc")
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+    async with fresh_world.engine.connect() as connection:
+        attempts = await connection.scalar(select(func.count()).select_from(SignInAttempt))
+    assert attempts == 3

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -250,3 +251,9 @@ async def test_graphiql_uses_the_session_and_survives_a_reload(app: App, browser
         await someone.page.get_by_role("button", name=re.compile("Documentation Explorer")).click()
         await expect(someone.page.get_by_text("Root Types")).to_be_visible()
         await someone.screenshot("graphiql")
+        # A write in a link arrives commented out: one click on Run does nothing.
+        await someone.page.goto(
+            "/graphql?query="
+            + quote('mutation { deactivateUser(input: {userId: "x"}) { __typename } }')
+        )
+        await expect(someone.page.locator(".graphiql-query-editor")).to_contain_text("# mutation")

@@ -17,8 +17,6 @@ audience, assurance level, lifetime, an active account), then a session
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 from datetime import timedelta
@@ -32,21 +30,28 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from graph.rate_limits import FailedAuthentications
 from models.base import utc_now
 from models.browser_sessions import SignInAttempt
 from models.tree import Committee
 from models.users import Assignment, User
-from permissions.authentication import AuthenticationError, RefusalReason, record_refusal
+from permissions.authentication import (
+    AuthenticationError,
+    RefusalReason,
+    record_refusal,
+    refusal_of,
+)
 from permissions.browser_sessions import (
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
     BrowserSessions,
     IssuedSession,
+    digest,
 )
-from permissions.oidc import ProviderError
+from permissions.oidc import LOOPBACK_HOSTS, ProviderError
 from permissions.oidc_sign_in import OidcSignIn, SignInChallenge
-from permissions.tokens import InsufficientAssurance, LocalIssuer, TokenError, TokenVerifier
+from permissions.tokens import LocalIssuer, TokenError, TokenVerifier, tokens_equal
 from permissions.viewer import load_active_viewer
 from web.pages import bilingual, message_page, page
 
@@ -63,7 +68,6 @@ DEV_TOKEN_SECONDS = 60
 # Most users the development page lists.
 DEV_USERS_LISTED = 60
 MAX_RETURN_PATH = 512
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 def safe_return_path(value: str | None) -> str:
@@ -79,13 +83,8 @@ def safe_return_path(value: str | None) -> str:
     return value
 
 
-def _secure(request: Request) -> bool:
-    """Cookies are `Secure` except on this machine over plain http (development)."""
-    return request.url.scheme == "https" or request.url.hostname not in _LOOPBACK_HOSTS
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+def _from_this_machine(request: Request) -> bool:
+    return request.client is not None and request.client.host in LOOPBACK_HOSTS
 
 
 def _same_origin(request: Request) -> bool:
@@ -113,6 +112,8 @@ class BrowserSignIn:
         verifier: TokenVerifier,
         oidc: OidcSignIn | None,
         local_issuer: LocalIssuer | None,
+        failed_authentications: FailedAuthentications | None,
+        production: bool,
     ) -> None:
         self._sessions = sessions
         self._browser_sessions = browser_sessions
@@ -120,6 +121,43 @@ class BrowserSignIn:
         self._oidc = oidc
         # Set only where the development page exists (never in production).
         self._local_issuer = local_issuer
+        # A refused or started sign-in spends the address's quota of failed
+        # authentications, as a 401 does: nobody can try identities, or fill the table of
+        # attempts, faster than that.
+        self._failed_authentications = failed_authentications
+        self._production = production
+
+    def _secure(self, request: Request) -> bool:
+        """Cookies are `Secure` in production always, and elsewhere except on this machine
+        over plain http (development)."""
+        return (
+            self._production
+            or request.url.scheme == "https"
+            or request.url.hostname not in LOOPBACK_HOSTS
+        )
+
+    async def _quota_spent(self, request: Request) -> Response | None:
+        """Charge one attempt to the client's address; a page saying to wait once the
+        address has spent its quota."""
+        failures = self._failed_authentications
+        if failures is None:
+            return None
+        charge = await failures.charge(request.scope)
+        if charge.allowed:
+            return None
+        response = message_page(
+            429,
+            ("Thử quá nhiều lần", "Too many attempts"),
+            ("Hãy đợi một phút rồi thử lại.", "Please wait a minute and try again."),
+            retry_to=SIGN_IN_PATH,
+        )
+        response.headers["Retry-After"] = str(charge.seconds_until_not_empty or 1)
+        return response
+
+    def _dev_sign_in_allowed(self, request: Request) -> bool:
+        """The development page signs anyone in as anyone: only for a browser on this
+        machine, even on a development server listening on the network."""
+        return self._local_issuer is not None and _from_this_machine(request)
 
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
@@ -145,7 +183,8 @@ class BrowserSignIn:
             label = bilingual("Đăng nhập bằng định danh điện tử", "Sign in with your digital ID")
             parts.append(f'      <p><a class="button primary" href="{href}">{label}</a></p>')
         form_token = secrets.token_urlsafe(32)
-        if self._local_issuer is not None:
+        dev = self._dev_sign_in_allowed(request)
+        if dev:
             parts.append(await self._dev_users(return_to, form_token))
         if len(parts) == 1:
             parts.append(
@@ -158,14 +197,14 @@ class BrowserSignIn:
                 + "</p>"
             )
         response = page("Đăng nhập", "\n".join(parts))
-        if self._local_issuer is not None:
+        if dev:
             response.set_cookie(
                 FORM_COOKIE,
                 form_token,
                 max_age=int(ATTEMPT_LIFETIME.total_seconds()),
                 path=SIGN_IN_PATH,
                 httponly=True,
-                secure=_secure(request),
+                secure=self._secure(request),
                 samesite="strict",
             )
         return response
@@ -203,15 +242,16 @@ class BrowserSignIn:
     # -- development ------------------------------------------------------------------
 
     async def dev_sign_in(self, request: Request) -> Response:
-        assert self._local_issuer is not None, "routed only with the local issuer"
+        if self._local_issuer is None or not _from_this_machine(request):
+            return Response(status_code=404)
         form = await _form(request)
         cookie_token = request.cookies.get(FORM_COOKIE, "")
         if (
             not _same_origin(request)
             or not cookie_token
-            or not hmac.compare_digest(form.get("form_token", ""), cookie_token)
+            or not tokens_equal(form.get("form_token", ""), cookie_token)
         ):
-            return _expired_attempt()
+            return await self._quota_spent(request) or _expired_attempt()
         # The same checks as every request: a token of the local issuer, verified by the
         # server's own verifier, then the account.
         token = self._local_issuer.issue(form.get("subject", ""), DEV_TOKEN_SECONDS)
@@ -222,6 +262,9 @@ class BrowserSignIn:
     async def start_oidc(self, request: Request) -> Response:
         assert self._oidc is not None, "routed only with a client"
         return_to = safe_return_path(request.query_params.get("next"))
+        spent = await self._quota_spent(request)
+        if spent is not None:
+            return spent
         try:
             url, challenge = await self._oidc.begin(_callback_url(request))
         except (ProviderError, httpx.HTTPError) as error:
@@ -232,7 +275,7 @@ class BrowserSignIn:
             await session.execute(delete(SignInAttempt).where(SignInAttempt.expires_at <= now))
             session.add(
                 SignInAttempt(
-                    state_digest=_digest(challenge.state),
+                    state_digest=digest(challenge.state),
                     code_verifier=challenge.code_verifier,
                     nonce=challenge.nonce,
                     return_to=return_to,
@@ -248,7 +291,7 @@ class BrowserSignIn:
             max_age=int(ATTEMPT_LIFETIME.total_seconds()),
             path=SIGN_IN_PATH,
             httponly=True,
-            secure=_secure(request),
+            secure=self._secure(request),
             samesite="lax",
         )
         return response
@@ -268,15 +311,15 @@ class BrowserSignIn:
             )
         state, code = parameters.get("state", ""), parameters.get("code", "")
         cookie_state = request.cookies.get(STATE_COOKIE, "")
-        if not state or not code or not hmac.compare_digest(state, cookie_state):
-            return _expired_attempt()
+        if not state or not code or not tokens_equal(state, cookie_state):
+            return await self._quota_spent(request) or _expired_attempt()
         async with self._sessions() as session:
             # Claimed by deleting it: a second use of the same callback finds nothing.
             claimed = (
                 await session.execute(
                     delete(SignInAttempt)
                     .where(
-                        SignInAttempt.state_digest == _digest(state),
+                        SignInAttempt.state_digest == digest(state),
                         SignInAttempt.expires_at > utc_now(),
                     )
                     .returning(
@@ -286,26 +329,14 @@ class BrowserSignIn:
             ).first()
             await session.commit()
         if claimed is None:
-            return _expired_attempt()
+            return await self._quota_spent(request) or _expired_attempt()
         code_verifier, nonce, return_to = claimed
         challenge = SignInChallenge(state=state, code_verifier=code_verifier, nonce=nonce)
         try:
             identity = await self._oidc.finish(code, _callback_url(request), challenge)
-        except InsufficientAssurance as error:
-            return await self._refused(
-                request,
-                AuthenticationError(
-                    RefusalReason.INSUFFICIENT_ASSURANCE,
-                    str(error),
-                    subject=error.subject,
-                    required_assurance_level=error.required_level,
-                ),
-            )
         except TokenError as error:
             logger.info("a sign-in's ID token was refused: %s", error)
-            return await self._refused(
-                request, AuthenticationError(RefusalReason.INVALID_TOKEN, str(error))
-            )
+            return await self._refused(request, refusal_of(error))
         except (ProviderError, httpx.HTTPError) as error:
             logger.warning("the identity provider's token endpoint failed: %s", error)
             return _provider_unavailable()
@@ -318,20 +349,8 @@ class BrowserSignIn:
     async def _sign_in(self, request: Request, token: str, return_to: str) -> Response:
         try:
             identity = await self._verifier.verify(token)
-        except InsufficientAssurance as error:
-            return await self._refused(
-                request,
-                AuthenticationError(
-                    RefusalReason.INSUFFICIENT_ASSURANCE,
-                    str(error),
-                    subject=error.subject,
-                    required_assurance_level=error.required_level,
-                ),
-            )
         except TokenError as error:
-            return await self._refused(
-                request, AuthenticationError(RefusalReason.INVALID_TOKEN, str(error))
-            )
+            return await self._refused(request, refusal_of(error))
         return await self._session_for(request, identity.subject, return_to)
 
     async def _session_for(self, request: Request, subject: str, return_to: str) -> Response:
@@ -346,13 +365,18 @@ class BrowserSignIn:
                         subject=subject,
                     ),
                 )
+            # A session this browser still holds ends here: one browser, one session.
+            await self._browser_sessions.end(session, request.cookies.get(SESSION_COOKIE))
             issued = await self._browser_sessions.start(session, viewer)
         response = RedirectResponse(return_to, status_code=303)
-        _set_session_cookies(response, issued, self._browser_sessions, _secure(request))
+        _set_session_cookies(response, issued, self._browser_sessions, self._secure(request))
         response.delete_cookie(FORM_COOKIE, path=SIGN_IN_PATH)
         return response
 
     async def _refused(self, request: Request, error: AuthenticationError) -> Response:
+        spent = await self._quota_spent(request)
+        if spent is not None:
+            return spent
         async with self._sessions() as session:
             try:
                 await record_refusal(session, error, request.headers.get("x-request-id"))
@@ -396,7 +420,7 @@ class BrowserSignIn:
         secret = await self._browser_sessions.secret_of(cookie)
         if secret is not None:
             given = request.headers.get(CSRF_HEADER) or (await _form(request)).get("csrf", "")
-            if not hmac.compare_digest(given, await self._browser_sessions.csrf_token(secret)):
+            if not tokens_equal(given, await self._browser_sessions.csrf_token(secret)):
                 return message_page(
                     403,
                     ("Chưa đăng xuất", "Not signed out"),

@@ -60,6 +60,7 @@ from permissions.authentication import (
     authenticate_until,
     record_refusal,
 )
+from permissions.browser_sessions import credential_of
 from permissions.tokens import TokenVerifier
 from permissions.viewer import Viewer
 
@@ -310,7 +311,7 @@ class ConnectionSignIn:
     async def check(self, authorization: str | None, scope: Scope) -> tuple[Viewer, float]:
         failures = self._failed_authentications
         if failures is not None:
-            refused = await failures.refusal(scope, authorization)
+            refused = await failures.refusal(scope, credential_of(authorization, None))
             if refused is not None:
                 raise TooManyFailedSignIns(refused)
         try:

@@ -43,7 +43,12 @@ from graph.rate_limits.policies import (
     refusal_headers,
 )
 from graph.request_bounds import send_refusal
-from permissions.browser_sessions import COOKIE_CREDENTIAL_PREFIX, BrowserSessions, credential_of
+from permissions.browser_sessions import (
+    BrowserSessions,
+    Credential,
+    CredentialKind,
+    credential_of,
+)
 from permissions.tokens import TokenError, TokenVerifier
 
 # Tokens accepted by this worker, remembered for this long after they were last used (a
@@ -211,21 +216,23 @@ class AcceptedTokens:
         self._seen: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
 
     @staticmethod
-    def _digest(authorization: str) -> bytes:
-        return hashlib.blake2b(authorization.encode(), digest_size=16).digest()
+    def _digest(credential: Credential) -> bytes:
+        return hashlib.blake2b(
+            f"{credential.kind}:{credential.value}".encode(), digest_size=16
+        ).digest()
 
-    def add(self, authorization: str, user_key: str) -> None:
-        digest = self._digest(authorization)
+    def add(self, credential: Credential, user_key: str) -> None:
+        digest = self._digest(credential)
         self._seen.pop(digest, None)
         self._seen[digest] = (time.monotonic() + ACCEPTED_TOKEN_SECONDS, user_key)
         if len(self._seen) > MAX_ACCEPTED_TOKENS:
             self._seen.popitem(last=False)
 
-    def user_of(self, authorization: str | None) -> str | None:
+    def user_of(self, credential: Credential | None) -> str | None:
         """The bucket key of the user this token proved lately, or None."""
-        if not authorization:
+        if credential is None:
             return None
-        digest = self._digest(authorization)
+        digest = self._digest(credential)
         found = self._seen.pop(digest, None)
         now = time.monotonic()
         if found is None or found[0] <= now:
@@ -277,7 +284,7 @@ class FailedAuthentications:
         self._verifier = verifier
         self._browser_sessions = browser_sessions
 
-    async def refusal(self, scope: Scope, credential: str | None) -> Charge | None:
+    async def refusal(self, scope: Scope, credential: Credential | None) -> Charge | None:
         """The charge that emptied the address's quota, when this attempt (its bearer
         token, or its session cookie: `credential_of`) is refused."""
         address_empty = self._empty.still_empty(_address_key(scope))
@@ -293,13 +300,15 @@ class FailedAuthentications:
         self._empty.note(key, charge)
         return charge
 
-    async def _verifies(self, credential: str | None) -> bool:
-        if credential is not None and credential.startswith(COOKIE_CREDENTIAL_PREFIX):
-            # A session cookie checks out when its MAC is ours (no database read).
-            cookie = credential.removeprefix(COOKIE_CREDENTIAL_PREFIX)
+    async def _verifies(self, credential: Credential | None) -> bool:
+        if credential is None:
+            return False
+        if credential.kind is CredentialKind.COOKIE:
+            # A session cookie checks out when its MAC is ours and its end has not come
+            # (no database read).
             sessions = self._browser_sessions
-            return sessions is not None and await sessions.secret_of(cookie) is not None
-        scheme, _, token = (credential or "").partition(" ")
+            return sessions is not None and await sessions.secret_of(credential.value) is not None
+        scheme, _, token = credential.value.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return False
         try:
@@ -342,8 +351,8 @@ class RateLimitGate:
             await self._app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        authorization = credential_of(headers.get("authorization"), headers.get("cookie"))
-        known_user = self._accepted.user_of(authorization)
+        credential = credential_of(headers.get("authorization"), headers.get("cookie"))
+        known_user = self._accepted.user_of(credential)
         user_empty = None if known_user is None else self._empty.still_empty(known_user)
         if user_empty is not None:
             count_refusal("rate_limit")
@@ -353,7 +362,7 @@ class RateLimitGate:
         failures = self._failed_authentications
         if failures is not None:
             address_empty = (
-                None if known_user is not None else await failures.refusal(scope, authorization)
+                None if known_user is not None else await failures.refusal(scope, credential)
             )
             if address_empty is not None:
                 await send_rate_limited(send, address_empty, scope)
@@ -369,5 +378,5 @@ class RateLimitGate:
 
         await self._app(scope, receive, send_on)
         viewer = scope.get("state", {}).get(VIEWER_STATE_KEY)
-        if authorization and viewer is not None and known_user is None:
-            self._accepted.add(authorization, user_key(viewer.user_id))
+        if credential is not None and viewer is not None and known_user is None:
+            self._accepted.add(credential, user_key(viewer.user_id))
