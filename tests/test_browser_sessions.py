@@ -177,7 +177,7 @@ async def test_a_made_up_cookie_is_refused_without_reading_the_database(
             cookie = f"{SESSION_COOKIE}={forged}".encode()
             with counted_statements(fresh_world.engine) as statements:
                 answer = await client.get(
-                    "/graphql", params={"query": VIEWER_QUERY}, headers={"Cookie": cookie}
+                    "/graphql", params={"query": VIEWER_QUERY}, headers={b"Cookie": cookie}
                 )
             assert answer.status_code == 401
             assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -431,15 +431,15 @@ async def test_text_that_is_not_ascii_is_refused_not_a_500(fresh_world: DemoWorl
         csrf = await dev_sign_in(client, CENTRAL_ADMIN)
         not_ascii = ("é" + csrf[1:]).encode()
         refused = await client.post(
-            "/graphql", json={"query": VIEWER_QUERY}, headers={"X-CSRF-Token": not_ascii}
+            "/graphql", json={"query": VIEWER_QUERY}, headers={b"X-CSRF-Token": not_ascii}
         )
         assert refused.status_code == 403
-        signed_out = await client.post("/sign-out", headers={"X-CSRF-Token": not_ascii})
+        signed_out = await client.post("/sign-out", headers={b"X-CSRF-Token": not_ascii})
         assert signed_out.status_code == 403
         client.cookies.clear()
         cookie = f"{SESSION_COOKIE}=é.1.é".encode()
         answer = await client.get(
-            "/graphql", params={"query": VIEWER_QUERY}, headers={"Cookie": cookie}
+            "/graphql", params={"query": VIEWER_QUERY}, headers={b"Cookie": cookie}
         )
         assert answer.status_code == 401
         fields = form_of((await client.get("/sign-in")).text, CENTRAL_ADMIN)
