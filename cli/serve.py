@@ -9,7 +9,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cli.bounded_headers import BoundedHeadersProtocol
-from cli.demo import cells_option, ensure_demo, print_demo_tokens
+from cli.demo import activity_option, cells_option, ensure_demo, print_demo_tokens
 from cli.runtime import display_url, pass_settings, run_with_engine
 from cli.websocket_protocol import LeanWebSocketProtocol
 from config import Settings
@@ -26,15 +26,22 @@ WS_PING_SECONDS = 20.0
     "--demo", "with_demo", is_flag=True, help="Build the demo tree first if the database is empty."
 )
 @cells_option
+@activity_option
 @pass_settings
 def serve(
-    settings: Settings, host: str, port: int, workers: int, with_demo: bool, cells_per_commune: int
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    with_demo: bool,
+    cells_per_commune: int,
+    activity: bool,
 ) -> None:
     """Serve the GraphQL API at /graphql (GraphiQL in development)."""
 
     async def prepare(engine: AsyncEngine) -> None:
         if with_demo:
-            users = await ensure_demo(engine, cells_per_commune)
+            users = await ensure_demo(engine, cells_per_commune, activity)
             print_demo_tokens(settings, users, f"http://{host}:{port}")
 
     # Migrate once here, not in every worker.

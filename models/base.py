@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,8 +46,26 @@ class UtcMoment(TypeDecorator[datetime]):
 UtcDateTime = UtcMoment()
 
 
+# The moment writes are stamped with when it is not now: set only by `stamped_at`, for
+# the demo, whose officials recorded their progress over the weeks before it was built.
+_STAMP: ContextVar[datetime | None] = ContextVar("congress_stamp", default=None)
+
+
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC: what every write stamps its rows with (see `stamped_at`)."""
+    stamp = _STAMP.get()
+    return datetime.now(UTC) if stamp is None else stamp
+
+
+@contextmanager
+def stamped_at(moment: datetime) -> Iterator[None]:
+    """Within the block (this task and the tasks it starts), `utc_now()` is `moment`: writes
+    made here are stamped as if made then. Nothing that serves requests sets it."""
+    token = _STAMP.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _STAMP.reset(token)
 
 
 # One statement binds at most this many keys: SQLite and asyncpg both stop near 32,767

@@ -65,8 +65,12 @@ def test_demo_prints_a_token_for_every_demo_user(empty_database_url: str, tmp_pa
 
 
 def test_demo_twice_keeps_the_tree(empty_database_url: str, tmp_path: Path) -> None:
-    first = congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
-    second = congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
+    first = congress(
+        tmp_path, empty_database_url, "demo", "--cells-per-commune", "1", "--no-activity"
+    )
+    second = congress(
+        tmp_path, empty_database_url, "demo", "--cells-per-commune", "1", "--no-activity"
+    )
     assert first.exit_code == second.exit_code == 0
     assert "already holds a tree" in second.output
     assert len(printed_headers(second.output)) == 12
@@ -77,7 +81,9 @@ def test_the_data_dir_and_database_may_follow_the_subcommand(
 ) -> None:
     # As a user types it: `congress demo --database-url ...`, and in a nested group.
     locations = ["--data-dir", str(tmp_path), "--database-url", empty_database_url]
-    demo = CliRunner().invoke(main, ["demo", "--cells-per-commune", "1", *locations])
+    demo = CliRunner().invoke(
+        main, ["demo", "--cells-per-commune", "1", "--no-activity", *locations]
+    )
     assert demo.exit_code == 0, demo.output
     assert len(printed_headers(demo.output)) == 12
     listed = CliRunner().invoke(main, ["users", "list", *locations])
@@ -94,7 +100,7 @@ def test_the_data_dir_and_database_may_follow_the_subcommand(
 
 
 def test_token_for_an_active_user(empty_database_url: str, tmp_path: Path) -> None:
-    congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
+    congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1", "--no-activity")
     subject = demo_users()[0].subject
     result = congress(tmp_path, empty_database_url, "token", subject, "--ttl", "600")
     assert result.exit_code == 0, result.output
@@ -108,7 +114,7 @@ def test_token_for_an_active_user(empty_database_url: str, tmp_path: Path) -> No
 def test_a_token_longer_than_the_server_accepts_is_not_issued(
     empty_database_url: str, tmp_path: Path
 ) -> None:
-    congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
+    congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1", "--no-activity")
     subject = demo_users()[0].subject
     result = congress(tmp_path, empty_database_url, "token", subject, "--ttl", str(25 * 3600))
     assert result.exit_code == 1
@@ -135,6 +141,7 @@ def test_serve_answers_over_real_http(empty_database_url: str, tmp_path: Path) -
             "cli",
             "serve",
             "--demo",
+            "--no-activity",
             "--cells-per-commune",
             "1",
             "--port",
@@ -220,6 +227,7 @@ def test_import_tree_names_the_bad_row_and_changes_nothing(
 
 
 def test_check_rollups_finds_drift_and_repairs_it(empty_database_url: str, tmp_path: Path) -> None:
+    # With the recorded activity: rollups that have counted something.
     congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
     clean = congress(tmp_path, empty_database_url, "check-rollups")
     assert clean.exit_code == 0, clean.output

@@ -135,6 +135,45 @@ async def test_officials_at_three_levels_sign_in_and_drill_down(app: App, browse
         await someone.screenshot("drill-down-cell")
 
 
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((control) => control.type !== 'hidden' && !control.closest('[hidden]'))
+  .filter((control) => !(control.labels && control.labels.length)
+    && !control.getAttribute('aria-label') && !control.textContent.trim())
+  .map((control) => control.outerHTML)"""
+
+
+async def test_every_control_is_labelled_and_the_keyboard_reaches_the_content(
+    app: App, browser: Browser
+) -> None:
+    async with person(browser, app.server.base_url) as someone:
+        await sign_in(someone, COMMUNE_REPORTER)
+        await shows_committee(someone, app.names[COMMUNE])
+        assert await someone.page.evaluate(UNLABELLED_CONTROLS) == []
+        # The first Tab reaches the skip link, which leads past the header to the content.
+        await someone.page.keyboard.press("Tab")
+        skip = someone.page.locator("#skip-link")
+        await expect(skip).to_be_focused()
+        await someone.page.keyboard.press("Enter")
+        await expect(someone.page.locator("main")).to_be_focused()
+        # The reporter's forms.
+        await someone.page.goto(f"/#/c/{CELL}/update")
+        await expect(someone.page.locator("main form").first).to_be_visible()
+        assert await someone.page.evaluate(UNLABELLED_CONTROLS) == []
+        await someone.screenshot("update-forms")
+        # A typed error from the API is shown at the field it names, and the field says so.
+        milestone_form = someone.page.locator("main form").first
+        date = milestone_form.get_by_label("Ngày thực hiện")
+        await date.fill("2099-01-01")
+        await milestone_form.get_by_role("button", name="Ghi nhận").click()
+        await expect(date).to_have_attribute("aria-invalid", "true")
+        described = await date.get_attribute("aria-describedby")
+        assert described
+        await expect(someone.page.locator(f"#{described.split()[0]}")).to_contain_text(
+            "The date is in the future."
+        )
+        await someone.screenshot("update-typed-error")
+
+
 async def test_a_sibling_commune_by_url_is_the_same_not_found_as_a_missing_one(
     app: App, browser: Browser
 ) -> None:
