@@ -21,6 +21,7 @@ import logging
 import secrets
 from datetime import timedelta
 from html import escape
+from typing import Literal
 from urllib.parse import parse_qs, urlencode
 
 import httpx
@@ -136,6 +137,26 @@ class BrowserSignIn:
             or request.url.hostname not in LOOPBACK_HOSTS
         )
 
+    def _set_attempt_cookie(
+        self,
+        request: Request,
+        response: Response,
+        name: str,
+        value: str,
+        same_site: Literal["lax", "strict"],
+    ) -> None:
+        """A cookie binding a sign-in under way to this browser: only for /sign-in…, and
+        only as long as the attempt lives."""
+        response.set_cookie(
+            name,
+            value,
+            max_age=int(ATTEMPT_LIFETIME.total_seconds()),
+            path=SIGN_IN_PATH,
+            httponly=True,
+            secure=self._secure(request),
+            samesite=same_site,
+        )
+
     async def _quota_spent(self, request: Request) -> Response | None:
         """Charge one attempt to the client's address; a page saying to wait once the
         address has spent its quota."""
@@ -198,15 +219,7 @@ class BrowserSignIn:
             )
         response = page("Đăng nhập", "\n".join(parts))
         if dev:
-            response.set_cookie(
-                FORM_COOKIE,
-                form_token,
-                max_age=int(ATTEMPT_LIFETIME.total_seconds()),
-                path=SIGN_IN_PATH,
-                httponly=True,
-                secure=self._secure(request),
-                samesite="strict",
-            )
+            self._set_attempt_cookie(request, response, FORM_COOKIE, form_token, "strict")
         return response
 
     async def _dev_users(self, return_to: str, form_token: str) -> str:
@@ -285,15 +298,7 @@ class BrowserSignIn:
             await session.commit()
         response = RedirectResponse(url, status_code=303)
         # SameSite=Lax: sent back when the provider sends the browser to the callback.
-        response.set_cookie(
-            STATE_COOKIE,
-            challenge.state,
-            max_age=int(ATTEMPT_LIFETIME.total_seconds()),
-            path=SIGN_IN_PATH,
-            httponly=True,
-            secure=self._secure(request),
-            samesite="lax",
-        )
+        self._set_attempt_cookie(request, response, STATE_COOKIE, challenge.state, "lax")
         return response
 
     async def oidc_callback(self, request: Request) -> Response:

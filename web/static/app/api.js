@@ -85,13 +85,15 @@ const sleep = (ms, signal) =>
     });
   });
 
-async function post(query, variables, signal) {
+/** POST a document to the API as `accept`; the response, once it is known to be a 2xx. */
+async function send(query, variables, accept, signal) {
   let response;
   try {
     response = await fetch(ENDPOINT, {
       method: 'POST',
       credentials: 'same-origin',
-      headers: headers('application/json'),
+      cache: 'no-store',
+      headers: headers(accept),
       body: JSON.stringify({ query, variables }),
       signal,
     });
@@ -101,6 +103,11 @@ async function post(query, variables, signal) {
   }
   if (response.status === 401) throw sessionOver();
   if (!response.ok) throw await refusal(response);
+  return response;
+}
+
+async function post(query, variables, signal) {
+  const response = await send(query, variables, 'application/json', signal);
   let body;
   try {
     body = await response.json();
@@ -163,22 +170,7 @@ export function mutate(query, variables = {}) {
  * Throws ApiError when refused, AbortError when `signal` aborts it.
  */
 export async function openStream(query, variables, { signal, onOpen, onPayload }) {
-  let response;
-  try {
-    response = await fetch(ENDPOINT, {
-      method: 'POST',
-      credentials: 'same-origin',
-      cache: 'no-store',
-      headers: headers('text/event-stream'),
-      body: JSON.stringify({ query, variables }),
-      signal,
-    });
-  } catch (error) {
-    if (error.name === 'AbortError') throw error;
-    throw new ApiError('NETWORK');
-  }
-  if (response.status === 401) throw sessionOver();
-  if (!response.ok) throw await refusal(response);
+  const response = await send(query, variables, 'text/event-stream', signal);
   if (!(response.headers.get('Content-Type') || '').startsWith('text/event-stream')) {
     throw new ApiError('BAD_RESPONSE', '', { status: response.status });
   }
