@@ -47,6 +47,7 @@ PRODUCTION_BOUNDS: tuple[tuple[str, str, float], ...] = (
 DEFAULT_RATE_LIMITS: tuple[tuple[str, int], ...] = (
     ("viewer", 30_000),
     ("reporter", 30_000),
+    ("approver", 30_000),
     ("admin", 60_000),
 )
 RATE_LIMITS_OFF = "off"

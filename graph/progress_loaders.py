@@ -76,6 +76,11 @@ class ProgressLoaders:
         return DataLoader(load_fn=self._results, max_batch_size=MAX_KEYS_PER_STATEMENT)
 
     @cached_property
+    def reports(self) -> DataLoader[int, visible.ReportRead | None]:
+        """Each congress's report; None for one still a DRAFT with no row."""
+        return DataLoader(load_fn=self._reports, max_batch_size=MAX_KEYS_PER_STATEMENT)
+
+    @cached_property
     def history_page(self) -> DataLoader[HistoryPageKey, list[CongressEvent]]:
         return DataLoader(load_fn=self._history_pages, max_batch_size=MAX_KEYS_PER_STATEMENT)
 
@@ -163,6 +168,10 @@ class ProgressLoaders:
     async def _milestone_states(self, congress_ids: Sequence[int]) -> list[list[CongressMilestone]]:
         found = await visible.milestone_states(self._session, self._scope, congress_ids)
         return [found[congress_id] for congress_id in congress_ids]
+
+    async def _reports(self, congress_ids: Sequence[int]) -> list[visible.ReportRead | None]:
+        found = await visible.congress_reports(self._session, self._scope, congress_ids)
+        return [found.get(congress_id) for congress_id in congress_ids]
 
     async def _results(self, congress_ids: Sequence[int]) -> list[CongressResult | None]:
         found = await visible.congress_results(self._session, self._scope, congress_ids)

@@ -13,6 +13,7 @@ from models.difficulties import (
     DifficultyStatus,
 )
 from models.progress import CongressEvent, CongressMilestone, CongressResult, IdempotencyRecord
+from models.reports import CongressReport, ReportState
 from models.rollups import ProgressRollup, ProgressRollupDay
 from models.server_keys import ServerKey
 from models.tree import Committee, CommitteeKind
@@ -29,6 +30,7 @@ __all__ = [
     "Congress",
     "CongressEvent",
     "CongressMilestone",
+    "CongressReport",
     "CongressResult",
     "CongressStatus",
     "Difficulty",
@@ -41,6 +43,7 @@ __all__ = [
     "MilestoneTemplate",
     "ProgressRollup",
     "ProgressRollupDay",
+    "ReportState",
     "Role",
     "ServerKey",
     "SignInAttempt",

@@ -69,7 +69,7 @@ class ChangeFeedEntry(Base):
 
 
 class ChangeKind(StrEnum):
-    """What a feed row says happened. The first seven are what officials follow live
+    """What a feed row says happened. All but the last two are what officials follow live
     (`progressEvents`); the last two tell each worker to look again at who sees what."""
 
     MILESTONE = "MILESTONE"
@@ -80,6 +80,11 @@ class ChangeKind(StrEnum):
     DIFFICULTY_ESCALATED = "DIFFICULTY_ESCALATED"
     DIFFICULTY_RESOLVED = "DIFFICULTY_RESOLVED"
     # A role revoked, a user deactivated: their subscriptions are checked again.
+    # A congress's report submitted, approved, returned or reopened (models/reports.py).
+    REPORT_SUBMITTED = "REPORT_SUBMITTED"
+    REPORT_APPROVED = "REPORT_APPROVED"
+    REPORT_RETURNED = "REPORT_RETURNED"
+    REPORT_REOPENED = "REPORT_REOPENED"
     ACCESS = "ACCESS"
     # A committee created, renamed, moved, merged or closed: paths may have changed.
     TREE = "TREE"
@@ -166,3 +171,11 @@ async def changes_after(
         .limit(limit)
     )
     return found.all()
+
+
+def congress_change(
+    congress_id: int, version: int, status: StrEnum, **details: object
+) -> dict[str, object]:
+    """A feed row's payload for a change to a congress: what a live reader shows without
+    reading anything (the congress's new version and status, and what changed)."""
+    return {"congressId": congress_id, "version": version, "status": status.value, **details}

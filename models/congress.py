@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -22,6 +22,8 @@ class Term(Base):
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     is_current: Mapped[bool] = mapped_column(default=False)
+    # A committee's report waits until every child's report is approved.
+    require_children_approved: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class MilestoneTemplate(Base):
@@ -38,6 +40,8 @@ class MilestoneTemplate(Base):
     # The step that means "the congress took place": results may be recorded after it, and
     # a congress counts as held (not overdue) from its date.
     marks_held: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Must be done before the congress's report can be submitted (models/reports.py).
+    required: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     __table_args__ = (
         UniqueConstraint("term_id", "code"),

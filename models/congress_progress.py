@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import Actor, append_audit
 from models.base import utc_now
-from models.change_feed import ChangeKind, publish
+from models.change_feed import ChangeKind, congress_change, publish
 from models.congress import Congress, CongressStatus, MilestoneStatus, MilestoneTemplate, Term
 from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressResult
 from models.refusals import Contention, Invalid
+from models.reports import locked_report_exists, unlocked_congress
 from models.rollups import add_contributions, rollups_follow
 from models.tree import Committee, require_open, subtree_condition
 from models.versions import check_expected_version, claim_next_version
@@ -181,7 +182,7 @@ async def record_results(
 ) -> Congress:
     check_results(results)
     require_open(committee, "committeeId")
-    congress = await congress_of(session, committee, term)
+    congress = await unlocked_congress(session, await congress_of(session, committee, term))
     if congress.held_on is None:
         raise Invalid(
             "Results can be recorded once the congress has been held.", field="committeeId"
@@ -230,7 +231,7 @@ async def set_deadline(
     """The deadline of one committee's congress."""
     check_deadline(deadline, term)
     require_open(committee, "committeeId")
-    congress = await congress_of(session, committee, term)
+    congress = await unlocked_congress(session, await congress_of(session, committee, term))
     if congress.deadline == deadline:
         check_expected_version(congress, expected_version)
         return congress
@@ -264,6 +265,9 @@ async def set_level_deadline(
     targets = (
         at_level_in_term,
         (Congress.deadline != deadline) | Congress.deadline.is_(None),
+        # A congress whose report is submitted or approved keeps the deadline it was
+        # counted against (models/reports.py).
+        ~locked_report_exists(),
     )
     # Committees in events are references the reader's scope decides on (see history).
     payload = {"deadline": deadline.isoformat(), "level": depth, "under": {"committeeId": under.id}}
@@ -383,11 +387,3 @@ async def finish_change(
         payload=congress_change(congress.id, congress.version, congress.status, **details),
     )
     await session.flush()
-
-
-def congress_change(
-    congress_id: int, version: int, status: CongressStatus, **details: object
-) -> dict[str, object]:
-    """A feed row's payload for a change to a congress: what a live reader shows without
-    reading anything (the congress's new version and status, and what changed)."""
-    return {"congressId": congress_id, "version": version, "status": status.value, **details}

@@ -311,6 +311,10 @@ def demo_commune_code() -> str:
     return f"X{min(int(w.code) for w in Ward.iter_all() if int(w.province_code) == 1):05d}"
 
 
+# The roles the demo had first, in the order their subjects were numbered.
+FIRST_ROLES = (Role.VIEWER, Role.REPORTER, Role.ADMIN)
+
+
 def demo_users(cells_per_commune: int = DEFAULT_CELLS_PER_COMMUNE) -> list[DemoUser]:
     """One user per role at the centre, Hà Nội, its first commune and that commune's first cell."""
     first_commune = demo_commune_code()
@@ -321,18 +325,24 @@ def demo_users(cells_per_commune: int = DEFAULT_CELLS_PER_COMMUNE) -> list[DemoU
         (f"{first_commune}-001", "chi bộ"),
     ][: 4 if cells_per_commune > 0 else 3]
     users = []
-    for place_number, (code, place) in enumerate(places):
-        for role_number, role in enumerate(Role):
-            serial = place_number * len(Role) + role_number + 1
-            users.append(
-                DemoUser(
-                    # 12 digits, shaped like a citizen identification number.
-                    subject=f"0010900{serial:05d}",
-                    display_name=f"Cán bộ {role.value} {place}",
-                    role=role,
-                    committee_code=code,
-                )
+    # Subjects by place, then role: the three first roles keep the serials they had before
+    # the approver existed (1-12); the approvers come after (13-16).
+    for serial, ((code, place), role) in enumerate(
+        [
+            *((place, role) for place in places for role in FIRST_ROLES),
+            *((place, Role.APPROVER) for place in places),
+        ],
+        start=1,
+    ):
+        users.append(
+            DemoUser(
+                # 12 digits, shaped like a citizen identification number.
+                subject=f"0010900{serial:05d}",
+                display_name=f"Cán bộ {role.value} {place}",
+                role=role,
+                committee_code=code,
             )
+        )
     return users
 
 

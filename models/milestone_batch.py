@@ -23,13 +23,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models.audit import Actor, append_audits, audit_values
 from models.base import pairs_condition, utc_now
-from models.change_feed import ChangeKind, publish
+from models.change_feed import ChangeKind, congress_change, publish
 from models.congress import Congress, MilestoneStatus, MilestoneTemplate, Term
 from models.congress_progress import (
     MAX_NOTE_LENGTH,
     check_occurred_on,
     check_order,
-    congress_change,
     congress_of,
     derived_status,
     no_term_message,
@@ -37,6 +36,7 @@ from models.congress_progress import (
 from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressMilestone, CongressResult
 from models.refusals import Contention, Invalid, NotVisible, Refusal
+from models.reports import ReportState, report_states, require_unlocked
 from models.rollups import rollups_follow
 from models.tree import Committee, require_open
 from models.versions import check_expected_version
@@ -202,6 +202,8 @@ class _Batch:
     congresses: dict[tuple[int, int], Congress]
     templates: dict[int, list[MilestoneTemplate]]
     stored: dict[int, dict[str, CongressMilestone]]
+    # The report states of the batch's congresses that have left DRAFT.
+    reports: dict[int, ReportState]
     planned: dict[int, _Planned] = field(default_factory=dict)
 
     @classmethod
@@ -227,6 +229,7 @@ class _Batch:
             congresses,
             await _templates(session, {term_id for _, term_id in wanted}),
             await _stored(session, [congress.id for congress in congresses.values()]),
+            await report_states(session, [congress.id for congress in congresses.values()]),
         )
 
     async def plan(self, write: MilestoneWrite) -> Recorded | _Change:
@@ -241,6 +244,7 @@ class _Batch:
             raise Invalid(no_term_message(write.term_code), field="term")
         require_open(committee, "committeeId")
         congress = self.congresses[committee.id, term.id]
+        require_unlocked(self.reports.get(congress.id))
         plan = self.planned.get(congress.id)
         if plan is None:
             plan = self.planned[congress.id] = _Planned(
@@ -338,9 +342,13 @@ async def _congresses(
 ) -> dict[tuple[int, int], Congress]:
     if not pairs:
         return {}
+    # Locked for the batch, in one order (PostgreSQL): a report submitted meanwhile waits
+    # for the batch, or the batch reads it submitted (models/reports.py).
     rows = await session.scalars(
         select(Congress)
         .where(pairs_condition(Congress.committee_id, Congress.term_id, pairs))
+        .order_by(Congress.id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     found = {(congress.committee_id, congress.term_id): congress for congress in rows}

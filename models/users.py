@@ -16,6 +16,8 @@ class Role(StrEnum):
 
     VIEWER = "viewer"
     REPORTER = "reporter"
+    # Also decides on the reports of the committees below (models/reports.py).
+    APPROVER = "approver"
     ADMIN = "admin"
 
     @property

@@ -22,15 +22,17 @@ from models.tree import Committee
 from models.users import User
 
 if TYPE_CHECKING:
-    # models.difficulties claims versions through this module, so it cannot be imported here.
+    # models.difficulties and models.reports claim versions through this module, so they
+    # cannot be imported here.
     from models.difficulties import Difficulty
+    from models.reports import CongressReport
 
 # Every table with a `version` column that clients send back as expectedVersion.
-Versioned: TypeAlias = "Committee | User | Congress | Difficulty"
+Versioned: TypeAlias = "Committee | User | Congress | Difficulty | CongressReport"
 
 
 def _stale(row: Versioned, current_version: int) -> StaleVersion:
-    noun = type(row).__name__.lower()
+    noun = getattr(row, "noun", None) or type(row).__name__.lower()
     return StaleVersion(
         f"This {noun} changed since you read it: it is now at version {current_version}.",
         current_version=current_version,

@@ -73,6 +73,24 @@ def may_resolve_difficulty(viewer: Viewer, handled_at: Committee | None) -> None
     )
 
 
+# Reports up the tree (models/reports.py).
+
+
+def may_submit_report(viewer: Viewer, committee: Committee) -> None:
+    if not viewer.has_role_at(committee.path, Role.REPORTER):
+        raise NotAllowed("You need the reporter role at this committee to submit its report.")
+
+
+def may_decide_report(viewer: Viewer, committee: Committee) -> None:
+    """Approving, returning or reopening a report is a level above's decision, by an
+    approver (or admin) there, and never by an official of the committee itself."""
+    above = parent_path(committee.path)
+    if above is None or not viewer.has_role_at(above, Role.APPROVER):
+        raise NotAllowed("Only an approver of a level above can decide on this report.")
+    if any(grant.committee_id == committee.id for grant in viewer.grants):
+        raise NotAllowed("You cannot decide on the report of a committee you are assigned to.")
+
+
 # Accounts.
 
 

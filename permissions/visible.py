@@ -23,6 +23,7 @@ from models import (
     Congress,
     CongressEvent,
     CongressMilestone,
+    CongressReport,
     CongressResult,
     MilestoneTemplate,
     Term,
@@ -474,6 +475,36 @@ async def congress_results(
         .execution_options(populate_existing=True)
     )
     return {result.congress_id: result for result in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRead:
+    """A congress's report as a reader sees it, with the names of who moved it."""
+
+    report: CongressReport
+    submitted_by_name: str | None
+    decided_by_name: str | None
+
+
+async def congress_reports(
+    session: AsyncSession, scope: Scope, congress_ids: Sequence[int]
+) -> dict[int, ReportRead]:
+    """The reports of those congresses in scope that have left DRAFT (one statement)."""
+    submitter, decider = aliased(User), aliased(User)
+    rows = await session.execute(
+        select(CongressReport, submitter.display_name, decider.display_name)
+        .outerjoin(submitter, submitter.id == CongressReport.submitted_by_user_id)
+        .outerjoin(decider, decider.id == CongressReport.decided_by_user_id)
+        .where(
+            CongressReport.congress_id.in_(congress_ids),
+            _congress_in_scope(scope, CongressReport.congress_id),
+        )
+        .execution_options(populate_existing=True)
+    )
+    return {
+        report.congress_id: ReportRead(report, submitted, decided)
+        for report, submitted, decided in rows
+    }
 
 
 async def congress_history_pages(

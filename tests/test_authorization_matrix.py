@@ -34,6 +34,7 @@ from tests.admin_api import (
     CREATE_COMMITTEE,
     CREATE_USER,
     DEACTIVATE_USER,
+    ERRORS,
     GRANT_ROLE,
     MERGE_COMMITTEES,
     MOVE_COMMITTEE,
@@ -500,6 +501,33 @@ def reporter_below_refused_as_invalid(role: Role, position: str) -> str:
     return reporter_below(role, position).replace("ok", "ValidationError")
 
 
+def report_probe(mutation: str, *, with_reason: bool) -> Probe:
+    """A report transition on an untouched congress: a submission is refused as incomplete,
+    a decision as a conflict with its DRAFT state; either proves the permissions passed."""
+
+    async def probe(matrix: Matrix, subject: str, position: str) -> dict[str, Any]:
+        kind = "ReportDecisionInput" if with_reason else "ReportInput"
+        fields: dict[str, Any] = {"committeeId": await matrix.committee(position)}
+        if with_reason:
+            fields["reason"] = "Probe"
+        return await run(
+            matrix, subject,
+            f"mutation($input: {kind}!) {{ {mutation}(input: $input) {{ __typename ...Errors }} }} {ERRORS}",
+            input=fields,
+        )  # fmt: skip
+
+    return probe
+
+
+def approver_strictly_below(role: Role, position: str) -> str:
+    """A report is decided above it, by an approver (or admin), never by its own officials."""
+    if position not in BELOW:
+        return "NotFound"
+    if position == "own":
+        return "Forbidden"
+    return "Conflict" if role.rank >= Role.APPROVER.rank else "Forbidden"
+
+
 QUERIES: dict[str, tuple[Probe, Expectation]] = {
     "viewer": (probe_viewer, lambda _role, _position: "ok"),
     "node": (probe_node, visible_below),
@@ -530,6 +558,13 @@ MUTATIONS: dict[str, tuple[Probe, Expectation]] = {
     "recordMilestone": (probe_record_milestone, reporter_below_refused_as_invalid),
     "recordResults": (probe_record_results, reporter_below_refused_as_invalid),
     "setDeadline": (probe_set_deadline, admin_strictly_below("ValidationError")),
+    "submitReport": (
+        report_probe("submitReport", with_reason=False),
+        lambda role, position: reporter_below(role, position).replace("ok", "ReportIncomplete"),
+    ),
+    "approveReport": (report_probe("approveReport", with_reason=False), approver_strictly_below),
+    "returnReport": (report_probe("returnReport", with_reason=True), approver_strictly_below),
+    "reopenReport": (report_probe("reopenReport", with_reason=True), approver_strictly_below),
 }
 SUBSCRIPTIONS: dict[str, tuple[Probe, Expectation]] = {
     "progressEvents": (probe_progress_events, listed_below),

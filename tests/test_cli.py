@@ -54,7 +54,7 @@ def test_demo_prints_a_token_for_every_demo_user(empty_database_url: str, tmp_pa
     result = congress(tmp_path, empty_database_url, "demo", "--cells-per-commune", "1")
     assert result.exit_code == 0, result.output
     headers = printed_headers(result.output)
-    assert len(headers) == len(demo_users()) == 12
+    assert len(headers) == len(demo_users()) == 16
     # Verified as the server verifies them: signature, assurance level and lifetime.
     verifier = token_verifier(Settings(data_dir=tmp_path, database_url=empty_database_url))
     subjects = [
@@ -73,7 +73,7 @@ def test_demo_twice_keeps_the_tree(empty_database_url: str, tmp_path: Path) -> N
     )
     assert first.exit_code == second.exit_code == 0
     assert "already holds a tree" in second.output
-    assert len(printed_headers(second.output)) == 12
+    assert len(printed_headers(second.output)) == 16
 
 
 def test_the_data_dir_and_database_may_follow_the_subcommand(
@@ -85,7 +85,7 @@ def test_the_data_dir_and_database_may_follow_the_subcommand(
         main, ["demo", "--cells-per-commune", "1", "--no-activity", *locations]
     )
     assert demo.exit_code == 0, demo.output
-    assert len(printed_headers(demo.output)) == 12
+    assert len(printed_headers(demo.output)) == 16
     listed = CliRunner().invoke(main, ["users", "list", *locations])
     assert listed.exit_code == 0, listed.output
     assert demo_users()[0].subject in listed.output

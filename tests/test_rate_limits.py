@@ -497,9 +497,19 @@ async def test_two_worker_processes_share_one_quota(
 
 def test_rate_limits_are_read_from_the_environment() -> None:
     default = Settings.from_env({})
-    assert dict(default.rate_limits) == {"viewer": 30_000, "reporter": 30_000, "admin": 60_000}
+    assert dict(default.rate_limits) == {
+        "viewer": 30_000,
+        "reporter": 30_000,
+        "approver": 30_000,
+        "admin": 60_000,
+    }
     changed = Settings.from_env({"CONGRESS_RATE_LIMITS": "admin=100000, viewer=5000"})
-    assert dict(changed.rate_limits) == {"viewer": 5_000, "reporter": 30_000, "admin": 100_000}
+    assert dict(changed.rate_limits) == {
+        "viewer": 5_000,
+        "reporter": 30_000,
+        "approver": 30_000,
+        "admin": 100_000,
+    }
     assert Settings.from_env({"CONGRESS_RATE_LIMITS": "off"}).rate_limits == ()
     assert Settings.from_env(changed.to_env()).rate_limits == changed.rate_limits
     assert Settings.from_env({"CONGRESS_FAILED_AUTH_PER_MINUTE": "7"}).failed_auth_per_minute == 7

@@ -240,7 +240,7 @@ async def test_a_summary_is_three_statements_with_one_trip_each(
 
 # What one recordMilestone sent alone costs in statements (bench/progress.py turns it into a
 # ceiling); writes sent together share most of them (tests/test_milestone_writer.py).
-MILESTONE_WRITE_STATEMENTS = 15
+MILESTONE_WRITE_STATEMENTS = 16
 RECORD_MILESTONE = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
   __typename ... on CongressPayload { recordedVersion congress { id status version } }
   ... on MutationError { message } } }"""
@@ -266,10 +266,11 @@ async def test_a_milestone_write_costs_the_same_statements_anywhere(
         # The root, a child, a leaf (the ancestors' rollups grow with depth, in one upsert).
         costs = [await write(committee_id) for committee_id in (1, 2, 40)]
     # 1 to authenticate; then the writer's transaction: the term, the committee (checked for
-    # scope and role there), its congress, the term's templates and the congress's
-    # milestones (5), the version claim and the event (2), the rollup contributions before
-    # and after, the status, the milestone, the rollup upsert and the audit row (6), and last
-    # the change-feed row (1). The answer is the congress as the writer committed it.
+    # scope and role there), its congress, the term's templates, the congress's milestones
+    # and its report's state (6: a submitted report locks them, models/reports.py), the
+    # version claim and the event (2), the rollup contributions before and after, the
+    # status, the milestone, the rollup upsert and the audit row (6), and last the
+    # change-feed row (1). The answer is the congress as the writer committed it.
     assert costs == [MILESTONE_WRITE_STATEMENTS] * 3
     if empty_database_url.startswith("sqlite"):
         # On SQLite each statement and the commit is one trip to aiosqlite's thread.

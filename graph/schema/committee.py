@@ -23,6 +23,7 @@ from graph.schema.progress import (
     MilestoneState,
 )
 from graph.schema.progress_summary import SUMMARY_COST, SubtreeProgressFigures, counters_shown
+from graph.schema.reports import CongressReport
 from models import Congress as CongressRow
 from models import Term as TermRow
 from models.tree import Committee as CommitteeRow
@@ -71,6 +72,14 @@ async def _results(
 ) -> list[CongressResults | None]:
     rows = await context.progress.results.load_many([congress.row.id for congress in congresses])
     return [None if row is None else CongressResults.from_row(row) for row in rows]
+
+
+async def _reports(context: Context, congresses: Sequence[Congress]) -> list[CongressReport]:
+    reads = await context.progress.reports.load_many([congress.row.id for congress in congresses])
+    return [
+        CongressReport.of(congress.row, read)
+        for congress, read in zip(congresses, reads, strict=True)
+    ]
 
 
 async def _history(
@@ -130,6 +139,10 @@ class Congress(Node):
     @strawberry.field(description="The results, once recorded.", metadata=planned(_results))
     async def results(self, info: Info) -> CongressResults | None:
         return (await _results(info.context, [self]))[0]
+
+    @strawberry.field(description="Its report to the level above.", metadata=planned(_reports))
+    async def report(self, info: Info) -> CongressReport:
+        return (await _reports(info.context, [self]))[0]
 
     @strawberry.field(
         description="Everything recorded about this congress, newest first.",

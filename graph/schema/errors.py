@@ -8,6 +8,17 @@ from typing import TypeVar
 import strawberry
 
 from models.refusals import Conflicting, Invalid, NotAllowed, NotVisible, Refusal, StaleVersion
+from models.reports import MissingKind as MissingKindValue
+from models.reports import ReportIncomplete as ReportIncompleteRefusal
+from models.reports import ReportLocked as ReportLockedRefusal
+from models.reports import ReportState as ReportStateValue
+
+ReportState = strawberry.enum(
+    ReportStateValue, name="ReportState", description="Where a congress's report stands."
+)
+MissingKind = strawberry.enum(
+    MissingKindValue, name="ReportMissingKind", description="What a report lacks."
+)
 
 
 @strawberry.interface(description="Why a mutation changed nothing.")
@@ -40,6 +51,26 @@ class VersionConflict(MutationError):
     current_version: int
 
 
+@strawberry.type(
+    description="The congress's report is submitted or approved: its milestones, results "
+    "and deadline cannot change until the level above returns or reopens it."
+)
+class ReportLocked(MutationError):
+    state: ReportState  # type: ignore[valid-type]
+
+
+@strawberry.type(description="One thing a report needs before it can be submitted.")
+class ReportMissingItem:
+    kind: MissingKind  # type: ignore[valid-type]
+    code: str = strawberry.field(description="The milestone's code, or `results`.")
+    label: str
+
+
+@strawberry.type(description="The report lacks what the term's template requires.")
+class ReportIncomplete(MutationError):
+    missing: list[ReportMissingItem]
+
+
 ERROR_TYPES = (NotFound, Forbidden, ValidationError, Conflict, VersionConflict)
 ErrorType = NotFound | Forbidden | ValidationError | Conflict | VersionConflict
 
@@ -56,6 +87,22 @@ def error_from_refusal(refusal: Refusal) -> ErrorType:
     if isinstance(refusal, Conflicting):
         return Conflict(message=refusal.message, field=refusal.field)
     raise TypeError(f"unknown refusal {refusal!r}")
+
+
+def report_error(refusal: Refusal) -> ReportLocked | ReportIncomplete | None:
+    """The error type of a refusal about a congress's report; None for any other. Only
+    the writes of a congress's progress and report can meet these (their unions say so)."""
+    if isinstance(refusal, ReportLockedRefusal):
+        return ReportLocked(message=refusal.message, state=refusal.state)
+    if isinstance(refusal, ReportIncompleteRefusal):
+        return ReportIncomplete(
+            message=refusal.message,
+            missing=[
+                ReportMissingItem(kind=item.kind, code=item.code, label=item.label)
+                for item in refusal.missing
+            ],
+        )
+    return None
 
 
 Outcome = TypeVar("Outcome")

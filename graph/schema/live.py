@@ -32,11 +32,13 @@ from graph.resolvers.committees import COMMITTEE_TYPE, CONGRESS_TYPE
 from graph.resolvers.difficulties import DIFFICULTY_TYPE
 from graph.schema.cost import costs
 from graph.schema.difficulty import DifficultyStatus
+from graph.schema.errors import ReportState
 from graph.schema.progress import CongressStatus
 from graph.schema.progress_summary import SUMMARY_COST, SubtreeProgressFigures
 from models import CongressStatus as CongressStatusValue
 from models import DifficultyStatus as DifficultyStatusValue
 from models.change_feed import ChangeKind
+from models.reports import ReportState as ReportStateValue
 
 
 @strawberry.enum(description="What a progress event says happened.")
@@ -48,6 +50,10 @@ class ProgressEventKind(Enum):
     DIFFICULTY_COMMENTED = ChangeKind.DIFFICULTY_COMMENTED.value
     DIFFICULTY_ESCALATED = ChangeKind.DIFFICULTY_ESCALATED.value
     DIFFICULTY_RESOLVED = ChangeKind.DIFFICULTY_RESOLVED.value
+    REPORT_SUBMITTED = ChangeKind.REPORT_SUBMITTED.value
+    REPORT_APPROVED = ChangeKind.REPORT_APPROVED.value
+    REPORT_RETURNED = ChangeKind.REPORT_RETURNED.value
+    REPORT_REOPENED = ChangeKind.REPORT_REOPENED.value
 
 
 @strawberry.type(description="A committee as a live event names it.")
@@ -72,6 +78,12 @@ class EventCongress:
     version: int
     milestone: str | None = strawberry.field(description="The step recorded (MILESTONE events).")
     deadline: datetime.date | None = strawberry.field(description="The new deadline (DEADLINE).")
+    report_state: ReportState | None = strawberry.field(  # type: ignore[valid-type]
+        description="The report's new state (REPORT_* events)."
+    )
+    report_version: int | None = strawberry.field(
+        description="The report's new version (REPORT_* events)."
+    )
 
 
 @strawberry.type(description="A difficulty as the change left it.")
@@ -101,12 +113,15 @@ class ProgressEvent:
         congress = difficulty = None
         if "congressId" in payload:
             deadline = payload.get("deadline")
+            report = payload.get("report") or {}
             congress = EventCongress(
                 id=strawberry.ID(str(GlobalId(CONGRESS_TYPE, int(payload["congressId"])))),
                 status=CongressStatusValue(payload["status"]),
                 version=int(payload["version"]),
                 milestone=payload.get("milestone"),
                 deadline=None if deadline is None else datetime.date.fromisoformat(deadline),
+                report_state=ReportStateValue(report["state"]) if report else None,
+                report_version=int(report["version"]) if report else None,
             )
         if "difficultyId" in payload:
             difficulty = EventDifficulty(

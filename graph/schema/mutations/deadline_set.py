@@ -10,7 +10,7 @@ import strawberry
 from graph.context import Info
 from graph.resolvers import progress
 from graph.schema.committee import Congress
-from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError
+from graph.schema.errors import Conflict, Forbidden, NotFound, ReportLocked, ValidationError
 from graph.schema.mutations.milestone_record import (
     EXPECTED_VERSION_HELP,
     CongressVersionConflict,
@@ -49,7 +49,8 @@ SetDeadlineResult = Annotated[
     | Forbidden
     | ValidationError
     | Conflict
-    | CongressVersionConflict,
+    | CongressVersionConflict
+    | ReportLocked,
     strawberry.union("SetDeadlineResult"),
 ]
 

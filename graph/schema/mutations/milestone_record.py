@@ -11,7 +11,15 @@ from domain.exactly_once import Answer
 from graph.context import Info
 from graph.resolvers import progress
 from graph.schema.committee import Congress
-from graph.schema.errors import Conflict, Forbidden, NotFound, ValidationError, error_from_refusal
+from graph.schema.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ReportLocked,
+    ValidationError,
+    error_from_refusal,
+    report_error,
+)
 from graph.schema.progress import MilestoneStatus
 from models.congress_progress import Results
 from models.refusals import Refusal, StaleVersion
@@ -84,7 +92,13 @@ class CongressVersionConflict:
 
 
 CongressResult = Annotated[
-    CongressPayload | NotFound | Forbidden | ValidationError | Conflict | CongressVersionConflict,
+    CongressPayload
+    | NotFound
+    | Forbidden
+    | ValidationError
+    | Conflict
+    | CongressVersionConflict
+    | ReportLocked,
     strawberry.union("CongressResult"),
 ]
 
@@ -97,8 +111,11 @@ async def congress_now(info: Info, congress_id: int) -> Congress | None:
 
 async def congress_refusal(
     info: Info, refusal: Refusal
-) -> NotFound | Forbidden | ValidationError | Conflict | CongressVersionConflict:
+) -> NotFound | Forbidden | ValidationError | Conflict | CongressVersionConflict | ReportLocked:
     """A refused congress write; a stale version comes with the congress as it is now."""
+    locked = report_error(refusal)
+    if isinstance(locked, ReportLocked):
+        return locked
     if isinstance(refusal, StaleVersion):
         return CongressVersionConflict(
             message=refusal.message,

@@ -44,6 +44,7 @@ const STRINGS = {
 
   'role.VIEWER': ['Xem', 'Viewer'],
   'role.REPORTER': ['Báo cáo', 'Reporter'],
+  'role.APPROVER': ['Phê duyệt', 'Approver'],
   'role.ADMIN': ['Quản trị', 'Admin'],
 
   'crumb.label': ['Vị trí', 'Breadcrumb'],

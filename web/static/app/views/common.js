@@ -45,7 +45,7 @@ export function section(className, title, ...children) {
   return h('section', { class: ['panel', className], 'aria-labelledby': id }, h('h2', { id, tabIndex: -1 }, title), ...children);
 }
 
-export const RANK = { VIEWER: 1, REPORTER: 2, ADMIN: 3 };
+export const RANK = { VIEWER: 1, REPORTER: 2, APPROVER: 3, ADMIN: 4 };
 
 /** The viewer's highest role at a committee, given its code and its ancestors' codes. */
 export function roleAt(viewer, codes) {

@@ -1,0 +1,338 @@
+"""A congress's report to the level above (báo cáo lên cấp trên): submitted by the
+committee, approved or returned by an approver above it, locked while submitted or
+approved.
+
+    DRAFT ──submit──▶ SUBMITTED ──approve──▶ APPROVED
+                        │  ▲                    │
+                 return │  │ submit      reopen │
+                        ▼  │                    ▼
+                      RETURNED               REOPENED ──submit──▶ SUBMITTED
+
+A congress has no report row until its first transition: it is a DRAFT at version 1.
+The row's `version` is the report's own (what `expectedVersion` names), apart from the
+congress's: recording progress does not make a report stale, and deciding on a report
+does not make an official's form stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import Enum, ForeignKey, Text, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, synonym
+from sqlalchemy.sql.elements import ColumnElement
+
+from models.audit import Actor, append_audit
+from models.base import Base, UtcDateTime, utc_now
+from models.change_feed import ChangeKind, congress_change, publish
+from models.congress import Congress, MilestoneStatus, MilestoneTemplate
+from models.progress import CongressMilestone, CongressResult
+from models.refusals import Conflicting, Invalid, Refusal
+from models.tree import Committee
+from models.versions import check_expected_version, claim_next_version
+
+
+class ReportState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    REOPENED = "reopened"
+
+
+# While a report is in one of these, its congress's milestones, results and deadline stay
+# as the level above counted them.
+LOCKING_STATES = frozenset({ReportState.SUBMITTED, ReportState.APPROVED})
+# The version of a report that has no row yet.
+FIRST_VERSION = 1
+
+
+class CongressReport(Base):
+    __tablename__ = "congress_report"
+    # How a stale expectedVersion names it (models/versions.py).
+    noun: ClassVar[str] = "report"
+
+    congress_id: Mapped[int] = mapped_column(ForeignKey("congress.id"), primary_key=True)
+    # `id` as every versioned row has it (models/versions.py claims versions by `id`).
+    id: Mapped[int] = synonym("congress_id")
+    state: Mapped[ReportState] = mapped_column(
+        Enum(
+            ReportState,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=ReportState.DRAFT,
+    )
+    version: Mapped[int] = mapped_column(default=FIRST_VERSION)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # Why it was returned or reopened.
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportAction(StrEnum):
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    RETURN = "return"
+    REOPEN = "reopen"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Where an action may start, where it leaves the report, whether it needs a reason."""
+
+    sources: frozenset[ReportState]
+    target: ReportState
+    needs_reason: bool
+    feed_kind: ChangeKind
+
+
+TRANSITIONS: dict[ReportAction, Transition] = {
+    ReportAction.SUBMIT: Transition(
+        frozenset({ReportState.DRAFT, ReportState.RETURNED, ReportState.REOPENED}),
+        ReportState.SUBMITTED,
+        needs_reason=False,
+        feed_kind=ChangeKind.REPORT_SUBMITTED,
+    ),
+    ReportAction.APPROVE: Transition(
+        frozenset({ReportState.SUBMITTED}),
+        ReportState.APPROVED,
+        needs_reason=False,
+        feed_kind=ChangeKind.REPORT_APPROVED,
+    ),
+    ReportAction.RETURN: Transition(
+        frozenset({ReportState.SUBMITTED}),
+        ReportState.RETURNED,
+        needs_reason=True,
+        feed_kind=ChangeKind.REPORT_RETURNED,
+    ),
+    ReportAction.REOPEN: Transition(
+        frozenset({ReportState.APPROVED}),
+        ReportState.REOPENED,
+        needs_reason=True,
+        feed_kind=ChangeKind.REPORT_REOPENED,
+    ),
+}
+MAX_REASON_LENGTH = 2000
+
+
+class MissingKind(StrEnum):
+    MILESTONE = "milestone"
+    RESULTS = "results"
+
+
+@dataclass(frozen=True, slots=True)
+class MissingItem:
+    """What a report still lacks: a required milestone not done, or the results."""
+
+    kind: MissingKind
+    code: str
+    label: str
+
+
+class ReportIncomplete(Refusal):
+    def __init__(self, missing: Sequence[MissingItem]) -> None:
+        super().__init__(
+            "The report cannot be submitted yet: " + "; ".join(item.label for item in missing) + "."
+        )
+        self.missing = tuple(missing)
+
+
+class ReportLocked(Refusal):
+    """The congress's report is submitted or approved: its figures stay as counted."""
+
+    def __init__(self, state: ReportState) -> None:
+        super().__init__(
+            f"The report of this congress is {state.value}: its milestones, results and "
+            "deadline cannot change until the level above returns or reopens it."
+        )
+        self.state = state
+
+
+async def locked_congress(session: AsyncSession, congress_id: int) -> Congress:
+    """The congress, its row locked for this transaction (PostgreSQL; SQLite has one
+    writer): a report transition and a progress write on one congress run one after the
+    other, so no figure changes after the report that counted it is submitted."""
+    congress = await session.scalar(
+        select(Congress)
+        .where(Congress.id == congress_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert congress is not None, "read by its id within the transaction"
+    return congress
+
+
+async def report_states(
+    session: AsyncSession, congress_ids: Iterable[int]
+) -> dict[int, ReportState]:
+    """The report state of each congress that has left DRAFT (one statement)."""
+    wanted = list(congress_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(CongressReport.congress_id, CongressReport.state).where(
+            CongressReport.congress_id.in_(wanted)
+        )
+    )
+    return {congress_id: state for congress_id, state in rows}
+
+
+def require_unlocked(state: ReportState | None) -> None:
+    """Refuse a change to a congress's milestones, results or deadline while its report
+    is submitted or approved."""
+    if state in LOCKING_STATES:
+        raise ReportLocked(state)
+
+
+async def unlocked_congress(session: AsyncSession, congress: Congress) -> Congress:
+    """The congress, locked for this transaction, once its report is known not to be
+    (or ReportLocked)."""
+    congress = await locked_congress(session, congress.id)
+    require_unlocked((await report_states(session, [congress.id])).get(congress.id))
+    return congress
+
+
+def locked_report_exists() -> ColumnElement[bool]:
+    """For a statement over `congress`: its report is submitted or approved."""
+    return (
+        select(CongressReport.congress_id)
+        .where(
+            CongressReport.congress_id == Congress.id,
+            CongressReport.state.in_(LOCKING_STATES),
+        )
+        .exists()
+    )
+
+
+async def missing_for_report(session: AsyncSession, congress: Congress) -> list[MissingItem]:
+    """What the term's template asks of a report that this congress has not done."""
+    templates = (
+        await session.scalars(
+            select(MilestoneTemplate)
+            .where(MilestoneTemplate.term_id == congress.term_id, MilestoneTemplate.required)
+            .order_by(MilestoneTemplate.position)
+        )
+    ).all()
+    done = set(
+        (
+            await session.scalars(
+                select(CongressMilestone.milestone_code).where(
+                    CongressMilestone.congress_id == congress.id,
+                    CongressMilestone.status == MilestoneStatus.DONE,
+                )
+            )
+        ).all()
+    )
+    missing = [
+        MissingItem(MissingKind.MILESTONE, template.code, template.name)
+        for template in templates
+        if template.code not in done
+    ]
+    if await session.get(CongressResult, congress.id) is None:
+        missing.append(MissingItem(MissingKind.RESULTS, "results", "The congress's results"))
+    return missing
+
+
+async def change_report(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    committee: Committee,
+    congress: Congress,
+    action: ReportAction,
+    expected_version: int | None,
+    reason: str | None,
+) -> CongressReport:
+    """One transition of the congress's report (the policy asked before): the state
+    checked, the reason for a return or a reopening, completeness for a submission, the
+    report's version claimed, then its audit row and its feed row."""
+    transition = TRANSITIONS[action]
+    reason = (reason or "").strip() or None
+    if transition.needs_reason and reason is None:
+        raise Invalid("Say why: a reason is required.", field="reason")
+    if reason is not None and len(reason) > MAX_REASON_LENGTH:
+        raise Invalid(f"The reason is longer than {MAX_REASON_LENGTH} characters.", field="reason")
+    congress = await locked_congress(session, congress.id)
+    report = await _report_row(session, congress.id)
+    if report.state not in transition.sources:
+        check_expected_version(report, expected_version)
+        raise Conflicting(
+            f"The report is {report.state.value}; it cannot be {_past(action)} now.",
+            field="committeeId",
+        )
+    if action is ReportAction.SUBMIT:
+        missing = await missing_for_report(session, congress)
+        if missing:
+            raise ReportIncomplete(missing)
+    version = await claim_next_version(session, report, expected_version)
+    now = utc_now()
+    report.state = transition.target
+    if action is ReportAction.SUBMIT:
+        report.submitted_at, report.submitted_by_user_id = now, actor.user_id
+        report.decided_at, report.decided_by_user_id, report.reason = None, None, None
+    else:
+        report.decided_at, report.decided_by_user_id, report.reason = now, actor.user_id, reason
+    after: dict[str, Any] = {"state": report.state.value, "version": version}
+    if reason is not None:
+        after["reason"] = reason
+    append_audit(
+        session,
+        actor,
+        action=f"report.{action.value}",
+        committee_id=committee.id,
+        target_type="Congress",
+        target_id=congress.id,
+        after=after,
+    )
+    publish(
+        session,
+        transition.feed_kind,
+        committee_id=committee.id,
+        committee_path=committee.path,
+        term_id=congress.term_id,
+        payload=congress_change(
+            congress.id,
+            congress.version,
+            congress.status,
+            report={"state": report.state.value, "version": version},
+        ),
+    )
+    await session.flush()
+    return report
+
+
+async def _report_row(session: AsyncSession, congress_id: int) -> CongressReport:
+    """The congress's report row, made (as a DRAFT at version 1) on its first transition."""
+    connection = await session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(CongressReport)
+        .values(congress_id=congress_id, state=ReportState.DRAFT, version=FIRST_VERSION)
+        .on_conflict_do_nothing(index_elements=[CongressReport.congress_id])
+    )
+    report = await session.scalar(
+        select(CongressReport)
+        .where(CongressReport.congress_id == congress_id)
+        .execution_options(populate_existing=True)
+    )
+    assert report is not None, "inserted above unless it was there"
+    return report
+
+
+def _past(action: ReportAction) -> str:
+    return {
+        ReportAction.SUBMIT: "submitted",
+        ReportAction.APPROVE: "approved",
+        ReportAction.RETURN: "returned",
+        ReportAction.REOPEN: "reopened",
+    }[action]
