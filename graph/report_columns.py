@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from models import Committee, MilestoneTemplate
+from models import Committee, CongressReport, MilestoneTemplate, ReportState
 from models.progress_summary import DUE_SOON_DAYS, ProgressCounts
 
 
@@ -25,6 +25,8 @@ class ColumnKind(Enum):
 class ReportRow:
     committee: Committee
     counts: ProgressCounts
+    # The committee's own congress's report to the level above; None while a DRAFT.
+    report: CongressReport | None = None
 
 
 CellValue = str | int | float
@@ -47,6 +49,18 @@ def _result_sum(name: str) -> Callable[[ReportRow], CellValue]:
 
 def _milestone_done(code: str) -> Callable[[ReportRow], CellValue]:
     return lambda row: row.counts.milestones_done.get(code, 0)
+
+
+def _report_state(row: ReportRow) -> CellValue:
+    return (row.report.state if row.report else ReportState.DRAFT).name
+
+
+def _report_moment(attribute: str) -> Callable[[ReportRow], CellValue]:
+    def value(row: ReportRow) -> CellValue:
+        moment = None if row.report is None else getattr(row.report, attribute)
+        return "" if moment is None else moment.isoformat(timespec="seconds")
+
+    return value
 
 
 def progress_columns(templates: Sequence[MilestoneTemplate]) -> list[Column]:
@@ -89,5 +103,19 @@ def progress_columns(templates: Sequence[MilestoneTemplate]) -> list[Column]:
         Column(
             "Bầu trực tiếp bí thư tại đại hội (secretary directly elected)",
             lambda row: row.counts.secretary_directly_elected,
+        ),
+        # The committee's own report to the level above (models/reports.py).
+        Column("Báo cáo của đơn vị (report state)", _report_state, ColumnKind.TEXT),
+        Column(
+            "Ngày gửi báo cáo (report submitted at)",
+            _report_moment("submitted_at"),
+            ColumnKind.TEXT,
+            26,
+        ),
+        Column(
+            "Ngày duyệt, trả lại (report decided at)",
+            _report_moment("decided_at"),
+            ColumnKind.TEXT,
+            26,
         ),
     ]

@@ -230,8 +230,11 @@ async def _row_pages(
             [SubtreeKey(committee.id, committee.path, report.term_id) for committee in committees]
         )
         summaries.clear_all()
+        reports = await visible.committee_reports(
+            session, scope, [committee.id for committee in committees], report.term_id
+        )
         yield [
-            ReportRow(committee, summary.overall)
+            ReportRow(committee, summary.overall, reports.get(committee.id))
             for committee, summary in zip(committees, found, strict=True)
         ]
         if len(committees) < EXPORT_PAGE_SIZE:

@@ -507,6 +507,23 @@ async def congress_reports(
     }
 
 
+async def committee_reports(
+    session: AsyncSession, scope: Scope, committee_ids: Sequence[int], term_id: int
+) -> dict[int, CongressReport]:
+    """The report of each of these committees' congresses in the term, by committee, for
+    those in scope that have left DRAFT (one statement)."""
+    rows = await session.execute(
+        select(Congress.committee_id, CongressReport)
+        .join(CongressReport, CongressReport.congress_id == Congress.id)
+        .where(
+            Congress.committee_id.in_(committee_ids),
+            Congress.term_id == term_id,
+            _congress_in_scope(scope, Congress.id),
+        )
+    )
+    return {committee_id: report for committee_id, report in rows}
+
+
 async def congress_history_pages(
     session: AsyncSession,
     scope: Scope,

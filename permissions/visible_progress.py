@@ -29,7 +29,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import Committee, Congress, CongressEvent, ProgressRollup, ProgressRollupDay, rollups
+from models import (
+    Committee,
+    Congress,
+    CongressEvent,
+    CongressReport,
+    ProgressRollup,
+    ProgressRollupDay,
+    ReportState,
+    rollups,
+)
 from models.progress_summary import (
     DUE_SOON,
     EVERY_COUNTER,
@@ -310,3 +319,66 @@ async def committees_at_depth(
         select(Committee).where(*conditions).order_by(Committee.path).limit(limit)
     )
     return list(rows)
+
+
+def pending_approval_conditions(
+    scope: Scope, under_path: str, term_id: int
+) -> list[ColumnElement[bool]]:
+    """Congresses strictly below `under_path`, in scope and in the term, whose report waits
+    for a decision."""
+    return [
+        Congress.term_id == term_id,
+        CongressReport.state == ReportState.SUBMITTED,
+        Committee.closed_at.is_(None),
+        subtree_condition(Committee.path, under_path),
+        Committee.path != under_path,
+        scope.condition(Committee.path),
+    ]
+
+
+async def pending_approval_page(
+    session: AsyncSession,
+    scope: Scope,
+    under_path: str,
+    term_id: int,
+    *,
+    limit: int,
+    after_id: int | None,
+) -> list[Congress]:
+    """The page of `pending_approval_conditions`, the longest waiting first (then by id); a
+    cursor naming a congress out of scope, or decided since, matches nothing."""
+    conditions = pending_approval_conditions(scope, under_path, term_id)
+    if after_id is not None:
+        cursor_submitted_at = (
+            select(CongressReport.submitted_at)
+            .join(Congress, Congress.id == CongressReport.congress_id)
+            .join(Committee, Committee.id == Congress.committee_id)
+            .where(CongressReport.congress_id == after_id, scope.condition(Committee.path))
+            .scalar_subquery()
+        )
+        conditions.append(
+            tuple_(CongressReport.submitted_at, Congress.id) > tuple_(cursor_submitted_at, after_id)
+        )
+    rows = await session.scalars(
+        select(Congress)
+        .join(CongressReport, CongressReport.congress_id == Congress.id)
+        .join(Committee, Committee.id == Congress.committee_id)
+        .where(*conditions)
+        .order_by(CongressReport.submitted_at, Congress.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def pending_approval_count(
+    session: AsyncSession, scope: Scope, under_path: str, term_id: int
+) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Congress)
+        .join(CongressReport, CongressReport.congress_id == Congress.id)
+        .join(Committee, Committee.id == Congress.committee_id)
+        .where(*pending_approval_conditions(scope, under_path, term_id))
+    )
+    return int(count or 0)

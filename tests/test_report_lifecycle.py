@@ -3,6 +3,8 @@ lock on the congress's figures, and exactly-once (models/reports.py)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from typing import Any
 
@@ -131,6 +133,16 @@ async def test_a_report_goes_up_comes_back_and_is_approved(fresh_world: DemoWorl
     report = submitted["congress"]["report"]
     assert (report["state"], report["version"]) == ("SUBMITTED", 2)
     assert report["submittedBy"] == {"name": "Cán bộ reporter chi bộ"}
+    # The export says it too, with when.
+    exported = await fresh_world.client.http.get(
+        "/reports/progress.csv",
+        params={"under": COMMUNE, "depth": "4"},
+        headers={"Authorization": f"Bearer {fresh_world.client.token_for(COMMUNE_APPROVER)}"},
+    )
+    header, *rows = list(csv.reader(io.StringIO(exported.text)))
+    row = dict(zip(header, next(row for row in rows if row[0] == CELL), strict=True))
+    assert row["Báo cáo của đơn vị (report state)"] == "SUBMITTED"
+    assert row["Ngày gửi báo cáo (report submitted at)"].startswith(report["submittedAt"][:19])
 
     # The approver returns it with a reason; the reporter sees the reason.
     empty = await move(
@@ -305,3 +317,56 @@ async def test_report_events_reach_the_levels_above_and_no_one_else(
             },
         ]
         await sibling.nothing_arrives()
+
+
+PENDING = """query($code: String!, $first: Int, $after: String) { committee(code: $code) {
+  pendingApprovals(first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { committee { code } report { state submittedBy { name } } } } } }"""
+
+
+async def test_the_approver_inbox_lists_what_waits_oldest_first(fresh_world: DemoWorld) -> None:
+    await add_approvers(fresh_world)
+    commune_reporter = demo_user(Role.REPORTER, COMMUNE)
+    for code in (SIBLING_CELL, CELL):  # the sibling cell waits longest
+        for milestone in MILESTONES[:5]:
+            await record(fresh_world, commune_reporter, code, milestone)
+        await fresh_world.client.query(
+            commune_reporter,
+            RECORD_RESULTS,
+            input={"committeeId": await committee_gid(fresh_world, code), **GOOD_RESULTS},
+        )
+        await record(fresh_world, commune_reporter, code, MILESTONES[5])
+        submitted = await move(fresh_world, commune_reporter, "submitReport", code)
+        assert submitted["__typename"] == "ReportPayload", submitted
+
+    for approver in (COMMUNE_APPROVER, PROVINCE_APPROVER):
+        where = COMMUNE if approver == COMMUNE_APPROVER else "T01"
+        inbox = (await fresh_world.client.query(approver, PENDING, code=where))["committee"]
+        assert inbox["pendingApprovals"]["totalCount"] == 2
+        assert [node["committee"]["code"] for node in inbox["pendingApprovals"]["nodes"]] == [
+            SIBLING_CELL,
+            CELL,
+        ]
+    # Page by page, with the cursor.
+    first = (await fresh_world.client.query(COMMUNE_APPROVER, PENDING, code=COMMUNE, first=1))[
+        "committee"
+    ]["pendingApprovals"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = (
+        await fresh_world.client.query(
+            COMMUNE_APPROVER, PENDING, code=COMMUNE, first=1, after=first["pageInfo"]["endCursor"]
+        )
+    )["committee"]["pendingApprovals"]
+    assert [node["committee"]["code"] for node in rest["nodes"]] == [CELL]
+    # A decided report leaves the inbox; a cell's own inbox never holds its own report.
+    await move(fresh_world, COMMUNE_APPROVER, "approveReport", SIBLING_CELL)
+    after = (await fresh_world.client.query(COMMUNE_APPROVER, PENDING, code=COMMUNE))["committee"][
+        "pendingApprovals"
+    ]
+    assert [node["committee"]["code"] for node in after["nodes"]] == [CELL]
+    own = (await fresh_world.client.query(CELL_VIEWER, PENDING, code=CELL))["committee"]
+    assert own["pendingApprovals"]["totalCount"] == 0
+    # Out of scope, the committee is not there at all.
+    outside = await fresh_world.client.query(SIBLING_VIEWER, PENDING, code=COMMUNE)
+    assert outside["committee"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -55,6 +56,12 @@ RESULT_HEADERS = [
     "Bầu trực tiếp bí thư tại đại hội (secretary directly elected)",
 ]
 
+REPORT_HEADERS = [
+    "Báo cáo của đơn vị (report state)",
+    "Ngày gửi báo cáo (report submitted at)",
+    "Ngày duyệt, trả lại (report decided at)",
+]
+
 COMMITTEES_WITH_PROGRESS = """query($under: ID!, $depth: Int!, $term: String, $after: String) {
   committees(under: $under, depth: $depth, first: 100, after: $after) {
     pageInfo { hasNextPage endCursor }
@@ -62,7 +69,8 @@ COMMITTEES_WITH_PROGRESS = """query($under: ID!, $depth: Int!, $term: String, $a
       total congressesHeld congressesCompleted inProgress notStarted completionRate overdue dueSoon
       byMilestone { milestone name done }
       results { congressesReporting membersElected women under40 ethnicMinority secretaryDirectlyElected }
-    } } } }"""
+    }
+    congress(term: $term) { report { state submittedAt decidedAt } } } } }"""
 
 
 async def export(
@@ -91,12 +99,22 @@ def xlsx_rows(response: httpx.Response) -> list[list[Any]]:
     workbook = load_workbook(io.BytesIO(response.content), read_only=True)
     [sheet] = workbook.worksheets
     assert sheet.title == "Tiến độ đại hội"
-    return [list(row) for row in sheet.iter_rows(values_only=True)]
+    # An empty text cell reads back as None; the CSV writes it as "".
+    return [
+        ["" if value is None else value for value in row]
+        for row in sheet.iter_rows(values_only=True)
+    ]
 
 
 def as_numbers(row: list[str]) -> list[Any]:
-    """A CSV data row with its numbers as numbers (code and name stay text)."""
-    return row[:2] + [float(cell) if "." in cell else int(cell) for cell in row[2:]]
+    """A CSV data row with its numbers as numbers (code, name and the report's columns stay
+    text)."""
+    numbers = row[2 : -len(REPORT_HEADERS)]
+    return [
+        *row[:2],
+        *(float(cell) if "." in cell else int(cell) for cell in numbers),
+        *row[-len(REPORT_HEADERS) :],
+    ]
 
 
 async def api_rows(
@@ -139,7 +157,20 @@ def expected_row(node: dict[str, Any]) -> list[Any]:
         results["under40"],
         results["ethnicMinority"],
         results["secretaryDirectlyElected"],
+        *report_cells(node["congress"]["report"]),
     ]
+
+
+def report_cells(report: dict[str, Any]) -> list[str]:
+    """The report's columns as the export writes them: its state, and its moments to the
+    second ("" while none)."""
+    moments = [
+        ""
+        if report[name] is None
+        else datetime.fromisoformat(report[name]).isoformat(timespec="seconds")
+        for name in ("submittedAt", "decidedAt")
+    ]
+    return [report["state"], *moments]
 
 
 def assert_rows_match(exported: list[list[Any]], expected: list[list[Any]]) -> None:
@@ -176,6 +207,7 @@ async def test_the_csv_says_what_the_api_says(fresh_world: DemoWorld) -> None:
         *FIXED_HEADERS,
         *(f"{name}: đã xong ({code} done)" for name, code in zip(milestone_names, milestone_codes, strict=True)),
         *RESULT_HEADERS,
+        *REPORT_HEADERS,
     ]  # fmt: skip
     assert_rows_match([as_numbers(row) for row in rows], [expected_row(n) for n in expected])
     province = next(row for row in rows if row[0] == DEMO_PROVINCE_CODE)
@@ -192,7 +224,11 @@ async def test_the_spreadsheet_says_what_the_csv_says(fresh_world: DemoWorld) ->
     assert sheet[0] == csv_export[0]
     assert_rows_match(sheet[1:], [as_numbers(row) for row in csv_export[1:]])
     assert any(row[0] == CELL and row[4] == 1 for row in sheet[1:])
-    assert all(isinstance(value, int | float) for row in sheet[1:] for value in row[2:])
+    assert all(
+        isinstance(value, int | float)
+        for row in sheet[1:]
+        for value in row[2 : -len(REPORT_HEADERS)]
+    )
 
 
 async def test_exports_are_downloads_named_for_what_they_hold(demo_world: DemoWorld) -> None:

@@ -116,6 +116,38 @@ async def overdue_congresses(
     return Page(page_rows, has_next_page, total_count), term
 
 
+async def pending_approvals(
+    context: Context,
+    committee: Committee,
+    term_code: str | None,
+    first: int | None,
+    after: str | None,
+) -> tuple[Page[Congress], Term]:
+    """Congresses below `committee` whose reports wait for a decision, the longest waiting
+    first: an approver's inbox."""
+    term = await term_named(context, term_code)
+    if term is None:
+        raise ClientError(no_term_message(term_code), argument="term")
+    size = page_size(first, context.settings)
+    scope = context.viewer.scope
+    rows = await visible_progress.pending_approval_page(
+        context.session,
+        scope,
+        committee.path,
+        term.id,
+        limit=size + 1,
+        after_id=decode_cursor(after),
+    )
+    page_rows, has_next_page = split_page(rows, size)
+
+    async def total_count() -> int:
+        return await visible_progress.pending_approval_count(
+            context.session, scope, committee.path, term.id
+        )
+
+    return Page(page_rows, has_next_page, total_count), term
+
+
 async def recent_progress(
     context: Context, under: str, first: int | None, after: str | None
 ) -> Page[CongressEvent]:

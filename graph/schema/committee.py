@@ -82,6 +82,21 @@ async def _reports(context: Context, congresses: Sequence[Congress]) -> list[Con
     ]
 
 
+async def _pending_approvals(
+    context: Context,
+    committee: Committee,
+    term: str | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[Congress]:
+    page, term_row = await resolve_summary.pending_approvals(
+        context, committee.row, term, first, after
+    )
+    return connection_from_page(
+        page, lambda row: Congress.from_row(row, term_row), lambda row: row.id
+    )
+
+
 async def _history(
     context: Context, congress: Congress, first: int | None = None, after: str | None = None
 ) -> Connection[CongressHistoryEvent]:
@@ -289,6 +304,21 @@ class Committee(Node):
         include_closed: bool = False,
     ) -> Connection[Committee]:
         return (await _children(info.context, [self], first, after, include_closed))[0]
+
+    @strawberry.field(
+        description="The congresses below this committee whose reports wait for a decision "
+        "(SUBMITTED), in a term (the current one if omitted), the longest waiting first: an "
+        "approver's inbox.",
+        metadata=planned(for_each(_pending_approvals)),
+    )
+    async def pending_approvals(
+        self,
+        info: Info,
+        term: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Congress]:
+        return await _pending_approvals(info.context, self, term, first, after)
 
     @strawberry.field(
         description="This committee's congress in a term (the current term if omitted).",
