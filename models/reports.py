@@ -22,16 +22,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import Enum, ForeignKey, Text, select
+from sqlalchemy import Enum, ForeignKey, Text, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column, synonym
+from sqlalchemy.orm import Mapped, aliased, mapped_column, synonym
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.audit import Actor, append_audit
 from models.base import Base, UtcDateTime, utc_now
 from models.change_feed import ChangeKind, congress_change, publish
-from models.congress import Congress, MilestoneStatus, MilestoneTemplate
+from models.congress import Congress, MilestoneStatus, MilestoneTemplate, Term
 from models.progress import CongressMilestone, CongressResult
 from models.refusals import Conflicting, Invalid, Refusal
 from models.tree import Committee
@@ -128,15 +128,19 @@ MAX_REASON_LENGTH = 2000
 class MissingKind(StrEnum):
     MILESTONE = "milestone"
     RESULTS = "results"
+    # The term asks for the children's reports approved first (requireChildrenApproved).
+    CHILDREN = "children"
 
 
 @dataclass(frozen=True, slots=True)
 class MissingItem:
-    """What a report still lacks: a required milestone not done, or the results."""
+    """What a report still lacks: a required milestone not done, the results, or (when
+    the term asks) the approved reports of `count` committees below."""
 
     kind: MissingKind
     code: str
     label: str
+    count: int | None = None
 
 
 class ReportIncomplete(Refusal):
@@ -240,7 +244,42 @@ async def missing_for_report(session: AsyncSession, congress: Congress) -> list[
     ]
     if await session.get(CongressResult, congress.id) is None:
         missing.append(MissingItem(MissingKind.RESULTS, "results", "The congress's results"))
+    if await session.scalar(
+        select(Term.require_children_approved).where(Term.id == congress.term_id)
+    ):
+        waiting = await children_not_approved(session, congress)
+        if waiting:
+            missing.append(
+                MissingItem(
+                    MissingKind.CHILDREN,
+                    "children",
+                    f"The approved reports of {waiting} committee(s) below",
+                    count=waiting,
+                )
+            )
     return missing
+
+
+async def children_not_approved(session: AsyncSession, congress: Congress) -> int:
+    """How many open committees directly below this congress's committee have no approved
+    report in its term."""
+    child_congress = aliased(Congress)
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Committee)
+        .outerjoin(
+            child_congress,
+            (child_congress.committee_id == Committee.id)
+            & (child_congress.term_id == congress.term_id),
+        )
+        .outerjoin(CongressReport, CongressReport.congress_id == child_congress.id)
+        .where(
+            Committee.parent_id == congress.committee_id,
+            Committee.closed_at.is_(None),
+            CongressReport.state.is_distinct_from(ReportState.APPROVED),
+        )
+    )
+    return int(count or 0)
 
 
 async def change_report(

@@ -9,10 +9,10 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import ChangeFeedEntry, Committee, Role
+from models import ChangeFeedEntry, Committee, Role, Term
 from models.accounts import add_user
 from tests.admin_api import ERRORS, committee_gid
 from tests.conftest import (
@@ -370,3 +370,58 @@ async def test_the_approver_inbox_lists_what_waits_oldest_first(fresh_world: Dem
     # Out of scope, the committee is not there at all.
     outside = await fresh_world.client.query(SIBLING_VIEWER, PENDING, code=COMMUNE)
     assert outside["committee"] is None
+
+
+async def test_a_term_may_ask_for_the_childrens_reports_approved_first(
+    fresh_world: DemoWorld,
+) -> None:
+    await add_approvers(fresh_world)
+    async with fresh_world.engine.begin() as connection:
+        await connection.execute(update(Term).values(require_children_approved=True))
+    commune_reporter = demo_user(Role.REPORTER, COMMUNE)
+    for code in (COMMUNE, CELL, SIBLING_CELL):
+        for milestone in MILESTONES[:5]:
+            await record(fresh_world, commune_reporter, code, milestone)
+        await fresh_world.client.query(
+            commune_reporter,
+            RECORD_RESULTS,
+            input={"committeeId": await committee_gid(fresh_world, code), **GOOD_RESULTS},
+        )
+        await record(fresh_world, commune_reporter, code, MILESTONES[5])
+    waiting = await move(fresh_world, commune_reporter, "submitReport", COMMUNE)
+    assert waiting["__typename"] == "ReportIncomplete", waiting
+    assert waiting["missing"] == [
+        {
+            "kind": "CHILDREN",
+            "code": "children",
+            "label": "The approved reports of 2 committee(s) below",
+        }
+    ]
+    for code in (CELL, SIBLING_CELL):
+        await move(fresh_world, commune_reporter, "submitReport", code)
+    await move(fresh_world, COMMUNE_APPROVER, "approveReport", CELL)
+    one_left = await report_of(fresh_world, commune_reporter, COMMUNE)
+    assert [(item["kind"], item["label"]) for item in one_left["missing"]] == [
+        ("CHILDREN", "The approved reports of 1 committee(s) below")
+    ]
+    await move(fresh_world, COMMUNE_APPROVER, "approveReport", SIBLING_CELL)
+    submitted = await move(fresh_world, commune_reporter, "submitReport", COMMUNE)
+    assert submitted["__typename"] == "ReportPayload", submitted
+
+
+async def test_reports_read_on_a_page_of_children(fresh_world: DemoWorld) -> None:
+    """Planned reads: every child's report and its term's rule, in one page."""
+    await complete(fresh_world, CELL)
+    await move(fresh_world, CELL_REPORTER, "submitReport", CELL)
+    data = await fresh_world.client.query(
+        demo_user(Role.VIEWER, COMMUNE),
+        """query($code: String!) { committee(code: $code) { children(first: 5) { nodes {
+             code congress { term { requireChildrenApproved } report { state version } } } } } }""",
+        code=COMMUNE,
+    )
+    nodes = data["committee"]["children"]["nodes"]
+    assert [(node["code"], node["congress"]["report"]) for node in nodes] == [
+        (CELL, {"state": "SUBMITTED", "version": 2}),
+        (SIBLING_CELL, {"state": "DRAFT", "version": 1}),
+    ]
+    assert {node["congress"]["term"]["requireChildrenApproved"] for node in nodes} == {False}

@@ -39,6 +39,9 @@ class Term:
     starts_on: datetime.date
     ends_on: datetime.date
     is_current: bool
+    require_children_approved: bool = strawberry.field(
+        description="A committee's report waits until its children's reports are approved."
+    )
 
     @classmethod
     def from_row(cls, row: TermRow) -> Term:
@@ -48,6 +51,7 @@ class Term:
             starts_on=row.starts_on,
             ends_on=row.ends_on,
             is_current=row.is_current,
+            require_children_approved=row.require_children_approved,
         )
 
 

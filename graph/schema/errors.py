@@ -62,8 +62,11 @@ class ReportLocked(MutationError):
 @strawberry.type(description="One thing a report needs before it can be submitted.")
 class ReportMissingItem:
     kind: MissingKind  # type: ignore[valid-type]
-    code: str = strawberry.field(description="The milestone's code, or `results`.")
+    code: str = strawberry.field(description="The milestone's code, `results` or `children`.")
     label: str
+    count: int | None = strawberry.field(
+        description="For CHILDREN: how many committees below have no approved report."
+    )
 
 
 @strawberry.type(description="The report lacks what the term's template requires.")
@@ -98,7 +101,9 @@ def report_error(refusal: Refusal) -> ReportLocked | ReportIncomplete | None:
         return ReportIncomplete(
             message=refusal.message,
             missing=[
-                ReportMissingItem(kind=item.kind, code=item.code, label=item.label)
+                ReportMissingItem(
+                    kind=item.kind, code=item.code, label=item.label, count=item.count
+                )
                 for item in refusal.missing
             ],
         )

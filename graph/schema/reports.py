@@ -24,7 +24,10 @@ async def _missing(context: Context, report: CongressReport) -> list[ReportMissi
     if report.state in LOCKING_STATES:
         return []  # complete when submitted, and locked since
     missing = await missing_for_report(context.session, report.congress)
-    return [ReportMissingItem(kind=item.kind, code=item.code, label=item.label) for item in missing]
+    return [
+        ReportMissingItem(kind=item.kind, code=item.code, label=item.label, count=item.count)
+        for item in missing
+    ]
 
 
 @strawberry.type(
