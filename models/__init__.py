@@ -13,7 +13,7 @@ from models.difficulties import (
     DifficultyStatus,
 )
 from models.progress import CongressEvent, CongressMilestone, CongressResult, IdempotencyRecord
-from models.reports import CongressReport, ReportState
+from models.report_rows import CongressReport, ReportState
 from models.rollups import ProgressRollup, ProgressRollupDay
 from models.server_keys import ServerKey
 from models.tree import Committee, CommitteeKind

@@ -36,7 +36,8 @@ from models.congress_progress import (
 from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressMilestone, CongressResult
 from models.refusals import Contention, Invalid, NotVisible, Refusal
-from models.reports import ReportState, report_states, require_unlocked
+from models.report_rows import ReportState
+from models.reports import report_states, require_unlocked
 from models.rollups import rollups_follow
 from models.tree import Committee, require_open
 from models.versions import check_expected_version

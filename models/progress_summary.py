@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from models import rollups
 from models.congress import MilestoneStatus
+from models.report_rows import ReportState
 
 # How far ahead "due soon" looks.
 DUE_SOON_DAYS = 14
@@ -38,6 +39,21 @@ class ProgressCounts:
     secretary_directly_elected: int = 0
     # Column of congress_result -> sum over the congresses that reported results.
     result_sums: dict[str, int] = field(default_factory=dict)
+    # Reports by state, for those that left DRAFT (a DRAFT is any other congress).
+    reports_submitted: int = 0
+    reports_approved: int = 0
+    reports_returned: int = 0
+    reports_reopened: int = 0
+
+    @property
+    def reports_draft(self) -> int:
+        return (
+            self.total
+            - self.reports_submitted
+            - self.reports_approved
+            - self.reports_returned
+            - self.reports_reopened
+        )
 
     @property
     def not_started(self) -> int:
@@ -77,6 +93,11 @@ _SCALARS = {
     rollups.SECRETARY_DIRECTLY_ELECTED: "secretary_directly_elected",
     OVERDUE: "overdue",
     DUE_SOON: "due_soon",
+    **{
+        rollups.REPORT_PREFIX + state.value: f"reports_{state.value}"
+        for state in ReportState
+        if state is not ReportState.DRAFT
+    },
 }
 
 

@@ -18,65 +18,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Text, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, aliased, mapped_column, synonym
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.audit import Actor, append_audit
-from models.base import Base, UtcDateTime, utc_now
+from models.base import utc_now
 from models.change_feed import ChangeKind, congress_change, publish
 from models.congress import Congress, MilestoneStatus, MilestoneTemplate, Term
 from models.progress import CongressMilestone, CongressResult
 from models.refusals import Conflicting, Invalid, Refusal
+from models.report_rows import (
+    FIRST_VERSION,
+    LOCKING_STATES,
+    CongressReport,
+    ReportState,
+)
+from models.rollups import rollups_follow
 from models.tree import Committee
 from models.versions import check_expected_version, claim_next_version
-
-
-class ReportState(StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    RETURNED = "returned"
-    REOPENED = "reopened"
-
-
-# While a report is in one of these, its congress's milestones, results and deadline stay
-# as the level above counted them.
-LOCKING_STATES = frozenset({ReportState.SUBMITTED, ReportState.APPROVED})
-# The version of a report that has no row yet.
-FIRST_VERSION = 1
-
-
-class CongressReport(Base):
-    __tablename__ = "congress_report"
-    # How a stale expectedVersion names it (models/versions.py).
-    noun: ClassVar[str] = "report"
-
-    congress_id: Mapped[int] = mapped_column(ForeignKey("congress.id"), primary_key=True)
-    # `id` as every versioned row has it (models/versions.py claims versions by `id`).
-    id: Mapped[int] = synonym("congress_id")
-    state: Mapped[ReportState] = mapped_column(
-        Enum(
-            ReportState,
-            native_enum=False,
-            length=16,
-            values_callable=lambda e: [m.value for m in e],
-        ),
-        default=ReportState.DRAFT,
-    )
-    version: Mapped[int] = mapped_column(default=FIRST_VERSION)
-    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
-    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
-    # Why it was returned or reopened.
-    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ReportAction(StrEnum):
@@ -315,12 +280,18 @@ async def change_report(
             raise ReportIncomplete(missing)
     version = await claim_next_version(session, report, expected_version)
     now = utc_now()
-    report.state = transition.target
-    if action is ReportAction.SUBMIT:
-        report.submitted_at, report.submitted_by_user_id = now, actor.user_id
-        report.decided_at, report.decided_by_user_id, report.reason = None, None, None
-    else:
-        report.decided_at, report.decided_by_user_id, report.reason = now, actor.user_id, reason
+    # The ancestors' counts of reports by state move with it (models/rollups.py).
+    async with rollups_follow(session, congress.id):
+        report.state = transition.target
+        if action is ReportAction.SUBMIT:
+            report.submitted_at, report.submitted_by_user_id = now, actor.user_id
+            report.decided_at, report.decided_by_user_id, report.reason = None, None, None
+        else:
+            report.decided_at, report.decided_by_user_id, report.reason = (
+                now,
+                actor.user_id,
+                reason,
+            )
     after: dict[str, Any] = {"state": report.state.value, "version": version}
     if reason is not None:
         after["reason"] = reason

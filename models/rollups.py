@@ -54,6 +54,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from models.base import Base
 from models.congress import Congress, CongressStatus, MilestoneStatus
 from models.progress import CongressMilestone, CongressResult
+from models.report_rows import CongressReport, ReportState
 from models.tree import MAX_DEPTH, PATH_SEGMENT_DIGITS, Committee
 
 
@@ -94,6 +95,8 @@ SECRETARY_DIRECTLY_ELECTED: Final = "secretary_directly_elected"
 # Sums of results, by the column of congress_result they add up.
 RESULT_SUMS: Final = ("members_elected", "women", "under_40", "ethnic_minority")
 MILESTONE_PREFIX: Final = "milestone:"
+# Reports that left DRAFT, by state (models/reports.py): "report:submitted", ...
+REPORT_PREFIX: Final = "report:"
 # Day counters: not yet held, by deadline; held, by the day it was held.
 DEADLINE: Final = "deadline"
 HELD_ON: Final = "held"
@@ -172,6 +175,7 @@ def contribution_rows(
 
     milestone = CongressMilestone.__table__.alias("milestone")
     result = CongressResult.__table__.alias("result")
+    report = CongressReport.__table__.alias("report")
     held_statuses = [CongressStatus.HELD, CongressStatus.COMPLETED]
     parts: list[Select[Any]] = [
         counter(_quoted(TOTAL), one),
@@ -198,6 +202,9 @@ def contribution_rows(
             for column in RESULT_SUMS
         ),
         select(*where_each, _quoted(HELD_ON), c.held_on, one).where(c.held_on.is_not(None)),
+        counter(_quoted(REPORT_PREFIX) + type_coerce(report.c.state, String), one)
+        .join(report, report.c.congress_id == c.congress_id)
+        .where(report.c.state != ReportState.DRAFT),
     ]
     open_deadlines = select(
         *where_each, _quoted(DEADLINE).label("measure"), c.deadline.label("day"), one.label("value")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     # models.difficulties and models.reports claim versions through this module, so they
     # cannot be imported here.
     from models.difficulties import Difficulty
-    from models.reports import CongressReport
+    from models.report_rows import CongressReport
 
 # Every table with a `version` column that clients send back as expectedVersion.
 Versioned: TypeAlias = "Committee | User | Congress | Difficulty | CongressReport"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ChangeFeedEntry, Committee, Role, Term
 from models.accounts import add_user
+from models.rollup_check import check_rollups
 from tests.admin_api import ERRORS, committee_gid
 from tests.conftest import (
     SIBLING_VIEWER,
@@ -425,3 +426,50 @@ async def test_reports_read_on_a_page_of_children(fresh_world: DemoWorld) -> Non
         (SIBLING_CELL, {"state": "DRAFT", "version": 1}),
     ]
     assert {node["congress"]["term"]["requireChildrenApproved"] for node in nodes} == {False}
+
+
+REPORT_COUNTS = """query($code: String!) { committee(code: $code) { progress {
+  total reports { draft submitted approved returned reopened } } } }"""
+
+
+async def report_counts(world: DemoWorld, subject: str, code: str) -> dict[str, int]:
+    progress = (await world.client.query(subject, REPORT_COUNTS, code=code))["committee"][
+        "progress"
+    ]
+    counts: dict[str, int] = progress["reports"]
+    assert sum(counts.values()) == progress["total"]
+    return counts
+
+
+async def test_the_rollups_count_reports_in_scope_and_nowhere_else(
+    fresh_world: DemoWorld,
+) -> None:
+    await add_approvers(fresh_world)
+    province_viewer = demo_user(Role.VIEWER, "T01")
+    before = {
+        (subject, code): await report_counts(fresh_world, subject, code)
+        for subject, code in ((province_viewer, "T01"), (SIBLING_VIEWER, "T79"))
+    }
+    assert before[province_viewer, "T01"]["submitted"] == 0
+    await complete(fresh_world, CELL)
+    await move(fresh_world, CELL_REPORTER, "submitReport", CELL)
+    for code in (CELL, COMMUNE, "T01"):
+        counts = await report_counts(fresh_world, province_viewer, code)
+        assert counts["submitted"] == 1, (code, counts)
+    await move(fresh_world, COMMUNE_APPROVER, "returnReport", CELL, reason="Thiếu")
+    returned = await report_counts(fresh_world, province_viewer, "T01")
+    assert (returned["submitted"], returned["returned"]) == (0, 1)
+    await move(fresh_world, CELL_REPORTER, "submitReport", CELL)
+    await move(fresh_world, COMMUNE_APPROVER, "approveReport", CELL)
+    approved = await report_counts(fresh_world, province_viewer, "T01")
+    assert approved == {
+        **before[province_viewer, "T01"],
+        "draft": before[province_viewer, "T01"]["draft"] - 1,
+        "approved": 1,
+    }
+    # Another province counts nothing of it.
+    assert await report_counts(fresh_world, SIBLING_VIEWER, "T79") == before[SIBLING_VIEWER, "T79"]
+    # And the counters equal a recount.
+    async with AsyncSession(fresh_world.engine) as session:
+        drift = await check_rollups(session, repair=False)
+    assert drift.counters_wrong == 0, drift

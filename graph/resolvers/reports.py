@@ -8,7 +8,8 @@ from graph.context import Context
 from graph.resolvers.mutations import unit_of_work, visible_committee
 from models import congress_progress as progress
 from models.refusals import Refusal
-from models.reports import CongressReport, ReportAction, change_report
+from models.report_rows import CongressReport
+from models.reports import ReportAction, change_report
 from permissions import policy
 
 # The operation each action is remembered under, for exactly-once replay.

@@ -8,10 +8,10 @@ from typing import TypeVar
 import strawberry
 
 from models.refusals import Conflicting, Invalid, NotAllowed, NotVisible, Refusal, StaleVersion
+from models.report_rows import ReportState as ReportStateValue
 from models.reports import MissingKind as MissingKindValue
 from models.reports import ReportIncomplete as ReportIncompleteRefusal
 from models.reports import ReportLocked as ReportLockedRefusal
-from models.reports import ReportState as ReportStateValue
 
 ReportState = strawberry.enum(
     ReportStateValue, name="ReportState", description="Where a congress's report stands."

@@ -38,7 +38,7 @@ from graph.schema.progress_summary import SUMMARY_COST, SubtreeProgressFigures
 from models import CongressStatus as CongressStatusValue
 from models import DifficultyStatus as DifficultyStatusValue
 from models.change_feed import ChangeKind
-from models.reports import ReportState as ReportStateValue
+from models.report_rows import ReportState as ReportStateValue
 
 
 @strawberry.enum(description="What a progress event says happened.")

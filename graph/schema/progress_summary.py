@@ -70,6 +70,20 @@ class ResultTotals:
     )
 
 
+@strawberry.type(description="The congresses' reports to the level above, by state.")
+class ReportCounts:
+    draft: int = strawberry.field(description="Not yet submitted (or never moved).")
+    submitted: int = strawberry.field(description="Waiting for a decision above.")
+    approved: int
+    returned: int = strawberry.field(description="Sent back, to be corrected and sent again.")
+    reopened: int = strawberry.field(description="Approved, then reopened above.")
+
+
+REPORT_MEASURES = tuple(
+    rollups.REPORT_PREFIX + state for state in ("submitted", "approved", "returned", "reopened")
+)
+
+
 @strawberry.type(description="Congresses held by a date, counting every one before it.")
 class TimelinePoint:
     date: datetime.date
@@ -150,6 +164,20 @@ class ProgressFigures:
             under40=sums.get("under_40", 0),
             ethnic_minority=sums.get("ethnic_minority", 0),
             secretary_directly_elected=self.counts.secretary_directly_elected,
+        )
+
+    @strawberry.field(
+        description="The reports to the level above, by state (models/reports.py).",
+        metadata=counted_from(rollups.TOTAL, *REPORT_MEASURES),
+    )
+    def reports(self) -> ReportCounts:
+        counts = self.counts
+        return ReportCounts(
+            draft=counts.reports_draft,
+            submitted=counts.reports_submitted,
+            approved=counts.reports_approved,
+            returned=counts.reports_returned,
+            reopened=counts.reports_reopened,
         )
 
 

@@ -10,8 +10,9 @@ from graph.context import Context, Info
 from graph.planner.fields import for_each, planned
 from graph.schema.errors import ReportMissingItem, ReportState
 from models import Congress as CongressRow
-from models.reports import FIRST_VERSION, LOCKING_STATES, missing_for_report
-from models.reports import ReportState as ReportStateValue
+from models.report_rows import FIRST_VERSION, LOCKING_STATES
+from models.report_rows import ReportState as ReportStateValue
+from models.reports import missing_for_report
 from permissions.visible import ReportRead
 
 

@@ -60,6 +60,17 @@ def upgrade() -> None:
                 server_default=sa.false(),
             )
         )
+    # Rollups count reports by state from now on; none exists yet, so counters already
+    # filled stay right. A database whose congresses predate the rollups (0007 leaves them
+    # empty) gets them filled here, by the code's definition, which reads every table above.
+    bind = op.get_bind()
+    has_congresses = bind.execute(sa.text("SELECT 1 FROM congress LIMIT 1")).first()
+    has_rollups = bind.execute(sa.text("SELECT 1 FROM progress_rollup LIMIT 1")).first()
+    if has_congresses and not has_rollups:
+        from models.rollup_check import rebuild_statements
+
+        for statement in rebuild_statements():
+            op.execute(statement)
 
 
 def downgrade() -> None:
