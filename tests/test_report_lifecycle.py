@@ -473,3 +473,24 @@ async def test_the_rollups_count_reports_in_scope_and_nowhere_else(
     async with AsyncSession(fresh_world.engine) as session:
         drift = await check_rollups(session, repair=False)
     assert drift.counters_wrong == 0, drift
+
+
+LIVE_REPORT_COUNTS = """subscription($committeeId: ID!) { progress(committeeId: $committeeId) {
+  reports { submitted approved } } }"""
+
+
+async def test_a_live_summary_moves_with_the_reports(fresh_world: DemoWorld) -> None:
+    await add_approvers(fresh_world)
+    await complete(fresh_world, CELL)
+    async with (
+        live_server(fresh_world) as url,
+        signed_in(url, fresh_world.client.token_for(PROVINCE_APPROVER)) as province,
+    ):
+        await province.subscribe(
+            "1", LIVE_REPORT_COUNTS, committeeId=await committee_gid(fresh_world, "T01")
+        )
+        first = (await province.next_data("1"))["progress"]["reports"]
+        assert first == {"submitted": 0, "approved": 0}
+        await move(fresh_world, CELL_REPORTER, "submitReport", CELL)
+        moved = (await province.next_data("1"))["progress"]["reports"]
+        assert moved == {"submitted": 1, "approved": 0}

@@ -34,8 +34,18 @@ from permissions.scope import Scope
 
 logger = logging.getLogger("congress.live")
 
-# The changes that move a congress's counters.
-_CONGRESS_KINDS = frozenset({ChangeKind.MILESTONE, ChangeKind.RESULTS, ChangeKind.DEADLINE})
+# The changes that move a congress's counters (its report's state is one of them).
+_CONGRESS_KINDS = frozenset(
+    {
+        ChangeKind.MILESTONE,
+        ChangeKind.RESULTS,
+        ChangeKind.DEADLINE,
+        ChangeKind.REPORT_SUBMITTED,
+        ChangeKind.REPORT_APPROVED,
+        ChangeKind.REPORT_RETURNED,
+        ChangeKind.REPORT_REOPENED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
