@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cli.runtime import display_url, pass_settings, run_with_engine
 from config import Settings
 from domain.demo_activity import record_demo_activity
+from domain.demo_reports import record_demo_reports
 from models.congress_progress import local_today
 from models.demo import (
     DEFAULT_CELLS_PER_COMMUNE,
@@ -64,9 +65,11 @@ async def ensure_demo(
         length=total, label="Recording their congresses' progress", file=sys.stderr
     ) as bar:
         summary = await record_demo_activity(engine, today, bar.update)
+    reports = await record_demo_reports(engine, today)
     click.echo(
-        f"Recorded {summary.congress_changes:,} congress changes and "
-        f"{summary.difficulties} difficulties, up to {today - timedelta(days=1)}.",
+        f"Recorded {summary.congress_changes:,} congress changes, "
+        f"{summary.difficulties} difficulties and {reports} report decisions, "
+        f"up to {today - timedelta(days=1)}.",
         err=True,
     )
     return users

@@ -28,6 +28,7 @@ from domain.demo_activity import (
     story_writes,
     write_activity,
 )
+from domain.demo_reports import record_demo_reports
 from graph.global_ids import GlobalId
 from models import (
     AuditEntry,
@@ -37,6 +38,7 @@ from models import (
     Congress,
     CongressEvent,
     CongressMilestone,
+    CongressReport,
     CongressResult,
     CongressStatus,
     Difficulty,
@@ -45,6 +47,7 @@ from models import (
     DifficultyStatus,
     MilestoneStatus,
     MilestoneTemplate,
+    ReportState,
     Role,
     Term,
     User,
@@ -574,3 +577,36 @@ async def test_the_province_viewer_reads_the_summary_over_http(
     )
     newest = datetime.fromisoformat(recent[0]["recordedAt"])
     assert newest > local_midnight(TODAY) - timedelta(days=7)  # the ward was busy this week
+
+
+async def test_the_demo_has_reports_in_every_state_waiting_at_the_ward_and_province(
+    backend: str, tmp_path: Path
+) -> None:
+    async with throwaway_database(backend, tmp_path) as url:
+        engine = create_engine(url)
+        try:
+            await build(engine)
+            assert await record_demo_reports(engine, TODAY) >= 7
+            async with engine.connect() as connection:
+                states = set(await connection.scalars(select(CongressReport.state)))
+                async with AsyncSession(bind=connection) as session:
+                    assert (await check_rollups(session, repair=False)).counters_wrong == 0
+            assert states == {
+                ReportState.SUBMITTED,
+                ReportState.APPROVED,
+                ReportState.RETURNED,
+                ReportState.REOPENED,
+            }
+            settings = Settings(data_dir=tmp_path, database_url=url, rate_limits=())
+            async with app_client(settings, engine) as http:
+                client = GraphQLClient(http, LocalIssuer.load_or_create(settings.signing_key_path))
+                for code in (COMMUNE, "T01"):
+                    data = await client.query(
+                        subject_of(Role.APPROVER, code),
+                        """query($code: String!) { committee(code: $code) {
+                             pendingApprovals { totalCount } } }""",
+                        code=code,
+                    )
+                    assert data["committee"]["pendingApprovals"]["totalCount"] >= 1, code
+        finally:
+            await engine.dispose()
