@@ -59,6 +59,8 @@ class Transition:
     target: ReportState
     needs_reason: bool
     feed_kind: ChangeKind
+    # "The report ... cannot be <past> now."
+    past: str
 
 
 TRANSITIONS: dict[ReportAction, Transition] = {
@@ -67,24 +69,28 @@ TRANSITIONS: dict[ReportAction, Transition] = {
         ReportState.SUBMITTED,
         needs_reason=False,
         feed_kind=ChangeKind.REPORT_SUBMITTED,
+        past="submitted",
     ),
     ReportAction.APPROVE: Transition(
         frozenset({ReportState.SUBMITTED}),
         ReportState.APPROVED,
         needs_reason=False,
         feed_kind=ChangeKind.REPORT_APPROVED,
+        past="approved",
     ),
     ReportAction.RETURN: Transition(
         frozenset({ReportState.SUBMITTED}),
         ReportState.RETURNED,
         needs_reason=True,
         feed_kind=ChangeKind.REPORT_RETURNED,
+        past="returned",
     ),
     ReportAction.REOPEN: Transition(
         frozenset({ReportState.APPROVED}),
         ReportState.REOPENED,
         needs_reason=True,
         feed_kind=ChangeKind.REPORT_REOPENED,
+        past="reopened",
     ),
 }
 MAX_REASON_LENGTH = 2000
@@ -271,7 +277,7 @@ async def change_report(
     if report.state not in transition.sources:
         check_expected_version(report, expected_version)
         raise Conflicting(
-            f"The report is {report.state.value}; it cannot be {_past(action)} now.",
+            f"The report is {report.state.value}; it cannot be {transition.past} now.",
             field="committeeId",
         )
     if action is ReportAction.SUBMIT:
@@ -337,12 +343,3 @@ async def _report_row(session: AsyncSession, congress_id: int) -> CongressReport
     )
     assert report is not None, "inserted above unless it was there"
     return report
-
-
-def _past(action: ReportAction) -> str:
-    return {
-        ReportAction.SUBMIT: "submitted",
-        ReportAction.APPROVE: "approved",
-        ReportAction.RETURN: "returned",
-        ReportAction.REOPEN: "reopened",
-    }[action]

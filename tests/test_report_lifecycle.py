@@ -86,21 +86,17 @@ async def report_of(world: DemoWorld, subject: str, code: str) -> dict[str, Any]
     return report
 
 
-async def complete(world: DemoWorld, code: str) -> None:
-    """Every milestone done and the results recorded, as the cell's reporter."""
+async def complete(world: DemoWorld, code: str, subject: str = CELL_REPORTER) -> None:
+    """Every milestone done and the results recorded, as `subject` (a reporter there)."""
     for milestone in MILESTONES[:5]:
-        assert (await record(world, CELL_REPORTER, code, milestone))["__typename"] == (
-            "CongressPayload"
-        )
+        assert (await record(world, subject, code, milestone))["__typename"] == ("CongressPayload")
     results = await world.client.query(
-        CELL_REPORTER,
+        subject,
         RECORD_RESULTS,
         input={"committeeId": await committee_gid(world, code), **GOOD_RESULTS},
     )
     assert results["recordResults"]["__typename"] == "CongressPayload", results
-    assert (await record(world, CELL_REPORTER, code, MILESTONES[5]))["__typename"] == (
-        "CongressPayload"
-    )
+    assert (await record(world, subject, code, MILESTONES[5]))["__typename"] == ("CongressPayload")
 
 
 async def report_feed_kinds(world: DemoWorld) -> list[str]:
@@ -330,14 +326,7 @@ async def test_the_approver_inbox_lists_what_waits_oldest_first(fresh_world: Dem
     await add_approvers(fresh_world)
     commune_reporter = demo_user(Role.REPORTER, COMMUNE)
     for code in (SIBLING_CELL, CELL):  # the sibling cell waits longest
-        for milestone in MILESTONES[:5]:
-            await record(fresh_world, commune_reporter, code, milestone)
-        await fresh_world.client.query(
-            commune_reporter,
-            RECORD_RESULTS,
-            input={"committeeId": await committee_gid(fresh_world, code), **GOOD_RESULTS},
-        )
-        await record(fresh_world, commune_reporter, code, MILESTONES[5])
+        await complete(fresh_world, code, commune_reporter)
         submitted = await move(fresh_world, commune_reporter, "submitReport", code)
         assert submitted["__typename"] == "ReportPayload", submitted
 
@@ -381,14 +370,7 @@ async def test_a_term_may_ask_for_the_childrens_reports_approved_first(
         await connection.execute(update(Term).values(require_children_approved=True))
     commune_reporter = demo_user(Role.REPORTER, COMMUNE)
     for code in (COMMUNE, CELL, SIBLING_CELL):
-        for milestone in MILESTONES[:5]:
-            await record(fresh_world, commune_reporter, code, milestone)
-        await fresh_world.client.query(
-            commune_reporter,
-            RECORD_RESULTS,
-            input={"committeeId": await committee_gid(fresh_world, code), **GOOD_RESULTS},
-        )
-        await record(fresh_world, commune_reporter, code, MILESTONES[5])
+        await complete(fresh_world, code, commune_reporter)
     waiting = await move(fresh_world, commune_reporter, "submitReport", COMMUNE)
     assert waiting["__typename"] == "ReportIncomplete", waiting
     assert waiting["missing"] == [
