@@ -14,27 +14,22 @@ feed still follows time):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from domain.demo_activity import DemoActivityError, Official, RoadWrite, write_on_the_road
 from domain.unit_of_work import UnitOfWork
-from models import Committee, Congress, CongressStatus, Role, Term
-from models.base import stamped_at
+from models import Committee, Congress, CongressStatus, Role, Term, User
 from models.congress_progress import LOCAL_TIMEZONE
-from models.demo import DEMO_PROVINCE_CODE, demo_commune_code, demo_users
-from models.refusals import Refusal
+from models.demo import DEMO_PROVINCE_CODE, demo_commune_code, demo_user_subject
 from models.reports import ReportAction, change_report
+from models.shielded_session import ShieldedSession
 from models.tree import subtree_condition
 from permissions import policy
-from permissions.viewer import load_active_viewer
-
-
-class DemoReportsError(Exception):
-    """The demo's own report transition was refused: the demo is not what it expects."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +38,6 @@ class Step:
     action: ReportAction
     subject: str  # who moves it
     reason: str | None = None
-
-
-def _subject(role: Role, code: str) -> str:
-    return next(u.subject for u in demo_users() if u.role is role and u.committee_code == code)
 
 
 async def _completed_cells(session: AsyncSession, under_code: str, term_id: int) -> list[str]:
@@ -69,10 +60,10 @@ async def _completed_cells(session: AsyncSession, under_code: str, term_id: int)
 
 def _steps(ward_cells: Sequence[str], province_cells: Sequence[str]) -> list[Step]:
     ward = demo_commune_code()
-    ward_reporter = _subject(Role.REPORTER, ward)
-    ward_approver = _subject(Role.APPROVER, ward)
-    province_approver = _subject(Role.APPROVER, DEMO_PROVINCE_CODE)
-    province_reporter = _subject(Role.REPORTER, DEMO_PROVINCE_CODE)
+    ward_reporter = demo_user_subject(Role.REPORTER, ward)
+    ward_approver = demo_user_subject(Role.APPROVER, ward)
+    province_approver = demo_user_subject(Role.APPROVER, DEMO_PROVINCE_CODE)
+    province_reporter = demo_user_subject(Role.REPORTER, DEMO_PROVINCE_CODE)
     # The ward's last completed cell waits in its inbox; a first one, if another, is
     # approved already.
     steps = [
@@ -111,47 +102,55 @@ async def record_demo_reports(engine: AsyncEngine, today: date) -> int:
             for code in await _completed_cells(session, DEMO_PROVINCE_CODE, term_id)
             if not code.startswith(demo_commune_code())
         ]
-    if not ward_cells or len(province_cells) < 4:
-        raise DemoReportsError("the demo has too few completed cells for its reports")
+        steps = (
+            _steps(ward_cells, province_cells) if ward_cells and len(province_cells) >= 4 else []
+        )
+        if not steps:
+            raise DemoActivityError("the demo has too few completed cells for its reports")
+        user_ids = dict(
+            (
+                await session.execute(
+                    select(User.subject, User.id).where(
+                        User.subject.in_({step.subject for step in steps})
+                    )
+                )
+            ).all()
+        )
     evening = datetime.combine(today - timedelta(days=1), time(18, 0), LOCAL_TIMEZONE)
-    steps = _steps(ward_cells, province_cells)
+    sessions = async_sessionmaker(engine, class_=ShieldedSession, expire_on_commit=False)
     for number, step in enumerate(steps):
-        with stamped_at(evening + timedelta(minutes=5 * number)):
-            await _move(engine, step)
+        at = evening + timedelta(minutes=5 * number)
+        official = Official(user_ids[step.subject], step.subject, demo_user=True)
+        write = RoadWrite(int(at.timestamp()) // 60, number, official, _change(step))
+        await write_on_the_road(sessions, write)
     return len(steps)
 
 
-async def _move(engine: AsyncEngine, step: Step) -> None:
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        viewer = await load_active_viewer(session, step.subject)
-        assert viewer is not None, step.subject
-        unit = UnitOfWork(session, viewer)
+def _change(step: Step) -> Callable[[UnitOfWork], Awaitable[None]]:
+    """The step as a change on the one road: the policy's rule for it, then the
+    transition."""
 
-        async def change() -> None:
-            committee = await unit.session.scalar(
-                select(Committee).where(Committee.code == step.code)
-            )
-            assert committee is not None, step.code
-            if step.action is ReportAction.SUBMIT:
-                policy.may_submit_report(unit.viewer, committee)
-            else:
-                policy.may_decide_report(unit.viewer, committee)
-            congress = await unit.session.scalar(
-                select(Congress)
-                .join(Term, Term.id == Congress.term_id)
-                .where(Congress.committee_id == committee.id, Term.is_current)
-            )
-            assert congress is not None, step.code
-            await change_report(
-                unit.session,
-                unit.actor,
-                committee=committee,
-                congress=congress,
-                action=step.action,
-                expected_version=None,
-                reason=step.reason,
-            )
+    async def change(unit: UnitOfWork) -> None:
+        committee = await unit.session.scalar(select(Committee).where(Committee.code == step.code))
+        assert committee is not None, step.code
+        if step.action is ReportAction.SUBMIT:
+            policy.may_submit_report(unit.viewer, committee)
+        else:
+            policy.may_decide_report(unit.viewer, committee)
+        congress = await unit.session.scalar(
+            select(Congress)
+            .join(Term, Term.id == Congress.term_id)
+            .where(Congress.committee_id == committee.id, Term.is_current)
+        )
+        assert congress is not None, step.code
+        await change_report(
+            unit.session,
+            unit.actor,
+            committee=committee,
+            congress=congress,
+            action=step.action,
+            expected_version=None,
+            reason=step.reason,
+        )
 
-        outcome = await unit.run(change)
-    if isinstance(outcome, Refusal):
-        raise DemoReportsError(f"{step}: {outcome.message}")
+    return change

@@ -346,6 +346,15 @@ def demo_users(cells_per_commune: int = DEFAULT_CELLS_PER_COMMUNE) -> list[DemoU
     return users
 
 
+def demo_user_subject(role: Role, committee_code: str) -> str:
+    """The subject of the demo user with `role` at the committee `committee_code`."""
+    return next(
+        user.subject
+        for user in demo_users()
+        if user.role is role and user.committee_code == committee_code
+    )
+
+
 async def stored_demo_users(engine: AsyncEngine) -> list[DemoUser]:
     """The demo users present in an existing database, to print their tokens again."""
     async with engine.connect() as connection:

@@ -18,7 +18,7 @@ from config import Settings
 from models import Committee, Role
 from models.accounts import add_user
 from models.database import create_engine
-from models.demo import CENTRAL_CODE, build_demo, demo_users
+from models.demo import CENTRAL_CODE, build_demo, demo_user_subject, demo_users
 from models.migrate import upgrade_database
 from permissions.tokens import LocalIssuer
 from tests.api import TOKEN_TTL_SECONDS, GraphQLClient, app_client
@@ -181,9 +181,7 @@ async def fresh_world(backend: str, demo_template: str, tmp_path: Path) -> Async
 
 def demo_user(role: Role, code: str) -> str:
     """The subject of the demo user with `role` at the committee `code`."""
-    return next(
-        user.subject for user in demo_users() if user.role is role and user.committee_code == code
-    )
+    return demo_user_subject(role, code)
 
 
 def demo_commune_code() -> str:

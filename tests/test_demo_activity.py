@@ -64,7 +64,7 @@ from models.demo import (
     accounts_opened_at,
     build_demo,
     demo_commune_code,
-    demo_users,
+    demo_user_subject,
     local_moment,
 )
 from models.migrate import upgrade_database
@@ -86,8 +86,7 @@ LEVELS = (CommitteeKind.CELL, CommitteeKind.COMMUNE, CommitteeKind.PROVINCE)
 HELD = (CongressStatus.HELD, CongressStatus.COMPLETED)
 
 
-def subject_of(role: Role, code: str) -> str:
-    return next(u.subject for u in demo_users() if u.role is role and u.committee_code == code)
+subject_of = demo_user_subject
 
 
 async def build(engine: AsyncEngine) -> None:

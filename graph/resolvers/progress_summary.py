@@ -79,14 +79,19 @@ async def timeline(
     return timeline_points(before, by_day, start, end, step_days)
 
 
+async def _term_argument(context: Context, term_code: str | None) -> Term:
+    """The term a `term` argument names (the current one if None), or BAD_USER_INPUT."""
+    term = await term_named(context, term_code)
+    if term is None:
+        raise ClientError(no_term_message(term_code), argument="term")
+    return term
+
+
 async def _under_and_term(
     context: Context, under: str, term_code: str | None
 ) -> tuple[Committee, Term]:
     committee = await committee_argument(context, under, "under")
-    term = await term_named(context, term_code)
-    if term is None:
-        raise ClientError(no_term_message(term_code), argument="term")
-    return committee, term
+    return committee, await _term_argument(context, term_code)
 
 
 async def overdue_congresses(
@@ -125,9 +130,7 @@ async def pending_approvals(
 ) -> tuple[Page[Congress], Term]:
     """Congresses below `committee` whose reports wait for a decision, the longest waiting
     first: an approver's inbox."""
-    term = await term_named(context, term_code)
-    if term is None:
-        raise ClientError(no_term_message(term_code), argument="term")
+    term = await _term_argument(context, term_code)
     size = page_size(first, context.settings)
     scope = context.viewer.scope
     rows = await visible_progress.pending_approval_page(
