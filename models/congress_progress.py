@@ -23,7 +23,7 @@ from models.congress import Congress, CongressStatus, MilestoneStatus, Milestone
 from models.failpoints import failpoint
 from models.progress import CongressEvent, CongressResult
 from models.refusals import Contention, Invalid
-from models.reports import locked_report_exists, unlocked_congress
+from models.reports import locked_report_exists, require_report_unlocked
 from models.rollups import add_contributions, rollups_follow
 from models.tree import Committee, require_open, subtree_condition
 from models.versions import check_expected_version, claim_next_version
@@ -78,12 +78,16 @@ async def term_by_code(session: AsyncSession, code: str | None) -> Term:
     return term
 
 
-async def congress_of(session: AsyncSession, committee: Committee, term: Term) -> Congress:
-    """The committee's congress in the term, created on first use (units added mid-term)."""
+async def congress_of(
+    session: AsyncSession, committee: Committee, term: Term, *, for_update: bool = False
+) -> Congress:
+    """The committee's congress in the term, created on first use (units added mid-term);
+    `for_update` locks its row for the transaction (PostgreSQL; SQLite has one writer)."""
+    found = select(Congress).where(
+        Congress.committee_id == committee.id, Congress.term_id == term.id
+    )
     congress = await session.scalar(
-        select(Congress)
-        .where(Congress.committee_id == committee.id, Congress.term_id == term.id)
-        .execution_options(populate_existing=True)
+        (found.with_for_update() if for_update else found).execution_options(populate_existing=True)
     )
     if congress is None:
         congress = Congress(committee_id=committee.id, term_id=term.id)
@@ -182,7 +186,8 @@ async def record_results(
 ) -> Congress:
     check_results(results)
     require_open(committee, "committeeId")
-    congress = await unlocked_congress(session, await congress_of(session, committee, term))
+    congress = await congress_of(session, committee, term, for_update=True)
+    await require_report_unlocked(session, congress)
     if congress.held_on is None:
         raise Invalid(
             "Results can be recorded once the congress has been held.", field="committeeId"
@@ -231,7 +236,8 @@ async def set_deadline(
     """The deadline of one committee's congress."""
     check_deadline(deadline, term)
     require_open(committee, "committeeId")
-    congress = await unlocked_congress(session, await congress_of(session, committee, term))
+    congress = await congress_of(session, committee, term, for_update=True)
+    await require_report_unlocked(session, congress)
     if congress.deadline == deadline:
         check_expected_version(congress, expected_version)
         return congress

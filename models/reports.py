@@ -169,12 +169,10 @@ def require_unlocked(state: ReportState | None) -> None:
         raise ReportLocked(state)
 
 
-async def unlocked_congress(session: AsyncSession, congress: Congress) -> Congress:
-    """The congress, locked for this transaction, once its report is known not to be
-    (or ReportLocked)."""
-    congress = await locked_congress(session, congress.id)
+async def require_report_unlocked(session: AsyncSession, congress: Congress) -> None:
+    """`require_unlocked` for one congress, read after its row is locked (see
+    `locked_congress`)."""
     require_unlocked((await report_states(session, [congress.id])).get(congress.id))
-    return congress
 
 
 def locked_report_exists() -> ColumnElement[bool]:
