@@ -1,7 +1,7 @@
 """Terms and their milestone templates, read once every few seconds per process, not per request.
 
 Every summary, congress and milestone list names a term (the current one unless asked
-otherwise) and walks its template; that is two statements on each request for a few rows
+otherwise) and walks its template (its milestones and its levels' report deadlines); that is two statements on each request for a few rows
 that change once in five years, when a new term is opened: two of the seven statements a
 summary took. The catalog keeps every term and
 template (a handful of rows) and reads them again when they are `max_age_seconds` old,
@@ -25,15 +25,19 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import MilestoneTemplate, Term
+from models import MilestoneTemplate, ReportDeadline, Term
 
 DEFAULT_MAX_AGE_SECONDS = 10.0
+# What one read of the catalog costs: the terms, the milestone templates, the report deadlines.
+STATEMENTS_PER_READ = 3
 
 
 @dataclass(frozen=True, slots=True)
 class TermSnapshot:
     terms: Sequence[Term]
     templates: dict[int, list[MilestoneTemplate]]
+    # Term id -> its levels' report deadlines, top level first.
+    report_deadlines: dict[int, list[ReportDeadline]]
 
     @property
     def current(self) -> Term | None:
@@ -51,6 +55,10 @@ class TermSnapshot:
     def templates_of(self, term_id: int) -> list[MilestoneTemplate]:
         """The term's milestone templates in order ([] for an unknown term)."""
         return self.templates.get(term_id, [])
+
+    def report_deadlines_of(self, term_id: int) -> list[ReportDeadline]:
+        """When each level's reports are due in the term ([] when none is set)."""
+        return self.report_deadlines.get(term_id, [])
 
 
 class TermCatalog:
@@ -117,4 +125,13 @@ async def _read_terms(session: AsyncSession) -> TermSnapshot:
     for row in template_rows:
         template = MilestoneTemplate(**row._mapping)
         templates[template.term_id].append(template)
-    return TermSnapshot(terms, dict(templates))
+    deadline_rows = await session.execute(
+        select(*ReportDeadline.__table__.columns).order_by(
+            ReportDeadline.term_id, ReportDeadline.depth
+        )
+    )
+    report_deadlines: dict[int, list[ReportDeadline]] = defaultdict(list)
+    for row in deadline_rows:
+        deadline = ReportDeadline(**row._mapping)
+        report_deadlines[deadline.term_id].append(deadline)
+    return TermSnapshot(terms, dict(templates), dict(report_deadlines))

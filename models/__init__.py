@@ -4,7 +4,14 @@ from models.audit import AuditEntry
 from models.base import Base
 from models.browser_sessions import BrowserSession, SignInAttempt
 from models.change_feed import ChangeFeedEntry
-from models.congress import Congress, CongressStatus, MilestoneStatus, MilestoneTemplate, Term
+from models.congress import (
+    Congress,
+    CongressStatus,
+    MilestoneStatus,
+    MilestoneTemplate,
+    ReportDeadline,
+    Term,
+)
 from models.difficulties import (
     Difficulty,
     DifficultyCategory,
@@ -43,6 +50,7 @@ __all__ = [
     "MilestoneTemplate",
     "ProgressRollup",
     "ProgressRollupDay",
+    "ReportDeadline",
     "ReportState",
     "Role",
     "ServerKey",

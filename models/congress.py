@@ -49,6 +49,18 @@ class MilestoneTemplate(Base):
     )
 
 
+class ReportDeadline(Base):
+    """When the reports of one level of the tree are due to the level above, in a term: a
+    report at that depth not approved by then is overdue (`reports { overdue }`)."""
+
+    __tablename__ = "report_deadline"
+
+    term_id: Mapped[int] = mapped_column(ForeignKey("term.id"), primary_key=True)
+    # Absolute depth in the tree (the root is 1), as `setDeadline(depth:)` takes it.
+    depth: Mapped[int] = mapped_column(primary_key=True)
+    due_on: Mapped[date]
+
+
 class CongressStatus(StrEnum):
     NOT_STARTED = "not_started"
     IN_PROGRESS = "in_progress"

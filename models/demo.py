@@ -26,7 +26,7 @@ from vietnam_provinces import Province, VietNamDivisionType, Ward
 
 from models.accounts import add_user
 from models.base import stamped_at
-from models.congress import Congress, Term, default_milestone_templates
+from models.congress import Congress, ReportDeadline, Term, default_milestone_templates
 from models.congress_progress import LOCAL_TIMEZONE
 from models.database import advance_id_sequence
 from models.progress_summary import DUE_SOON_DAYS
@@ -47,6 +47,33 @@ DEADLINES = {
     CommitteeKind.COMMUNE: date(2025, 8, 31),
     CommitteeKind.CELL: date(2025, 6, 30),
 }
+
+# The demo's levels, top down: a level's depth is its place here (the root is 1).
+LEVELS = (CommitteeKind.CENTRAL, CommitteeKind.PROVINCE, CommitteeKind.COMMUNE, CommitteeKind.CELL)
+# When each level's reports are due above. Built without a day: a month after the level's
+# congresses. Built for a day, in days from it: the cells' a few days ago (so unapproved
+# ones show as overdue), each level above after the one below it.
+REPORTS_DUE_AFTER_CONGRESSES = timedelta(days=30)
+REPORTS_DUE_IN_DAYS = {
+    CommitteeKind.CELL: -3,
+    CommitteeKind.COMMUNE: 10,
+    CommitteeKind.PROVINCE: 30,
+    CommitteeKind.CENTRAL: 60,
+}
+
+
+def report_deadlines(term_id: int, today: date | None) -> list[ReportDeadline]:
+    """The demo term's report deadlines, one per level."""
+    return [
+        ReportDeadline(
+            term_id=term_id,
+            depth=depth,
+            due_on=DEADLINES[kind] + REPORTS_DUE_AFTER_CONGRESSES
+            if today is None
+            else today + timedelta(days=REPORTS_DUE_IN_DAYS[kind]),
+        )
+        for depth, kind in enumerate(LEVELS, start=1)
+    ]
 
 
 # Built for a day: the accounts were opened this long before it, and everything officials
@@ -424,6 +451,7 @@ async def build_demo(
     with stamped_at(accounts_opened_at(today)) if today is not None else nullcontext():
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             session.add_all(default_milestone_templates(term_id))
+            session.add_all(report_deadlines(term_id, today))
             codes = {user.committee_code for user in users}
             ids_by_code = dict(
                 (

@@ -20,6 +20,11 @@ DUE_SOON_DAYS = 14
 # Counted when read, from the open deadlines by day (never stored under these names).
 OVERDUE = "overdue"
 DUE_SOON = "due_soon"
+# Counted when read, from each level's congresses and approved reports and the term's
+# report deadlines: a report is overdue once its level's deadline has passed unapproved.
+REPORTS_OVERDUE = "reports_overdue"
+# Measures no rollup row stores: the reads compute them.
+COUNTED_WHEN_READ = frozenset({OVERDUE, DUE_SOON, REPORTS_OVERDUE})
 
 
 @dataclass(slots=True)
@@ -44,6 +49,7 @@ class ProgressCounts:
     reports_approved: int = 0
     reports_returned: int = 0
     reports_reopened: int = 0
+    reports_overdue: int = 0
 
     @property
     def reports_draft(self) -> int:
@@ -93,6 +99,7 @@ _SCALARS = {
     rollups.SECRETARY_DIRECTLY_ELECTED: "secretary_directly_elected",
     OVERDUE: "overdue",
     DUE_SOON: "due_soon",
+    REPORTS_OVERDUE: "reports_overdue",
     **{
         rollups.REPORT_PREFIX + state.value: f"reports_{state.value}"
         for state in ReportState
@@ -144,9 +151,14 @@ class CountersWanted:
         """Whether the counts from open deadlines (overdue, due soon) are read."""
         return OVERDUE in self.scalars or DUE_SOON in self.scalars
 
+    @property
+    def report_deadlines(self) -> bool:
+        """Whether overdue reports are counted (from the term's report deadlines)."""
+        return REPORTS_OVERDUE in self.scalars
+
     def stored_scalars(self) -> list[str]:
         """The wanted numbers kept in rollup rows, in a fixed order (statements are cached)."""
-        return sorted(self.scalars - {OVERDUE, DUE_SOON})
+        return sorted(self.scalars - COUNTED_WHEN_READ)
 
     @staticmethod
     def joined(parts: Iterable[CountersWanted]) -> CountersWanted:

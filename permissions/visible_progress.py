@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     Integer,
     Select,
+    and_,
     bindparam,
     case,
     func,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from models import (
     Committee,
@@ -36,6 +37,7 @@ from models import (
     CongressReport,
     ProgressRollup,
     ProgressRollupDay,
+    ReportDeadline,
     ReportState,
     rollups,
 )
@@ -43,6 +45,7 @@ from models.progress_summary import (
     DUE_SOON,
     EVERY_COUNTER,
     OVERDUE,
+    REPORTS_OVERDUE,
     Counter,
     CountersWanted,
 )
@@ -99,6 +102,8 @@ def _packed_counters(dialect: str, wanted: CountersWanted) -> Select[Any]:
                 day < bindparam("soon_until", type_=Date),
             )
         )
+    if wanted.report_deadlines:
+        parts.append(_overdue_reports(committee_ids, term_id, today))
     rows = union_all(*parts).subquery("counters")
     # Grouped outside the union: PostgreSQL cannot tell that a CASE with bound values in the
     # select list and the same CASE in GROUP BY are one expression.
@@ -119,6 +124,41 @@ def _packed_counters(dialect: str, wanted: CountersWanted) -> Select[Any]:
         else (func.json_group_array, func.json_array)
     )
     return select(pack(array(*counters.c), type_=JSON))
+
+
+def _overdue_reports(
+    committee_ids: BindParameter[Any], term_id: BindParameter[int], today: BindParameter[date]
+) -> Select[Any]:
+    """REPORTS_OVERDUE by level: at each level whose report deadline has passed, its
+    congresses (`total`) less its approved reports, as rows summed with the others. From
+    the level's counters, so a report turning overdue at midnight needs no write."""
+    approved = rollups.REPORT_PREFIX + ReportState.APPROVED.value
+    level_depth = Committee.depth + ProgressRollup.levels_below
+    return (
+        select(
+            ProgressRollup.committee_id,
+            ProgressRollup.levels_below,
+            literal(REPORTS_OVERDUE).label("measure"),
+            case(
+                (ProgressRollup.measure == rollups.TOTAL, ProgressRollup.value),
+                else_=-ProgressRollup.value,
+            ).label("value"),
+        )
+        .join(Committee, Committee.id == ProgressRollup.committee_id)
+        .join(
+            ReportDeadline,
+            and_(
+                ReportDeadline.term_id == ProgressRollup.term_id,
+                ReportDeadline.depth == level_depth,
+            ),
+        )
+        .where(
+            ProgressRollup.committee_id.in_(committee_ids),
+            ProgressRollup.term_id == term_id,
+            ProgressRollup.measure.in_([rollups.TOTAL, approved]),
+            ReportDeadline.due_on < today,
+        )
+    )
 
 
 # Built once per dialect and selection (a handful): a summary is read on every dashboard,

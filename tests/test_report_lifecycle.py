@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import ChangeFeedEntry, Committee, Role, Term
+from models import ChangeFeedEntry, Committee, ReportDeadline, Role, Term
 from models.accounts import add_user
+from models.congress_progress import local_today
 from models.rollup_check import check_rollups
 from tests.admin_api import ERRORS, committee_gid
 from tests.conftest import (
@@ -455,6 +457,63 @@ async def test_the_rollups_count_reports_in_scope_and_nowhere_else(
     async with AsyncSession(fresh_world.engine) as session:
         drift = await check_rollups(session, repair=False)
     assert drift.counters_wrong == 0, drift
+
+
+OVERDUE_REPORTS = """query($code: String!) { committee(code: $code) {
+  congress { term { reportDeadlines { depth dueOn } } }
+  progress { total reports { approved overdue }
+             byDepth { depth total reports { approved overdue } } } } }"""
+
+
+async def overdue_reports(world: DemoWorld, subject: str, code: str) -> dict[str, Any]:
+    committee: dict[str, Any] = (await world.client.query(subject, OVERDUE_REPORTS, code=code))[
+        "committee"
+    ]
+    return committee
+
+
+async def test_reports_past_their_levels_deadline_count_as_overdue(
+    fresh_world: DemoWorld,
+) -> None:
+    """The tests' demo has every level's report deadline months ago: every report
+    not approved is overdue, level by level, until approved or its level's day moves."""
+    await add_approvers(fresh_world)
+    province_viewer = demo_user(Role.VIEWER, "T01")
+    before = await overdue_reports(fresh_world, province_viewer, "T01")
+    deadlines = before["congress"]["term"]["reportDeadlines"]
+    assert [deadline["depth"] for deadline in deadlines] == [1, 2, 3, 4]
+    assert all(deadline["dueOn"] < local_today().isoformat() for deadline in deadlines)
+    progress = before["progress"]
+    assert progress["reports"] == {"approved": 0, "overdue": progress["total"]}
+    for level in progress["byDepth"]:
+        assert level["reports"] == {"approved": 0, "overdue": level["total"]}, level
+    sibling_before = await overdue_reports(fresh_world, SIBLING_VIEWER, "T79")
+
+    await complete(fresh_world, CELL)
+    await move(fresh_world, CELL_REPORTER, "submitReport", CELL)
+    submitted = (await overdue_reports(fresh_world, province_viewer, "T01"))["progress"]
+    assert submitted["reports"]["overdue"] == progress["total"], "submitted is not approved"
+    await move(fresh_world, COMMUNE_APPROVER, "approveReport", CELL)
+    approved = (await overdue_reports(fresh_world, province_viewer, "T01"))["progress"]
+    assert approved["reports"] == {"approved": 1, "overdue": progress["total"] - 1}
+    cells = next(level for level in approved["byDepth"] if level["depth"] == 4)
+    assert cells["reports"] == {"approved": 1, "overdue": cells["total"] - 1}
+    commune = (await overdue_reports(fresh_world, province_viewer, COMMUNE))["progress"]
+    assert commune["reports"]["overdue"] == commune["total"] - 1
+    # Another province counts nothing of it.
+    assert await overdue_reports(fresh_world, SIBLING_VIEWER, "T79") == sibling_before
+
+    # The cells' reports due next year: none of them is overdue, the levels above still are.
+    async with AsyncSession(fresh_world.engine) as session, session.begin():
+        await session.execute(
+            update(ReportDeadline).where(ReportDeadline.depth == 4).values(due_on=date(2099, 1, 1))
+        )
+    later = (await overdue_reports(fresh_world, province_viewer, "T01"))["progress"]
+    assert later["reports"]["overdue"] == later["total"] - cells["total"]
+    assert next(level for level in later["byDepth"] if level["depth"] == 4)["reports"] == {
+        "approved": 1,
+        "overdue": 0,
+    }
 
 
 LIVE_REPORT_COUNTS = """subscription($committeeId: ID!) { progress(committeeId: $committeeId) {

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from config import Settings
 from graph.global_ids import GlobalId
 from graph.resolvers.committees import COMMITTEE_TYPE
+from graph.term_catalog import STATEMENTS_PER_READ
 from models import Committee, CommitteeKind, Congress, Role, Term
 from models.accounts import add_user
 from models.congress import default_milestone_templates
@@ -166,7 +167,7 @@ async def statements_for(
         statements, data = await server.statements_of(query)
     assert data == first
     # The first time also read the terms and templates: once, not once per node.
-    assert first_time <= statements + 2
+    assert first_time <= statements + STATEMENTS_PER_READ
     return statements, data
 
 

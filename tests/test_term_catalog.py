@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from graph.term_catalog import DEFAULT_MAX_AGE_SECONDS, TermCatalog
+from graph.term_catalog import DEFAULT_MAX_AGE_SECONDS, STATEMENTS_PER_READ, TermCatalog
 from models import Role, Term
 from models.congress import DEFAULT_MILESTONES, default_milestone_templates
 from models.database import create_engine
@@ -61,7 +61,7 @@ async def test_terms_are_read_once_until_they_are_old(empty_engine: AsyncEngine)
     statements = counted(empty_engine)
     async with AsyncSession(empty_engine) as session:
         snapshot = await catalog.snapshot(session)
-        assert len(statements) == 2  # the terms, the templates
+        assert len(statements) == STATEMENTS_PER_READ
         current = snapshot.current
         assert current is not None
         assert current.id == first_id
@@ -73,7 +73,7 @@ async def test_terms_are_read_once_until_they_are_old(empty_engine: AsyncEngine)
         assert snapshot.templates_of(first_id + 100) == []
         clock.now += DEFAULT_MAX_AGE_SECONDS - 0.1
         assert await catalog.snapshot(session) is snapshot
-    assert len(statements) == 2
+    assert len(statements) == STATEMENTS_PER_READ
 
 
 async def test_a_new_current_term_shows_once_the_catalog_is_old(empty_engine: AsyncEngine) -> None:
@@ -115,7 +115,7 @@ async def test_requests_finding_the_catalog_old_together_read_it_once(
         snapshots = await asyncio.gather(
             *(catalog.snapshot(session) for session in [first, second] * 50)
         )
-    assert len(statements) == 2
+    assert len(statements) == STATEMENTS_PER_READ
     assert all(snapshot is snapshots[0] for snapshot in snapshots)
 
 

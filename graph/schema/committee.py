@@ -32,8 +32,17 @@ from models.tree import CommitteeKind as CommitteeKindValue
 CommitteeKind = strawberry.enum(CommitteeKindValue, name="CommitteeKind")
 
 
+@strawberry.type(description="When the reports of one level of the tree are due above.")
+class ReportDeadline:
+    depth: int = strawberry.field(description="The level's depth in the tree (the root is 1).")
+    due_on: datetime.date = strawberry.field(
+        description="A report at this level not approved by this day is overdue."
+    )
+
+
 @strawberry.type(description="A congress cycle, e.g. 2025-2030 (nhiệm kỳ).")
 class Term:
+    row_id: strawberry.Private[int]
     code: str
     name: str
     starts_on: datetime.date
@@ -43,9 +52,18 @@ class Term:
         description="A committee's report waits until its children's reports are approved."
     )
 
+    @strawberry.field(description="When each level's reports are due, top level first.")
+    async def report_deadlines(self, info: Info) -> list[ReportDeadline]:
+        snapshot = await info.context.terms.snapshot(info.context.session)
+        return [
+            ReportDeadline(depth=row.depth, due_on=row.due_on)
+            for row in snapshot.report_deadlines_of(self.row_id)
+        ]
+
     @classmethod
     def from_row(cls, row: TermRow) -> Term:
         return cls(
+            row_id=row.id,
             code=row.code,
             name=row.name,
             starts_on=row.starts_on,

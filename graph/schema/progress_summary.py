@@ -20,6 +20,7 @@ from models.progress_summary import (
     DUE_SOON_DAYS,
     EVERY_COUNTER,
     OVERDUE,
+    REPORTS_OVERDUE,
     CountersWanted,
     ProgressCounts,
     SubtreeProgress,
@@ -77,6 +78,10 @@ class ReportCounts:
     approved: int
     returned: int = strawberry.field(description="Sent back, to be corrected and sent again.")
     reopened: int = strawberry.field(description="Approved, then reopened above.")
+    overdue: int = strawberry.field(
+        description="Not approved, and their level's report deadline in the term "
+        "(`Term.reportDeadlines`) has passed (whatever their state)."
+    )
 
 
 REPORT_MEASURES = tuple(
@@ -168,7 +173,7 @@ class ProgressFigures:
 
     @strawberry.field(
         description="The reports to the level above, by state (models/reports.py).",
-        metadata=counted_from(rollups.TOTAL, *REPORT_MEASURES),
+        metadata=counted_from(rollups.TOTAL, *REPORT_MEASURES, REPORTS_OVERDUE),
     )
     def reports(self) -> ReportCounts:
         counts = self.counts
@@ -178,6 +183,7 @@ class ProgressFigures:
             approved=counts.reports_approved,
             returned=counts.reports_returned,
             reopened=counts.reports_reopened,
+            overdue=counts.reports_overdue,
         )
 
 
