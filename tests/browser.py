@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from playwright.async_api import (
     Browser,
     BrowserContext,
@@ -23,6 +25,14 @@ from playwright.async_api import (
     ViewportSize,
     async_playwright,
 )
+
+from bench.progress_server import Server, start_server, stop_server, wait_until_ready
+from config import Settings
+from models import Role
+from models.database import create_engine
+from permissions.tokens import LocalIssuer
+from tests.conftest import _fill_demo, demo_user
+from tests.databases import throwaway_database
 
 CHROMIUM = os.environ.get("CONGRESS_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,16 +53,72 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 WAIT_MS = 10_000
 
 
+@dataclass(frozen=True)
+class Chromium:
+    browser: Browser
+    # The device profiles Playwright ships ("Galaxy S5": 360 × 640, touch), by name.
+    devices: dict[str, Any]
+
+
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
+async def chromium() -> AsyncIterator[Chromium]:
     if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 (once, before anything runs)
         raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser
+            yield Chromium(browser, dict(playwright.devices))
         finally:
             await browser.close()
+
+
+@dataclass(frozen=True)
+class App:
+    """The served demo, and a way to write to it as an app or a script would."""
+
+    server: Server
+    issuer: LocalIssuer
+    names: dict[str, str]
+    ids: dict[str, str]
+
+    async def graphql(self, subject: str, query: str, **variables: Any) -> dict[str, Any]:
+        token = self.issuer.issue(subject, 600)
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                self.server.graphql_url,
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        body: dict[str, Any] = answer.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@asynccontextmanager
+async def served_demo(directory: Path, named: Iterable[str]) -> AsyncIterator[App]:
+    """`congress serve` over the tests' demo tree (SQLite in `directory`), with the names
+    and ids of the committees `named` read as the centre's admin."""
+    async with throwaway_database("sqlite", directory) as url:
+        engine = create_engine(url)
+        await _fill_demo(engine)
+        await engine.dispose()
+        issuer = LocalIssuer.load_or_create(Settings(data_dir=directory).signing_key_path)
+        server = start_server(url, directory)
+        try:
+            await wait_until_ready(server)
+            app = App(server, issuer, {}, {})
+            for code in named:
+                found = await app.graphql(
+                    demo_user(Role.ADMIN, "TW"),
+                    "query($c: String!) { committee(code: $c) { id name } }",
+                    c=code,
+                )
+                app.names[code] = found["committee"]["name"]
+                app.ids[code] = found["committee"]["id"]
+            yield app
+        finally:
+            stop_server(server)
 
 
 @dataclass
@@ -90,11 +156,18 @@ class Person:
 
 @asynccontextmanager
 async def person(
-    browser: Browser, base_url: str, *, viewport: ViewportSize = PHONE
+    browser: Browser,
+    base_url: str,
+    *,
+    viewport: ViewportSize = PHONE,
+    device: dict[str, Any] | None = None,
 ) -> AsyncIterator[Person]:
-    """A new browser profile (its own cookies) at `base_url`, phone-sized by default."""
+    """A new browser profile (its own cookies) at `base_url`, phone-sized by default, or as
+    one of Playwright's device profiles (its viewport, touch and user agent)."""
+    shape: dict[str, Any] = {"viewport": viewport} if device is None else dict(device)
+    shape.pop("default_browser_type", None)
     context = await browser.new_context(
-        base_url=base_url, viewport=viewport, accept_downloads=True, locale="vi-VN"
+        base_url=base_url, accept_downloads=True, locale="vi-VN", **shape
     )
     context.set_default_timeout(WAIT_MS)
     guard = OriginGuard(base_url)

@@ -10,23 +10,19 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
+from graphql import parse, validate
 from playwright.async_api import Browser, ViewportSize, expect
 
-from bench.progress_server import Server, start_server, stop_server, wait_until_ready
 from config import Settings
+from graph.schema import build_schema
 from models import Role
-from models.database import create_engine
-from permissions.tokens import LocalIssuer
-from tests.browser import Person, chromium, person, sign_in
-from tests.conftest import _fill_demo, demo_user
-from tests.databases import throwaway_database
+from tests.browser import PHONE, App, Person, chromium, person, served_demo, sign_in
+from tests.conftest import demo_user
 
 CENTRAL_ADMIN = demo_user(Role.ADMIN, "TW")
 PROVINCE_VIEWER = demo_user(Role.VIEWER, "T01")
@@ -36,58 +32,26 @@ COMMUNE = "X00004"
 SIBLING_COMMUNE = "X00008"
 CELL = "X00004-001"
 WIDE: ViewportSize = {"width": 1280, "height": 800}
-
-
-@dataclass(frozen=True)
-class App:
-    """The served demo, and a way to write to it as an app or a script would."""
-
-    server: Server
-    issuer: LocalIssuer
-    names: dict[str, str]
-    ids: dict[str, str]
-
-    async def graphql(self, subject: str, query: str, **variables: Any) -> dict[str, Any]:
-        token = self.issuer.issue(subject, 600)
-        async with httpx.AsyncClient() as client:
-            answer = await client.post(
-                self.server.graphql_url,
-                json={"query": query, "variables": variables},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        body: dict[str, Any] = answer.json()
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
+NAMED = ("TW", "T01", COMMUNE, SIBLING_COMMUNE, CELL)
+# What the app's page asks for up front (web/static/app/index.html).
+APP_PAGE_ASSETS = set(
+    re.findall(
+        r'(?:href|src)="(/app/[^"]+)"',
+        (Path(__file__).parents[1] / "web/static/app/index.html").read_text(encoding="utf-8"),
+    )
+)
 
 
 @pytest.fixture(scope="module")
 async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
-    directory = tmp_path_factory.mktemp("web-app")
-    async with throwaway_database("sqlite", directory) as url:
-        engine = create_engine(url)
-        await _fill_demo(engine)
-        await engine.dispose()
-        issuer = LocalIssuer.load_or_create(Settings(data_dir=directory).signing_key_path)
-        server = start_server(url, directory)
-        try:
-            await wait_until_ready(server)
-            app = App(server, issuer, {}, {})
-            for code in ("TW", "T01", COMMUNE, SIBLING_COMMUNE, CELL):
-                found = await app.graphql(
-                    CENTRAL_ADMIN, "query($c: String!) { committee(code: $c) { id name } }", c=code
-                )
-                app.names[code] = found["committee"]["name"]
-                app.ids[code] = found["committee"]["id"]
-            yield app
-        finally:
-            stop_server(server)
+    async with served_demo(tmp_path_factory.mktemp("web-app"), NAMED) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     async with chromium() as launched:
-        yield launched
+        yield launched.browser
 
 
 async def shows_committee(someone: Person, name: str) -> None:
@@ -102,12 +66,10 @@ async def test_officials_at_three_levels_sign_in_and_drill_down(app: App, browse
     base = app.server.base_url
     for subject, code, viewport in (
         (CENTRAL_ADMIN, "TW", WIDE),
-        (PROVINCE_VIEWER, "T01", None),
-        (COMMUNE_REPORTER, COMMUNE, None),
+        (PROVINCE_VIEWER, "T01", PHONE),
+        (COMMUNE_REPORTER, COMMUNE, PHONE),
     ):
-        async with person(
-            browser, app.server.base_url, **({"viewport": viewport} if viewport else {})
-        ) as someone:
+        async with person(browser, app.server.base_url, viewport=viewport) as someone:
             await sign_in(someone, subject)
             await shows_committee(someone, app.names[code])
             await expect(someone.page).to_have_url(re.compile(rf"#/c/{code}$"))
@@ -117,8 +79,11 @@ async def test_officials_at_three_levels_sign_in_and_drill_down(app: App, browse
             # dashboard in one document) and the two live streams.
             asked = someone.guard.requests[someone.guard.requests.index(f"{base}/") :]
             assert sum(url == f"{base}/graphql" for url in asked) <= 4, asked
-            assets = [url for url in asked if url.startswith(f"{base}/app/")]
-            assert len(assets) <= 13, assets  # its style and modules, preloaded together
+            # Its style and modules, each once and each listed in the page (preloaded
+            # together: one round trip on a slow link, not one per level of imports).
+            assets = [url.removeprefix(base) for url in asked if url.startswith(f"{base}/app/")]
+            assert len(assets) == len(set(assets)), assets
+            assert set(assets) <= APP_PAGE_ASSETS, set(assets) - APP_PAGE_ASSETS
     # Drilling down from the province to a ward, then to its cell; the breadcrumb stops at
     # the province (the scope root), never showing the centre.
     async with person(browser, app.server.base_url) as someone:
@@ -296,3 +261,20 @@ async def test_graphiql_uses_the_session_and_survives_a_reload(app: App, browser
             + quote('mutation { deactivateUser(input: {userId: "x"}) { __typename } }')
         )
         await expect(someone.page.locator(".graphiql-query-editor")).to_contain_text("# mutation")
+
+
+async def test_every_document_the_app_sends_is_valid_against_the_schema(
+    app: App, browser: Browser
+) -> None:
+    """Each query, mutation and subscription of web/static/app/queries.js, as the browser
+    builds it, checked against the served schema: a renamed field fails here, not on a
+    screen nobody opened."""
+    async with person(browser, app.server.base_url) as someone:
+        await sign_in(someone, PROVINCE_VIEWER)
+        documents: dict[str, str] = await someone.page.evaluate(
+            "import('/app/queries.js').then((module) => ({ ...module }))"
+        )
+    schema = build_schema(Settings())
+    assert len(documents) >= 25
+    for name, document in documents.items():
+        assert validate(schema._schema, parse(document)) == [], name

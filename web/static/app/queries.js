@@ -4,6 +4,7 @@
 const SUMMARY = `fragment Summary on SubtreeProgressFigures {
   term total congressesHeld congressesCompleted completionRate overdue dueSoon
   byMilestone { milestone name done inProgress notStarted }
+  reports { draft submitted approved returned reopened overdue }
 }`;
 
 const CHILD = `fragment Child on Committee {
@@ -15,9 +16,24 @@ const DIFFICULTY = `fragment Difficulty on Difficulty {
   committee { id code name } handlingCommittee { id code }
 }`;
 
+const REPORT = `fragment Report on CongressReport {
+  state version submittedAt submittedBy { name } decidedAt decidedBy { name } reason
+}`;
+
 const CONGRESS = `fragment Congress on Congress {
   id version status deadline heldOn overdue daysLate term { code name }
-}`;
+  report { ...Report }
+}
+${REPORT}`;
+
+/** What one congress's report still lacks: one read per report, so asked of one congress only. */
+const OWN_CONGRESS = `congress { ...Congress report { missing { kind code label count } } }`;
+
+/** The approver's inbox: reports submitted below the committee, the longest waiting first. */
+const APPROVALS = `approvals: pendingApprovals(first: 20) {
+      totalCount pageInfo { hasNextPage endCursor }
+      nodes { id version term { code } committee { id code name } report { ...Report } }
+    }`;
 
 const CONGRESS_FULL = `fragment CongressFull on Congress {
   ...Congress
@@ -32,7 +48,8 @@ const COMMITTEE = `committee(code: $code) {
     id code name kind depth
     ancestors { id code name }
     progress { ...Summary }
-    congress { ...Congress }
+    ${OWN_CONGRESS}
+    ${APPROVALS}
     children(first: 20) { totalCount nodes { ...Child } pageInfo { hasNextPage endCursor } }
   }`;
 
@@ -86,7 +103,8 @@ export const OVERDUE_PAGE = `query Overdue($id: ID!, $after: String) {
 /** What live events make stale and the streams do not carry: the children's figures, the overdue list. */
 export const REFRESH = `query Refresh($id: ID!, $first: Int!) {
   committee(id: $id) {
-    congress { ...Congress }
+    ${OWN_CONGRESS}
+    ${APPROVALS}
     children(first: $first) { totalCount nodes { ...Child } pageInfo { hasNextPage endCursor } }
   }
   overdue: overdueCongresses(under: $id, first: 20) {
@@ -123,7 +141,7 @@ export const CONGRESS_FOR_FORMS = `query CongressForForms($code: String!) {
   committee(code: $code) {
     id code name kind depth
     ancestors { id code name }
-    congress { ...CongressFull }
+    congress { ...CongressFull report { missing { kind code label count } } }
   }
 }
 ${CONGRESS} ${CONGRESS_FULL}`;
@@ -137,7 +155,7 @@ export const LIVE_EVENTS = `subscription LiveEvents($id: ID, $after: String) {
   progressEvents(under: $id, after: $after) {
     cursor kind recordedAt
     committee { id code name }
-    congress { id status version milestone deadline }
+    congress { id status version milestone deadline reportState reportVersion }
     difficulty { id status version handledAt { id code } }
   }
 }`;
@@ -148,8 +166,9 @@ const TYPED_ERRORS = `... on MutationError { message }
     ... on Conflict { field }`;
 
 const CONGRESS_RESULT = `__typename
-    ... on CongressPayload { recordedVersion replayed congress { ...CongressFull } }
+    ... on CongressPayload { recordedVersion replayed congress { ...CongressFull report { missing { kind code label count } } } }
     ... on CongressVersionConflict { message currentVersion congress { ...CongressFull } }
+    ... on ReportLocked { state }
     ${TYPED_ERRORS}`;
 
 export const RECORD_MILESTONE = `mutation RecordMilestone($input: RecordMilestoneInput!) {
@@ -176,3 +195,30 @@ export const RAISE_DIFFICULTY = difficultyMutation('raiseDifficulty', 'RaiseDiff
 export const ESCALATE_DIFFICULTY = difficultyMutation('escalateDifficulty', 'EscalateDifficultyInput');
 export const COMMENT_DIFFICULTY = difficultyMutation('commentDifficulty', 'CommentDifficultyInput');
 export const RESOLVE_DIFFICULTY = difficultyMutation('resolveDifficulty', 'ResolveDifficultyInput');
+
+const REPORT_RESULT = `__typename
+    ... on ReportPayload { recordedVersion replayed congress { ...Congress report { missing { kind code label count } } } }
+    ... on ReportIncomplete { missing { kind code label count } }
+    ... on VersionConflict { currentVersion }
+    ... on MutationError { message }
+    ... on ValidationError { field }`;
+
+const reportMutation = (name, input) => `mutation ${name[0].toUpperCase()}${name.slice(1)}($input: ${input}!) {
+  ${name}(input: $input) { ${REPORT_RESULT} }
+}
+${CONGRESS}`;
+
+export const SUBMIT_REPORT = reportMutation('submitReport', 'ReportInput');
+export const APPROVE_REPORT = reportMutation('approveReport', 'ReportInput');
+export const RETURN_REPORT = reportMutation('returnReport', 'ReportDecisionInput');
+export const REOPEN_REPORT = reportMutation('reopenReport', 'ReportDecisionInput');
+
+export const APPROVALS_PAGE = `query Approvals($id: ID!, $after: String) {
+  committee(id: $id) {
+    approvals: pendingApprovals(first: 20, after: $after) {
+      totalCount pageInfo { hasNextPage endCursor }
+      nodes { id version term { code } committee { id code name } report { ...Report } }
+    }
+  }
+}
+${REPORT}`;

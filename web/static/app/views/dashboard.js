@@ -1,6 +1,7 @@
-// A committee's dashboard: summary, timeline, milestones, the committees below (sortable), the inbox of
-// difficulties, the overdue list, the recent-progress feed and the exports, kept up to date by two live
-// streams (the summary, and the events below the committee).
+// A committee's dashboard: summary, its congress and report, timeline, milestones, the committees below
+// (sortable), the reports waiting for approval, the inbox of difficulties, the overdue list, the
+// recent-progress feed and the exports, kept up to date by two live streams (the summary, and the events
+// below the committee).
 
 import { ApiError, errorCode, gql } from '../api.js';
 import { h, replace } from '../dom.js';
@@ -11,6 +12,7 @@ import { drawTimeline } from './chart.js';
 import { childrenTable } from './children.js';
 import * as C from './common.js';
 import { Inbox } from './inbox.js';
+import { ApprovalInbox, ReportMover, reportPanel, reportRights } from './report.js';
 
 const FEED_LIMIT = 50;
 const REFRESH_AFTER_MS = 4000;
@@ -32,7 +34,9 @@ function feedFromEvent(event) {
   const item = { at: event.recordedAt, committee: event.committee, fresh: true };
   if (event.difficulty) return { ...item, key: `${event.difficulty.id}:${event.difficulty.version}`, kind: 'difficulty', event: event.kind };
   const congress = event.congress || {};
-  return { ...item, key: `${congress.id}:${congress.version}`, kind: event.kind.toLowerCase(), milestone: congress.milestone, deadline: congress.deadline };
+  // A report's move keeps the congress's version: its own version tells two moves apart.
+  const version = event.kind.startsWith('REPORT_') ? `r${congress.reportVersion}` : congress.version;
+  return { ...item, key: `${congress.id}:${version}`, kind: event.kind.toLowerCase(), milestone: congress.milestone, deadline: congress.deadline };
 }
 
 export class Dashboard {
@@ -51,6 +55,16 @@ export class Dashboard {
       stale: () => this.refreshInbox(),
       more: () => this.moreInbox(),
     }, shown);
+    this.mover = new ReportMover({
+      announce: (text) => session.announce(text),
+      moved: (congress, move, text) => this.reportMoved(congress, text),
+      stale: () => this.later('figures', () => this.refreshFigures(), 0),
+      formClosed: () => this.approvals.flush(),
+    });
+    this.approvals = new ApprovalInbox({
+      canDecide: () => this.role() >= C.RANK.APPROVER,
+      more: () => this.moreApprovals(),
+    }, this.mover, shown);
   }
 
   role() {
@@ -127,15 +141,15 @@ export class Dashboard {
       h('div', { class: 'page-head' }, C.breadcrumb(c.ancestors, c), h('h1', { tabIndex: -1 }, c.name), h('p', { class: 'sub' }, `${t(`kind.${c.kind}`)} · ${c.code}`)),
       this.searchForm(),
       h('nav', { class: 'jump', 'aria-label': t('jump.label') }, h('ul', null,
-        jump('children', t('children.title')), jump('inbox', t('inbox.title')), jump('overdue', t('overdue.title')), jump('feed', t('feed.title')))),
+        jump('children', t('children.title')), this.hasApprovals() ? jump('approvals', t('approvals.title')) : null, jump('inbox', t('inbox.title')), jump('overdue', t('overdue.title')), jump('feed', t('feed.title')))),
       h('div', { class: 'grid' },
         h('div', { class: 'col-main' },
           slot('summary', t('sum.title', { term: (c.progress?.term || '').replace(/-/g, '\u2011') })), slot('congress', t('congress.title')),
           slot('children', t('children.title')), slot('chart', t('chart.title')), slot('milestones', t('ms.title'))),
         h('div', { class: 'col-side' },
-          slot('inbox', t('inbox.title')), slot('overdue', t('overdue.title')), slot('feed', t('feed.title')), slot('export', t('export.title')))),
+          this.hasApprovals() ? slot('approvals', t('approvals.title')) : null, slot('inbox', t('inbox.title')), slot('overdue', t('overdue.title')), slot('feed', t('feed.title')), slot('export', t('export.title')))),
     );
-    for (const part of ['Summary', 'Congress', 'Children', 'Milestones', 'Inbox', 'Overdue', 'Feed', 'Export']) this[`render${part}`]();
+    for (const part of ['Summary', 'Congress', 'Children', 'Milestones', 'Approvals', 'Inbox', 'Overdue', 'Feed', 'Export']) this[`render${part}`]();
     this.watchChart();
   }
 
@@ -160,7 +174,13 @@ export class Dashboard {
       stat(t('sum.completed'), num(p.congressesCompleted)),
       stat(t('sum.rate'), pct(p.completionRate), 'accent'),
       stat(t('sum.overdue'), num(p.overdue), p.overdue && 'bad'),
-      stat(t('sum.dueSoon'), num(p.dueSoon), p.dueSoon && 'warn')));
+      stat(t('sum.dueSoon'), num(p.dueSoon), p.dueSoon && 'warn')),
+    p.reports ? h('h3', { class: 'stats-title' }, t('sum.reports')) : null,
+    p.reports ? h('dl', { class: 'stats reports' },
+      stat(t('report.SUBMITTED'), num(p.reports.submitted), p.reports.submitted && 'warn'),
+      stat(t('report.APPROVED'), num(p.reports.approved), 'accent'),
+      stat(t('report.RETURNED'), num(p.reports.returned + p.reports.reopened)),
+      stat(t('sum.reportsOverdue'), num(p.reports.overdue), p.reports.overdue && 'bad')) : null);
   }
 
   renderCongress() {
@@ -176,7 +196,39 @@ export class Dashboard {
         congress.daysLate ? row(t('sum.overdue'), h('span', { class: 'bad' }, t('congress.late', { n: num(congress.daysLate) }))) : null),
       this.role() >= C.RANK.REPORTER
         ? h('p', null, h('a', { class: 'button', href: `${C.committeeHref(this.committee.code)}/update` }, t('congress.update')))
-        : null);
+        : null,
+      h('h3', null, t('report.title')),
+      reportPanel(this.mover, congress, this.committee, reportRights(this.session.viewer, this.committee)));
+  }
+
+  /** The approvals list is a level's with committees below it. */
+  hasApprovals() {
+    return Boolean(this.committee.children.totalCount);
+  }
+
+  renderApprovals() {
+    if (!this.slots.approvals) return;
+    const body = this.slots.approvals.body;
+    C.keepFocus(body, () => {
+      if (body.firstChild !== this.approvals.el) replace(body, this.approvals.el);
+      this.approvals.render(this.committee.approvals, this.loadingMore.approvals);
+    });
+  }
+
+  /** A move made here: the dashboard's own congress shows it, or its item leaves the approvals list. */
+  reportMoved(congress, text) {
+    if (!congress) return;
+    if (congress.id === this.committee.congress?.id) {
+      this.committee.congress = congress;
+      this.renderCongress();
+      this.slots.congress.body.append(C.note('ok', text, 'status'));
+      return;
+    }
+    const before = this.committee.approvals;
+    const nodes = before.nodes.filter((node) => node.id !== congress.id);
+    this.committee.approvals = { ...before, nodes, totalCount: before.totalCount - (before.nodes.length - nodes.length) };
+    this.approvals.settled(congress.id, text);
+    this.renderApprovals();
   }
 
   renderChildren() {
@@ -231,6 +283,7 @@ export class Dashboard {
 
   feedText(item, names) {
     if (item.kind === 'difficulty') return t(`feed.${item.event}`);
+    if (item.kind.startsWith('report_')) return t(`feed.${item.kind}`);
     if (item.kind === 'results') return t('feed.results');
     if (item.kind === 'deadline') return t('feed.deadline', { date: day(item.deadline) });
     const step = milestoneName(item.milestone, names[item.milestone]);
@@ -396,6 +449,15 @@ export class Dashboard {
     });
   }
 
+  moreApprovals() {
+    const current = this.committee.approvals;
+    return this.more('approvals', () => this.renderApprovals(), async () => {
+      const { data } = await this.query(Q.APPROVALS_PAGE, { id: this.committee.id, after: current.pageInfo.endCursor });
+      const page = data.committee.approvals;
+      this.committee.approvals = { ...page, nodes: [...current.nodes, ...page.nodes] };
+    });
+  }
+
   moreInbox() {
     const current = this.inboxConnection;
     return this.more('inbox', () => this.renderInbox(), async () => {
@@ -447,23 +509,28 @@ export class Dashboard {
     }
     // What the events do not carry is read again, at most once every few seconds.
     if (event.difficulty) this.later('inbox', () => this.refreshInbox());
-    else this.later('figures', () => this.refreshFigures());
+    // A report waiting for a decision is news to an approver: read it again sooner.
+    else this.later('figures', () => this.refreshFigures(), event.kind.startsWith('REPORT_') ? 1000 : REFRESH_AFTER_MS);
   }
 
-  later(name, run) {
+  later(name, run, delay = REFRESH_AFTER_MS) {
     this.timers[name] ??= setTimeout(() => {
       this.timers[name] = null;
       run().catch(() => {}); // the next event or reconnection tries again
-    }, REFRESH_AFTER_MS);
+    }, delay);
   }
 
   async refreshFigures() {
     const first = Math.min(100, Math.max(20, this.committee.children.nodes.length));
     const { data } = await this.query(Q.REFRESH, { id: this.committee.id, first });
     if (!data?.committee) return;
-    Object.assign(this.committee, { congress: data.committee.congress, children: data.committee.children });
+    const { congress, approvals, children } = data.committee;
+    // An open form (a reason being typed) is not redrawn under the official's fingers.
+    const typing = this.slots.congress.body.querySelector('textarea');
+    Object.assign(this.committee, { congress, approvals, children });
     this.overdue = data.overdue;
-    this.renderCongress();
+    if (!typing) this.renderCongress();
+    this.renderApprovals();
     this.renderChildren();
     this.renderOverdue();
   }

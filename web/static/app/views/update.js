@@ -1,6 +1,7 @@
-// Recording progress for one committee (reporters): a milestone, the results, a difficulty. Each write sends
-// the congress's version as loaded (expectedVersion) and one idempotency key per submission; typed errors
-// show next to the field they name; a version conflict shows the congress as it is now and offers a retry.
+// Recording progress for one committee (reporters): a milestone, the results, a difficulty, and sending the
+// congress's report up once it is complete. Each write sends the congress's version as loaded
+// (expectedVersion) and one idempotency key per submission; typed errors show next to the field they name;
+// a version conflict shows the congress as it is now and offers a retry.
 
 import { ApiError, errorCode, gql } from '../api.js';
 import { h, nextId, replace } from '../dom.js';
@@ -8,6 +9,9 @@ import { day, milestoneName, t, todayInVietnam } from '../i18n.js';
 import { CONGRESS_FOR_FORMS, RAISE_DIFFICULTY, RECORD_MILESTONE, RECORD_RESULTS } from '../queries.js';
 import { Submission, clearFieldErrors, field, showFailure, showTypedError } from '../submit.js';
 import { RANK, breadcrumb, committeeHref, empty, note, notFoundView, roleAt, section } from './common.js';
+import { ReportMover, reportPanel, reportRights } from './report.js';
+
+const LOCKING = new Set(['SUBMITTED', 'APPROVED']);
 
 const STATUSES = ['NOT_STARTED', 'IN_PROGRESS', 'DONE'];
 const CATEGORIES = ['PERSONNEL', 'DOCUMENTS', 'ORGANISATION', 'FACILITIES', 'OTHER'];
@@ -24,6 +28,14 @@ export class UpdateView {
       results: new Submission(RECORD_RESULTS, 'recordResults'),
       difficulty: new Submission(RAISE_DIFFICULTY, 'raiseDifficulty'),
     };
+    this.mover = new ReportMover({
+      announce: (text) => session.announce(text),
+      moved: (congress, move, text) => {
+        this.adopt({ ...this.congress, ...congress });
+        this.reportBody.append(note('ok', text, 'status'));
+      },
+      stale: () => this.load(),
+    });
   }
 
   async load() {
@@ -60,6 +72,7 @@ export class UpdateView {
       return replace(this.main, ...head, h('p', { class: 'panel msg' }, t('form.readOnly')));
     }
     this.stateBody = h('div');
+    this.reportBody = h('div');
     this.resultsSlot = h('div');
     replace(this.main, ...head,
       h('div', { class: 'grid forms' },
@@ -67,7 +80,9 @@ export class UpdateView {
           this.congress ? section('milestone-form', t('form.milestone.title'), this.milestoneForm()) : h('p', { class: 'panel' }, t('congress.noCongress')),
           this.congress ? section('results-form', t('form.results.title'), this.resultsSlot) : null,
           section('difficulty-form', t('form.difficulty.title'), this.difficultyForm())),
-        h('div', { class: 'col-side' }, section('state', t('form.steps'), this.stateBody))));
+        h('div', { class: 'col-side' }, this.congress ? section('report', t('report.title'), this.reportBody) : null,
+          section('state', t('form.steps'), this.stateBody))));
+    this.renderReport();
     this.renderState();
     this.renderResults();
   }
@@ -83,9 +98,19 @@ export class UpdateView {
         h('span', { class: 'row-meta' }, t(`status.${m.status}`), m.occurredOn ? ` · ${day(m.occurredOn)}` : '')))));
   }
 
+  /** The report: its state, what it lacks, the submit button; while it is sent up, the figures are locked. */
+  renderReport() {
+    if (!this.congress) return;
+    const locked = LOCKING.has(this.congress.report?.state);
+    replace(this.reportBody,
+      locked ? note('', t('report.locked')) : null,
+      reportPanel(this.mover, this.congress, this.committee, reportRights(this.session.viewer, this.committee)));
+  }
+
   adopt(congress) {
     if (!congress) return;
     this.congress = congress;
+    this.renderReport();
     this.renderState();
     this.renderResults();
   }
