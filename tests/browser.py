@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -126,14 +126,17 @@ class OriginGuard:
     """Every request a page makes, and those that left `origin` (there must be none)."""
 
     origin: str
+    # The pages' own requests; those the service worker makes (filling its cache) apart.
     requests: list[str] = field(default_factory=list)
+    worker_requests: list[str] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
 
     def watch(self, context: BrowserContext) -> None:
         context.on("request", self._seen)
 
     def _seen(self, request: Request) -> None:
-        self.requests.append(request.url)
+        seen_by = self.worker_requests if request.service_worker else self.requests
+        seen_by.append(request.url)
         if not (request.url.startswith(self.origin + "/") or request.url.startswith("data:")):
             self.elsewhere.append(request.url)
 
@@ -161,13 +164,19 @@ async def person(
     *,
     viewport: ViewportSize = PHONE,
     device: dict[str, Any] | None = None,
+    service_workers: Literal["allow", "block"] = "allow",
 ) -> AsyncIterator[Person]:
     """A new browser profile (its own cookies) at `base_url`, phone-sized by default, or as
-    one of Playwright's device profiles (its viewport, touch and user agent)."""
+    one of Playwright's device profiles (its viewport, touch and user agent). With service
+    workers blocked, every request of the page goes through the context's routes."""
     shape: dict[str, Any] = {"viewport": viewport} if device is None else dict(device)
     shape.pop("default_browser_type", None)
     context = await browser.new_context(
-        base_url=base_url, accept_downloads=True, locale="vi-VN", **shape
+        base_url=base_url,
+        accept_downloads=True,
+        locale="vi-VN",
+        service_workers=service_workers,
+        **shape,
     )
     context.set_default_timeout(WAIT_MS)
     guard = OriginGuard(base_url)

@@ -1,8 +1,13 @@
-"""Reports up the tree in a real browser (Debian's chromium), against `congress serve`: a
-cell's reporter sends the report up, the commune's approver sees it arrive in an open inbox
-and returns it with a reason, the reporter reads the reason, fixes a figure and sends it
-again, the approver approves; once on a desktop, once as a phone with touch (Playwright's
-"Galaxy S5" profile, 360 × 640), with a screenshot of each screen in tests/.screenshots/."""
+"""Reports up the tree and the app on a phone, in a real browser (Debian's chromium), against
+`congress serve`.
+
+A cell's reporter sends the report up, the commune's approver sees it arrive in an open
+inbox and returns it with a reason, the reporter reads the reason, fixes a figure and sends
+it again, the approver approves; once on a desktop, once as a phone with touch
+(Playwright's "Galaxy S5" profile, 360 × 640). With no connection, the last screens show
+from what the phone kept, and a milestone recorded is kept and sent when the connection
+returns, exactly once even when the answer to its first send is lost; a conflict met on the
+way is shown, not lost. A screenshot of each screen goes to tests/.screenshots/."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Locator, ViewportSize, expect
+from playwright.async_api import Locator, Route, ViewportSize, expect
 
 from models import Role
 from tests.browser import App, Chromium, Person, chromium, person, served_demo, sign_in
@@ -23,6 +28,9 @@ DESKTOP_CELL = "X00004-002"
 PHONE_CELL = "X00004-001"
 COMMUNE_REPORTER = demo_user(Role.REPORTER, COMMUNE)
 COMMUNE_APPROVER = demo_user(Role.APPROVER, COMMUNE)
+# The offline tests' cell, in Hà Nội's other ward, recorded by the province's reporter.
+OFFLINE_CELL = "X00008-001"
+PROVINCE_REPORTER = demo_user(Role.REPORTER, "T01")
 WIDE: ViewportSize = {"width": 1280, "height": 800}
 PHONE_DEVICE = "Galaxy S5"
 
@@ -36,7 +44,7 @@ RECORD_RESULTS = """mutation($input: RecordResultsInput!) { recordResults(input:
 
 @pytest.fixture(scope="module")
 async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
-    named = (COMMUNE, DESKTOP_CELL, PHONE_CELL)
+    named = (COMMUNE, DESKTOP_CELL, PHONE_CELL, OFFLINE_CELL)
     async with served_demo(tmp_path_factory.mktemp("web-reports"), named) as served:
         yield served
 
@@ -48,9 +56,8 @@ async def browser() -> AsyncIterator[Chromium]:
 
 
 async def congress_of(app: App, code: str) -> dict[str, Any]:
-    congress: dict[str, Any] = (await app.graphql(COMMUNE_REPORTER, CONGRESS, c=code))["committee"][
-        "congress"
-    ]
+    answer = await app.graphql(PROVINCE_REPORTER, CONGRESS, c=code)
+    congress: dict[str, Any] = answer["committee"]["congress"]
     return congress
 
 
@@ -166,3 +173,151 @@ async def test_a_report_goes_up_is_returned_fixed_and_approved(
     final = await congress_of(app, cell)
     # Submitted, returned, submitted, approved: four moves, each once.
     assert (final["report"]["state"], final["report"]["version"]) == ("APPROVED", 5)
+
+
+HISTORY = """query($c: String!) { committee(code: $c) { congress { version
+  milestones { milestone status }
+  history(first: 50) { nodes { kind change } } } } }"""
+
+
+async def milestone_writes(app: App, code: str, milestone: str) -> tuple[int, dict[str, str]]:
+    """How many times `milestone` was recorded, and every milestone's status now."""
+    congress = (await app.graphql(PROVINCE_REPORTER, HISTORY, c=code))["committee"]["congress"]
+    writes = [
+        node
+        for node in congress["history"]["nodes"]
+        if node["kind"] == "MILESTONE" and node["change"]["milestone"] == milestone
+    ]
+    return len(writes), {m["milestone"]: m["status"] for m in congress["milestones"]}
+
+
+async def record_offline(someone: Person, milestone: str) -> None:
+    form = section(someone, "Ghi nhận một bước")
+    await form.get_by_label("Bước").select_option(milestone)
+    await form.get_by_role("radio", name="Đã xong").check()
+    await form.get_by_role("button", name="Ghi nhận").tap()
+    await expect(form).to_contain_text("Chưa có kết nối: đã lưu trên điện thoại")
+
+
+async def test_with_no_connection_the_phone_shows_what_it_kept_and_sends_writes_once(
+    app: App, browser: Chromium
+) -> None:
+    name = app.names[OFFLINE_CELL]
+    device = browser.devices[PHONE_DEVICE]
+    async with person(browser.browser, app.server.base_url, device=device) as phone:
+        page = phone.page
+        await sign_in(phone, PROVINCE_REPORTER, f"/#/c/{OFFLINE_CELL}")
+        await expect(page.locator("main h1")).to_have_text(name)
+        await page.goto(f"/#/c/{OFFLINE_CELL}/update")
+        await expect(section(phone, "Ghi nhận một bước")).to_be_visible()
+        assert await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+        # No connection: the page, its assets and the last screens come from the phone.
+        await phone.context.set_offline(True)
+        await page.reload()
+        await expect(page.locator("main h1")).to_contain_text(name)
+        await expect(page.locator(".offline-note")).to_contain_text("Ngoại tuyến — dữ liệu lúc")
+        await expect(page.locator("#net")).to_have_text("Ngoại tuyến")
+        await phone.screenshot("phone-offline-update")
+        await page.goto(f"/#/c/{OFFLINE_CELL}")
+        await expect(page.locator("main h1")).to_have_text(name)
+        await expect(page.locator(".offline-note")).to_be_visible()
+        await phone.screenshot("phone-offline-dashboard")
+
+        # A milestone recorded with no connection is kept, with the key made on the phone.
+        await page.goto(f"/#/c/{OFFLINE_CELL}/update")
+        version_before = (await congress_of(app, OFFLINE_CELL))["version"]
+        await record_offline(phone, "plan_issued")
+        queue = section(phone, "Chờ gửi từ điện thoại này")
+        await expect(queue.locator("li")).to_have_count(1)
+        await expect(page.locator("#outbox")).to_have_text("1 chờ gửi")
+        await phone.screenshot("phone-offline-queued")
+
+        # Back online, it is sent by itself.
+        await phone.context.set_offline(False)
+        await expect(queue).to_have_count(0, timeout=20_000)
+        await expect(page.locator("#outbox")).to_be_hidden()
+        writes, now = await milestone_writes(app, OFFLINE_CELL, "plan_issued")
+        assert (writes, now["plan_issued"]) == (1, "DONE")
+        assert (await congress_of(app, OFFLINE_CELL))["version"] == version_before + 1
+
+        # Offline again; meanwhile someone else records the same congress. The phone's
+        # write is refused as stale when it is sent: shown with what was entered, kept.
+        await phone.context.set_offline(True)
+        await record_offline(phone, "documents_drafted")
+        await other_official_records(app, OFFLINE_CELL, "documents_drafted", "IN_PROGRESS")
+        await phone.context.set_offline(False)
+        refused = queue.locator("li.refused")
+        await expect(refused).to_contain_text("Bạn đã nhập: Dự thảo văn kiện: Đã xong")
+        await expect(refused).to_contain_text("Đã có người cập nhật đại hội này")
+        await expect(page.locator("#outbox")).to_have_text("1 cần xem lại")
+        await phone.screenshot("phone-offline-conflict")
+        await page.reload()
+        await expect(refused).to_contain_text("Bạn đã nhập: Dự thảo văn kiện: Đã xong")
+        assert (await milestone_writes(app, OFFLINE_CELL, "documents_drafted"))[1][
+            "documents_drafted"
+        ] == "IN_PROGRESS"
+        # The official sends it again on the current data: recorded, and the queue is empty.
+        await refused.get_by_role("button", name="Gửi lại trên dữ liệu mới").tap()
+        await expect(queue).to_have_count(0)
+        writes, now = await milestone_writes(app, OFFLINE_CELL, "documents_drafted")
+        assert (writes, now["documents_drafted"]) == (2, "DONE")
+        assert phone.console_errors == []
+
+
+async def other_official_records(app: App, code: str, milestone: str, status: str) -> None:
+    version = (await congress_of(app, code))["version"]
+    done = await app.graphql(
+        PROVINCE_REPORTER,
+        RECORD_MILESTONE,
+        input={
+            "committeeId": app.ids[code],
+            "milestone": milestone,
+            "status": status,
+            "occurredOn": "2026-11-21",
+            "expectedVersion": version,
+            "idempotencyKey": str(uuid.uuid4()),
+        },
+    )
+    assert done["recordMilestone"]["__typename"] == "CongressPayload", done
+
+
+async def test_a_write_whose_answer_was_lost_is_sent_again_and_recorded_once(
+    app: App, browser: Chromium
+) -> None:
+    """The first send of a queued write reaches the server, which records it, and its answer
+    is lost on the way back: the phone keeps the write and sends it again with the same key,
+    and the server answers with the first answer. (Service workers blocked, so that the
+    context's route sees the page's requests.)"""
+    cell = "X00008-002"
+    device = browser.devices[PHONE_DEVICE]
+    async with person(
+        browser.browser, app.server.base_url, device=device, service_workers="block"
+    ) as phone:
+        await sign_in(phone, PROVINCE_REPORTER, f"/#/c/{cell}/update")
+        await expect(section(phone, "Ghi nhận một bước")).to_be_visible()
+        version_before = (await congress_of(app, cell))["version"]
+        await phone.context.set_offline(True)
+        await record_offline(phone, "plan_issued")
+        lost: list[str] = []
+
+        async def lose_the_first_answer(route: Route) -> None:
+            if not lost and "recordMilestone" in (route.request.post_data or ""):
+                await route.fetch()  # the server records it
+                lost.append(route.request.url)
+                await route.abort("connectionreset")
+            else:
+                await route.continue_()
+
+        await phone.context.route("**/graphql", lose_the_first_answer)
+        await phone.context.set_offline(False)
+        queue = section(phone, "Chờ gửi từ điện thoại này")
+        await expect(queue).to_have_count(0, timeout=20_000)
+        assert lost, "the first send went through the route"
+        writes, now = await milestone_writes(app, cell, "plan_issued")
+        assert (writes, now["plan_issued"]) == (1, "DONE")
+        assert (await congress_of(app, cell))["version"] == version_before + 1
+        # The browser logs the reset connection, and nothing else.
+        assert [
+            error for error in phone.console_errors if "ERR_CONNECTION_RESET" not in error
+        ] == []

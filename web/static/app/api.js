@@ -1,6 +1,8 @@
 // The one way this page talks to the server: POST /graphql on its own origin, with the
 // session cookie and the CSRF header, as a request (gql) or as an event stream (openStream).
 
+import { forgetScreens } from './offline.js';
+
 const ENDPOINT = '/graphql';
 const CSRF_COOKIE = 'congress_csrf';
 const QUERY_ATTEMPTS = 4;
@@ -133,15 +135,18 @@ const TRANSIENT = new Set(['NETWORK', 'UNAVAILABLE', 'RATE_LIMITED']);
  * A query: { data, errors } (field errors stay in errors, each with extensions.code).
  * Refused or unreachable (network, 503, 429) it is tried again a few times with backoff,
  * then an ApiError is thrown. Mutations go through mutate(), which never repeats by itself.
+ * With no connection at all (navigator.onLine false) it fails at once with NETWORK: the
+ * screen shows what the phone kept (offline.js) rather than waiting for the retries.
  */
 export async function gql(query, variables = {}, { signal } = {}) {
   for (let attempt = 1; ; attempt += 1) {
     try {
+      if (!navigator.onLine) throw new ApiError('NETWORK');
       const result = await post(query, variables, signal);
       if (attempt > 1) setRetrying(-1);
       return result;
     } catch (error) {
-      const transient = error instanceof ApiError && TRANSIENT.has(error.code);
+      const transient = error instanceof ApiError && TRANSIENT.has(error.code) && navigator.onLine;
       if (!transient || attempt >= QUERY_ATTEMPTS) {
         if (attempt > 1) setRetrying(-1);
         throw error;
@@ -219,8 +224,9 @@ export async function openStream(query, variables, { signal, onOpen, onPayload }
   }
 }
 
-/** Sign out: the server ends the session; then the sign-in page. */
+/** Sign out: the screens kept on the phone are forgotten, the server ends the session; then the sign-in page. */
 export async function signOut() {
+  forgetScreens();
   try {
     await fetch('/sign-out', { method: 'POST', credentials: 'same-origin', headers: headers('application/json') });
   } finally {

@@ -7,13 +7,16 @@ import { gql, requests, signOut, ApiError } from './api.js';
 import { h, replace } from './dom.js';
 import { lang, onLangChange, setLang, t } from './i18n.js';
 import { liveState, streamStates } from './live.js';
+import { ownScreens, recall, remember } from './offline.js';
+import { outbox, queued, setOwner } from './outbox.js';
 import { VIEWER_ONLY } from './queries.js';
-import { errorView, notFoundView } from './views/common.js';
+import { errorView, keptScreen, notFoundView } from './views/common.js';
 import { Dashboard } from './views/dashboard.js';
 
 const main = document.getElementById('main');
 const net = document.getElementById('net');
 const announcer = document.getElementById('announcer');
+const outboxLink = document.getElementById('outbox');
 
 // What every view shares: the viewer, committee ids already seen, announcements.
 export const session = {
@@ -23,6 +26,10 @@ export const session = {
     for (const committee of committees) if (committee?.code && committee.id) this.ids.set(committee.code, committee.id);
   },
   setViewer(viewer) {
+    // What the phone keeps is one person's: another's first answer forgets the last one's screens,
+    // and only this person's queued writes are sent with this session.
+    ownScreens(viewer.subject);
+    setOwner(viewer.subject);
     this.viewer = viewer;
     this.rememberIds(viewer.assignments.map((assignment) => assignment.committee));
     renderHeader();
@@ -84,7 +91,23 @@ function renderHeader() {
     );
   }
   renderNet();
+  renderOutbox();
 }
+
+/** Writes kept on the phone: how many wait, how many the server refused, a link to the first. */
+function renderOutbox() {
+  const items = session.viewer ? queued() : [];
+  outboxLink.hidden = !items.length;
+  if (!items.length) return;
+  const refused = items.filter((item) => item.state === 'refused');
+  const first = refused[0] || items[0];
+  outboxLink.href = `#/c/${encodeURIComponent(first.committee.code)}/update`;
+  outboxLink.className = refused.length ? 'outbox outbox-refused' : 'outbox';
+  outboxLink.textContent = refused.length
+    ? t('queue.headerRefused', { n: refused.length })
+    : t('queue.header', { n: items.length });
+}
+outbox.addEventListener('change', renderOutbox);
 
 function uniqueRoots(viewer) {
   const seen = new Set();
@@ -114,7 +137,11 @@ requests.addEventListener('retrying', (event) => {
   retryingRequests = event.detail;
   renderNet();
 });
-window.addEventListener('online', renderNet);
+window.addEventListener('online', () => {
+  renderNet();
+  // A screen shown from what the phone kept is loaded again, and followed live from now.
+  if (view?.offlineAt) route();
+});
 window.addEventListener('offline', renderNet);
 
 // --- Routes. ---
@@ -131,7 +158,16 @@ function parse(hash) {
 
 async function ensureViewer() {
   if (session.viewer) return session.viewer;
-  const { data } = await gql(VIEWER_ONLY);
+  let data;
+  try {
+    ({ data } = await gql(VIEWER_ONLY));
+    session.setViewer(data.viewer); // before keeping: a new person's first answer forgets the last one's
+    remember('viewer', data);
+  } catch (error) {
+    const kept = keptScreen(error, recall('viewer'));
+    if (!kept) throw error;
+    data = kept.data;
+  }
   session.setViewer(data.viewer);
   return session.viewer;
 }
@@ -201,4 +237,8 @@ document.getElementById('skip-link').addEventListener('click', (event) => {
 
 renderHeader();
 route();
+
+// The page and its assets kept for the next visit with no connection (web/static/service-worker.js).
+// Browsers allow a service worker only on https or on this machine; elsewhere the app works as before.
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
 

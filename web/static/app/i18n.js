@@ -18,6 +18,21 @@ const STRINGS = {
   'net.connecting': ['Đang kết nối…', 'Connecting…'],
   'net.retrying': ['Mất kết nối, đang thử lại…', 'Connection lost, retrying…'],
   'net.offline': ['Ngoại tuyến', 'Offline'],
+  'offline.asOf': ['Ngoại tuyến — dữ liệu lúc {time}', 'Offline, as of {time}'],
+  'queue.title': ['Chờ gửi từ điện thoại này', 'Waiting to be sent from this phone'],
+  'queue.waiting': ['{n} mục sẽ tự gửi khi có kết nối.', '{n} will be sent when the connection returns.'],
+  'queue.refusedOnly': ['Máy chủ chưa nhận các mục dưới đây: hãy xem và quyết định.', 'The server did not take these: please look and decide.'],
+  'queue.kept': ['Chưa có kết nối: đã lưu trên điện thoại, sẽ tự gửi khi có mạng.', 'No connection: kept on this phone, and sent when the connection returns.'],
+  'queue.sent': ['Đã gửi: {what}', 'Sent: {what}'],
+  'queue.entered': ['Bạn đã nhập:', 'You entered:'],
+  'queue.at': ['Lúc {time}', 'At {time}'],
+  'queue.badge': ['Chờ gửi', 'Waiting'],
+  'queue.refusedBadge': ['Cần xem lại', 'Needs a look'],
+  'queue.stale': ['Đã có người cập nhật đại hội này trước khi mục của bạn được gửi (phiên bản hiện tại {v}). Tình trạng hiện nay:', 'Someone changed this congress before yours was sent (current version {v}). This is how it stands now:'],
+  'queue.again': ['Gửi lại trên dữ liệu mới', 'Send again on the current data'],
+  'queue.discard': ['Bỏ mục này', 'Let it go'],
+  'queue.header': ['{n} chờ gửi', '{n} waiting to send'],
+  'queue.headerRefused': ['{n} cần xem lại', '{n} need a look'],
 
   'err.NOT_FOUND': ['Không tìm thấy đơn vị này.', 'This committee was not found.'],
   'err.notFoundHelp': ['Đơn vị không tồn tại hoặc không thuộc phạm vi của bạn.', 'It does not exist or is not in your scope.'],
@@ -326,6 +341,11 @@ export function moment(iso) {
 }
 
 /** Today in Vietnam, as YYYY-MM-DD. */
+/** A moment's hour and minute (HH:MM) in Vietnam's time. */
+export function clock(ms) {
+  return new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'Asia/Ho_Chi_Minh' }).format(ms);
+}
+
 export function todayInVietnam() {
   return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Ho_Chi_Minh' }).format(new Date());
 }

@@ -8,7 +8,8 @@ import { errorMessage } from './views/common.js';
 
 const KEEP_KEY = new Set(['NETWORK', 'OUTCOME_UNKNOWN', 'UNAVAILABLE', 'RATE_LIMITED', 'BAD_RESPONSE']);
 
-function newKey() {
+/** A fresh idempotency key (a UUID v4), made on this device. */
+export function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   // Outside a secure context (plain http on a LAN): the same 122 random bits, by hand.
   const bytes = crypto.getRandomValues(new Uint8Array(16));

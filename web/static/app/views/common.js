@@ -2,7 +2,7 @@
 
 import { ApiError } from '../api.js';
 import { h, nextId, replace } from '../dom.js';
-import { has, t } from '../i18n.js';
+import { clock, has, t } from '../i18n.js';
 
 /** A human message, in the page's language, for an ApiError (never the server's JSON). */
 export function errorMessage(error) {
@@ -93,3 +93,11 @@ export function moreButton(label, onclick, { disabled = false, key } = {}) {
   if (key) button.dataset.focusKey = key;
   return h('p', { class: 'more' }, button);
 }
+
+/** A screen kept on the phone (offline.js) stands in for one that could not be loaded for want of a connection. */
+export function keptScreen(error, entry) {
+  return error instanceof ApiError && error.code === 'NETWORK' ? entry : null;
+}
+
+/** The mark on a screen shown from what the phone kept. */
+export const offlineNote = (at) => h('p', { class: 'msg msg-warn offline-note', role: 'status' }, t('offline.asOf', { time: clock(at) }));

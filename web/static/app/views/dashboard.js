@@ -7,6 +7,7 @@ import { ApiError, errorCode, gql } from '../api.js';
 import { h, replace } from '../dom.js';
 import { day, milestoneName, moment, num, pct, t } from '../i18n.js';
 import { LiveStream } from '../live.js';
+import { recall, remember } from '../offline.js';
 import * as Q from '../queries.js';
 import { drawTimeline } from './chart.js';
 import { childrenTable } from './children.js';
@@ -75,9 +76,37 @@ export class Dashboard {
     return gql(document, variables, { signal: this.controller.signal });
   }
 
-  // --- Loading: one request when the committee's id is known, two from a cold link. ---
+  // --- Loading: one request when the committee's id is known, two from a cold link; with no connection,
+  // the screen as the phone kept it. ---
 
   async load() {
+    const screen = `dashboard:${this.code}`;
+    let data;
+    try {
+      data = await this.fetchScreen();
+      this.offlineAt = null;
+      if (data) {
+        this.session.setViewer(data.viewer); // first: a new person's first answer forgets the last one's
+        remember(screen, data);
+      }
+    } catch (error) {
+      const kept = C.keptScreen(error, recall(screen));
+      if (!kept) throw error;
+      data = kept.data;
+      this.offlineAt = kept.at;
+    }
+    if (!data) return C.notFoundView(this.main);
+    this.session.setViewer(data.viewer);
+    this.committee = data.committee;
+    this.session.rememberIds([data.committee, ...data.committee.ancestors, ...data.committee.children.nodes]);
+    this.acceptLists(data);
+    this.render();
+    // Kept data is not followed live: the page loads again when the connection returns (app.js).
+    if (!this.offlineAt) this.startLive();
+  }
+
+  /** The screen's data from the server, or null when the committee is not there (or not in scope). */
+  async fetchScreen() {
     const knownId = this.session.ids.get(this.code);
     let data = null;
     if (knownId) {
@@ -90,18 +119,13 @@ export class Dashboard {
       if (!first.data?.committee) {
         this.throwUnlessNotFound(first.errors);
         if (first.data?.viewer) this.session.setViewer(first.data.viewer);
-        return C.notFoundView(this.main);
+        return null;
       }
       const lists = await this.query(Q.LISTS_ONLY, { id: first.data.committee.id });
       if (!lists.data) this.throwUnlessNotFound(lists.errors);
       data = { ...first.data, ...lists.data };
     }
-    this.session.setViewer(data.viewer);
-    this.committee = data.committee;
-    this.session.rememberIds([data.committee, ...data.committee.ancestors, ...data.committee.children.nodes]);
-    this.acceptLists(data);
-    this.render();
-    this.startLive();
+    return data;
   }
 
   throwUnlessNotFound(errors) {
@@ -138,6 +162,7 @@ export class Dashboard {
     const jump = (name, label) => h('li', null, h('button', { type: 'button', class: 'chip', onclick: () => this.jumpTo(name) }, label));
     replace(
       this.main,
+      this.offlineAt ? C.offlineNote(this.offlineAt) : null,
       h('div', { class: 'page-head' }, C.breadcrumb(c.ancestors, c), h('h1', { tabIndex: -1 }, c.name), h('p', { class: 'sub' }, `${t(`kind.${c.kind}`)} · ${c.code}`)),
       this.searchForm(),
       h('nav', { class: 'jump', 'aria-label': t('jump.label') }, h('ul', null,

@@ -1,14 +1,18 @@
 // Recording progress for one committee (reporters): a milestone, the results, a difficulty, and sending the
 // congress's report up once it is complete. Each write sends the congress's version as loaded
 // (expectedVersion) and one idempotency key per submission; typed errors show next to the field they name;
-// a version conflict shows the congress as it is now and offers a retry.
+// a version conflict shows the congress as it is now and offers a retry. With no connection a write is
+// kept on the phone with its key (outbox.js) and sent when the connection returns; the queue of this
+// committee, and what the server refused of it, shows at the top of the page.
 
 import { ApiError, errorCode, gql } from '../api.js';
 import { h, nextId, replace } from '../dom.js';
-import { day, milestoneName, t, todayInVietnam } from '../i18n.js';
+import { clock, day, milestoneName, num, t, todayInVietnam } from '../i18n.js';
+import { recall, remember } from '../offline.js';
+import { discard, enqueue, outbox, queued, resend } from '../outbox.js';
 import { CONGRESS_FOR_FORMS, RAISE_DIFFICULTY, RECORD_MILESTONE, RECORD_RESULTS } from '../queries.js';
-import { Submission, clearFieldErrors, field, showFailure, showTypedError } from '../submit.js';
-import { RANK, breadcrumb, committeeHref, empty, note, notFoundView, roleAt, section } from './common.js';
+import { Submission, clearFieldErrors, field, newKey, showFailure, showTypedError } from '../submit.js';
+import { RANK, breadcrumb, committeeHref, empty, keptScreen, note, notFoundView, offlineNote, roleAt, section } from './common.js';
 import { ReportMover, reportPanel, reportRights } from './report.js';
 
 const LOCKING = new Set(['SUBMITTED', 'APPROVED']);
@@ -36,10 +40,28 @@ export class UpdateView {
       },
       stale: () => this.load(),
     });
+    this.listeners = {
+      change: () => this.renderQueue(),
+      sent: (event) => this.queuedWasSent(event.detail),
+    };
+    for (const [name, listener] of Object.entries(this.listeners)) outbox.addEventListener(name, listener);
   }
 
   async load() {
-    const { data, errors } = await gql(CONGRESS_FOR_FORMS, { code: this.code }, { signal: this.controller.signal });
+    const screen = `forms:${this.code}`;
+    let answer;
+    try {
+      answer = await gql(CONGRESS_FOR_FORMS, { code: this.code }, { signal: this.controller.signal });
+      if (answer.data?.viewer) this.session.setViewer(answer.data.viewer); // before keeping: see offline.js
+      if (answer.data?.committee) remember(screen, answer.data);
+      this.offlineAt = null;
+    } catch (error) {
+      const kept = keptScreen(error, recall(screen));
+      if (!kept) throw error;
+      answer = { data: kept.data, errors: [] };
+      this.offlineAt = kept.at;
+    }
+    const { data, errors } = answer;
     if (data?.viewer) this.session.setViewer(data.viewer);
     if (!data?.committee) {
       const code = errorCode(errors);
@@ -54,6 +76,7 @@ export class UpdateView {
 
   destroy() {
     this.controller.abort();
+    for (const [name, listener] of Object.entries(this.listeners)) outbox.removeEventListener(name, listener);
   }
 
   rerender() {
@@ -73,8 +96,11 @@ export class UpdateView {
     }
     this.stateBody = h('div');
     this.reportBody = h('div');
+    this.queueBody = h('div', { class: 'queue', 'aria-live': 'polite' });
     this.resultsSlot = h('div');
     replace(this.main, ...head,
+      this.offlineAt ? offlineNote(this.offlineAt) : null,
+      this.queueBody,
       h('div', { class: 'grid forms' },
         h('div', { class: 'col-main' },
           this.congress ? section('milestone-form', t('form.milestone.title'), this.milestoneForm()) : h('p', { class: 'panel' }, t('congress.noCongress')),
@@ -85,6 +111,7 @@ export class UpdateView {
     this.renderReport();
     this.renderState();
     this.renderResults();
+    this.renderQueue();
   }
 
   /** The congress as loaded (or as a success or a conflict showed it). */
@@ -115,23 +142,29 @@ export class UpdateView {
     this.renderResults();
   }
 
-  /** Sends a form's input and shows the answer: payload, version conflict, typed error or failure. */
-  async submit(form, status, submission, input, onSuccess) {
+  /**
+   * Sends a form's input and shows the answer: payload, version conflict, typed error or failure.
+   * With no connection the write is queued on the phone instead (`entered` says what it was).
+   */
+  async submit(form, status, submission, input, onSuccess, entered) {
     clearFieldErrors(form);
+    if (!navigator.onLine) return this.queue(status, submission, input, entered);
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     replace(status, note('', t('form.sending'), 'status'));
     const outcome = await submission.send(input);
     button.disabled = false;
     const result = outcome.ok;
-    if (!result) return showFailure(status, outcome, () => this.submit(form, status, submission, input, onSuccess));
+    // Never reached the server: kept on the phone, with the key this send used.
+    if (outcome.retry?.code === 'NETWORK') return this.queue(status, submission, input, entered);
+    if (!result) return showFailure(status, outcome, () => this.submit(form, status, submission, input, onSuccess, entered));
     if (result.__typename === 'CongressPayload' || result.__typename === 'DifficultyPayload') return onSuccess(result);
     if (result.__typename !== 'CongressVersionConflict') return showTypedError(form, status, result);
     // Someone else wrote first: show the congress as it is now; the retry sends its version (a new key).
     this.adopt(result.congress);
     const now = h('div', { class: 'conflict-state' });
     this.renderState(now, result.congress);
-    const retry = () => this.submit(form, status, submission, { ...input, expectedVersion: result.currentVersion }, onSuccess);
+    const retry = () => this.submit(form, status, submission, { ...input, expectedVersion: result.currentVersion }, onSuccess, entered);
     replace(status, h('div', { class: 'msg msg-error', role: 'alert' }, h('p', null, t('form.conflict', { v: result.currentVersion })), now,
       h('button', { type: 'button', class: 'button', onclick: retry }, t('form.retryWithCurrent'))));
   }
@@ -173,6 +206,8 @@ export class UpdateView {
         note: noteInput.value.trim() || null,
         expectedVersion: this.congress.version,
       };
+      const step = this.congress.milestones.find((m) => m.milestone === input.milestone);
+      const entered = { kind: 'milestone', milestone: input.milestone, name: step?.name, status: chosen, occurredOn: input.occurredOn, note: input.note };
       this.submit(form, status, this.submissions.milestone, input, (result) => {
         this.saved(status, result);
         noteInput.value = '';
@@ -180,7 +215,7 @@ export class UpdateView {
           const step = this.congress.milestones.find((m) => m.milestone === option.value);
           if (step) option.textContent = stepLabel(step); // each option shows its step's status
         }
-      });
+      }, entered);
     });
     return form;
   }
@@ -209,7 +244,8 @@ export class UpdateView {
         if (!/^\d+$/.test(control.value.trim())) return showTypedError(form, status, invalid(control.name, t('form.required')));
         input[control.name] = Number(control.value);
       }
-      this.submit(form, status, this.submissions.results, input, (result) => this.saved(status, result));
+      const { committeeId, expectedVersion, ...figures } = input;
+      this.submit(form, status, this.submissions.results, input, (result) => this.saved(status, result), { kind: 'results', figures });
     });
     replace(this.resultsSlot, form);
   }
@@ -233,8 +269,100 @@ export class UpdateView {
         replace(status, note('ok', text, 'status'));
         this.session.announce(text);
         title.value = description.value = '';
-      });
+      }, { kind: 'difficulty', title: input.title });
     });
     return form;
   }
 }
+
+// --- Writes kept on the phone (outbox.js): queued with no connection, sent when it returns. ---
+
+const FIELDS = { milestone: 'recordMilestone', results: 'recordResults', difficulty: 'raiseDifficulty' };
+
+Object.assign(UpdateView.prototype, {
+  /** Keeps a write on the phone with the key made for it; the page shows it as if recorded, marked "waiting". */
+  queue(status, submission, input, entered) {
+    const idempotencyKey = submission.keyFor(input);
+    submission.key = null; // the next entry is a new write
+    enqueue({ field: FIELDS[entered.kind], input: { ...input, idempotencyKey }, committee: this.committee, entered });
+    if (entered.kind !== 'difficulty') this.expectOwnWrite(entered);
+    const text = t('queue.kept');
+    replace(status, note('ok', text, 'status'));
+    this.session.announce(text);
+  },
+
+  /**
+   * The congress as this phone's queued write will leave it: the next write queued after it expects the
+   * version it will make (each write adds one), so several entered offline go in one after the other;
+   * a write by someone else meanwhile makes them all stale, and each shows as refused, to be decided on.
+   */
+  expectOwnWrite(entered) {
+    const congress = { ...this.congress, version: this.congress.version + 1 };
+    if (entered.kind === 'milestone') {
+      congress.milestones = congress.milestones.map((m) => (m.milestone === entered.milestone
+        ? { ...m, status: entered.status, occurredOn: entered.occurredOn } : m));
+    }
+    this.adopt(congress);
+  },
+
+  queuedWasSent({ item, result }) {
+    if (item.committee.code !== this.committee?.code) return;
+    // Only when it is ahead of what the page shows: other queued writes may still follow.
+    if (result.congress && result.congress.version >= (this.congress?.version ?? 0)) this.adopt(result.congress);
+    this.session.announce(t('queue.sent', { what: this.enteredText(item.entered) }));
+  },
+
+  enteredText(entered) {
+    if (entered.kind === 'milestone') {
+      const when = entered.occurredOn ? ` · ${day(entered.occurredOn)}` : '';
+      return `${milestoneName(entered.milestone, entered.name)}: ${t(`status.${entered.status}`)}${when}`;
+    }
+    if (entered.kind === 'results') {
+      return `${t('form.results.title')}: ${Object.entries(entered.figures)
+        .filter(([, value]) => typeof value === 'number')
+        .map(([name, value]) => `${t(`form.${name}`)} ${num(value)}`).join(', ')}`;
+    }
+    return `${t('form.difficulty.title')}: ${entered.title}`;
+  },
+
+  /** What refused it, in the page's language; the server's own words follow as a detail. */
+  refusalText(refusal) {
+    const type = refusal.__typename;
+    if (type === 'CongressVersionConflict') return t('queue.stale', { v: refusal.currentVersion });
+    return type === 'Refused' ? t('err.generic') : t(`typed.${type}`);
+  },
+
+  renderQueue() {
+    if (!this.queueBody || !this.committee) return;
+    const items = queued(this.committee.code);
+    if (!items.length) return replace(this.queueBody);
+    const waiting = items.filter((item) => item.state === 'waiting').length;
+    replace(this.queueBody, section('outbox', t('queue.title'),
+      h('p', { class: 'hint' }, waiting ? t('queue.waiting', { n: num(waiting) }) : t('queue.refusedOnly')),
+      h('ul', { class: 'cards' }, items.map((item) => this.queueItem(item)))));
+  },
+
+  queueItem(item) {
+    const entered = h('p', null, h('strong', null, t('queue.entered')), ' ', this.enteredText(item.entered));
+    const at = h('p', { class: 'meta' }, t('queue.at', { time: clock(item.queuedAt) }));
+    if (item.state !== 'refused') {
+      return h('li', { class: 'card queued', 'data-key': item.key }, h('span', { class: 'badge report-SUBMITTED' }, t('queue.badge')), entered, at);
+    }
+    const refusal = item.refusal || {};
+    const current = refusal.__typename === 'CongressVersionConflict' ? h('div', { class: 'conflict-state' }) : null;
+    if (current) this.renderState(current, refusal.congress);
+    const again = () => {
+      // A new write on the congress as it is now (the conflict says its version), with a new key.
+      const version = refusal.currentVersion ?? this.congress?.version;
+      resend(item.key, 'expectedVersion' in item.input ? { expectedVersion: version } : {}, newKey());
+    };
+    return h('li', { class: 'card queued refused', 'data-key': item.key },
+      h('span', { class: 'badge report-RETURNED' }, t('queue.refusedBadge')),
+      entered, at,
+      h('div', { class: 'msg msg-error', role: 'alert' }, h('p', null, this.refusalText(refusal)),
+        refusal.message ? h('p', { class: 'detail' }, t('typed.detail', { msg: refusal.message })) : null, current),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'button', onclick: again }, t('queue.again')),
+        h('button', { type: 'button', class: 'button secondary', onclick: () => discard(item.key) }, t('queue.discard'))));
+  },
+});
