@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from playwright.async_api import (
     ViewportSize,
     async_playwright,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.progress_server import Server, start_server, stop_server, wait_until_ready
 from config import Settings
@@ -96,12 +97,16 @@ class App:
 
 
 @asynccontextmanager
-async def served_demo(directory: Path, named: Iterable[str]) -> AsyncIterator[App]:
-    """`congress serve` over the tests' demo tree (SQLite in `directory`), with the names
-    and ids of the committees `named` read as the centre's admin."""
+async def served_demo(
+    directory: Path,
+    named: Iterable[str],
+    fill: Callable[[AsyncEngine], Awaitable[object]] = _fill_demo,
+) -> AsyncIterator[App]:
+    """`congress serve` over the tests' demo tree (SQLite in `directory`; `fill` builds
+    another), with the names and ids of the committees `named` read as the centre's admin."""
     async with throwaway_database("sqlite", directory) as url:
         engine = create_engine(url)
-        await _fill_demo(engine)
+        await fill(engine)
         await engine.dispose()
         issuer = LocalIssuer.load_or_create(Settings(data_dir=directory).signing_key_path)
         server = start_server(url, directory)

@@ -3,6 +3,7 @@ against a real loopback provider, cookie sessions, CSRF, signing out, deactivati
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -114,6 +115,36 @@ async def test_the_dashboard_page_and_its_assets_need_no_session(fresh_world: De
         script = await client.get("/app/app.js", headers={"Accept-Encoding": "gzip"})
         assert script.headers["content-encoding"] == "gzip"
         assert (await client.get("/graphql", params={"query": VIEWER_QUERY})).status_code == 401
+
+
+async def test_the_service_worker_and_the_manifest_need_no_session(
+    fresh_world: DemoWorld,
+) -> None:
+    """What a phone needs to keep the app (web/routes.py): the service worker at the root,
+    told every asset and a version made of them, checked on every visit; the manifest and
+    its icons."""
+    async with browser(fresh_world) as client:
+        worker = await client.get("/sw.js")
+        assert worker.status_code == 200
+        assert worker.headers["content-type"].startswith("text/javascript")
+        assert worker.headers["cache-control"] == "no-cache"
+        version, shell = worker.text.splitlines()[:2]
+        assert re.fullmatch(r'const VERSION = "[0-9a-f]{16}";', version)
+        assets = json.loads(shell.removeprefix("const SHELL = ").removesuffix(";"))
+        page = (await client.get("/")).text
+        assert set(re.findall(r'(?:href|src)="(/app/[^"]+)"', page)) <= set(assets)
+        assert "/app/views/update.js" in assets  # and what loads later, for offline use
+        for asset in assets:
+            assert (await client.get(asset)).status_code == 200, asset
+        manifest = await client.get("/app/manifest.webmanifest")
+        assert manifest.headers["content-type"] == "application/manifest+json"
+        icons = manifest.json()["icons"]
+        assert {icon["sizes"] for icon in icons} == {"192x192", "512x512"}
+        assert any(icon.get("purpose") == "maskable" for icon in icons)
+        for icon in icons:
+            fetched = await client.get(icon["src"])
+            assert fetched.headers["content-type"] == "image/png"
+            assert fetched.content.startswith(b"\x89PNG")
 
 
 async def test_a_cookie_request_that_changes_state_needs_the_csrf_token(

@@ -7,6 +7,7 @@ every screen is written to tests/.screenshots/."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -278,3 +279,16 @@ async def test_every_document_the_app_sends_is_valid_against_the_schema(
     assert len(documents) >= 25
     for name, document in documents.items():
         assert validate(schema._schema, parse(document)) == [], name
+
+
+# What the first screen may move over the link before the data: at 400 kbit/s, 64 KiB is
+# 1.3 s of the 5 s a phone on a weak link has (bench/phone_first_screen.py measures it all).
+FIRST_SCREEN_BUDGET_BYTES = 64 * 1024
+
+
+def test_what_the_page_asks_for_up_front_fits_a_slow_link() -> None:
+    """The page and everything it lists, compressed as the server sends them (gzip)."""
+    static = Path(__file__).parents[1] / "web/static"
+    files = [static / "app/index.html", *(static / asset.lstrip("/") for asset in APP_PAGE_ASSETS)]
+    sent = sum(len(gzip.compress(path.read_bytes())) for path in files)
+    assert sent <= FIRST_SCREEN_BUDGET_BYTES, sent

@@ -321,3 +321,63 @@ async def test_a_write_whose_answer_was_lost_is_sent_again_and_recorded_once(
         assert [
             error for error in phone.console_errors if "ERR_CONNECTION_RESET" not in error
         ] == []
+
+
+# Every screen at 360 × 640: the page never scrolls sideways, every control can be hit
+# with a finger (44 × 44 px; a radio or checkbox by its label), no text is smaller than
+# 12 px. Controls hidden for screen readers only (the skip link until focused) are not
+# targets on screen.
+PHONE_LAYOUT_PROBLEMS = """() => {
+  const problems = [];
+  const page = document.scrollingElement;
+  if (page.scrollWidth > window.innerWidth) problems.push(`page ${page.scrollWidth}px wide`);
+  for (const wrap of document.querySelectorAll('.table-wrap')) {
+    if (wrap.scrollWidth > wrap.clientWidth) problems.push(`table ${wrap.scrollWidth}px wide`);
+  }
+  const shown = (el) => {
+    const box = el.getBoundingClientRect();
+    return box.width > 1 && box.height > 1 && box.left >= 0 && getComputedStyle(el).visibility !== 'hidden';
+  };
+  for (const control of document.querySelectorAll('a[href], button, input, select, textarea, summary')) {
+    if (!shown(control) || control.closest('.visually-hidden')) continue;
+    const label = ['radio', 'checkbox'].includes(control.type) ? control.closest('label') : null;
+    const box = (label || control).getBoundingClientRect();
+    if (box.width < 44 || box.height < 44) {
+      problems.push(`${Math.round(box.width)}×${Math.round(box.height)} ${(label || control).outerHTML.slice(0, 120)}`);
+    }
+  }
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const parent = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || !parent || !shown(parent)) continue;
+    if (parent.closest('.visually-hidden, svg')) continue;
+    const size = parseFloat(getComputedStyle(parent).fontSize);
+    if (size < 12) problems.push(`${size}px text: ${walker.currentNode.textContent.trim().slice(0, 40)}`);
+  }
+  return problems;
+}"""
+
+
+async def test_every_screen_fits_a_phone_and_a_finger(app: App, browser: Chromium) -> None:
+    device = browser.devices[PHONE_DEVICE]
+    async with person(browser.browser, app.server.base_url, device=device) as phone:
+        page = phone.page
+        await sign_in(phone, COMMUNE_APPROVER, f"/#/c/{COMMUNE}")
+        screens = {
+            "commune": f"/#/c/{COMMUNE}",
+            "cell": f"/#/c/{DESKTOP_CELL}",
+            "update": f"/#/c/{COMMUNE}/update",
+        }
+        for name, path in screens.items():
+            await page.goto(path)
+            await expect(page.locator("main h1")).to_be_visible()
+            # What loads once seen (the timeline) is brought into view and waited for.
+            for loading in await page.locator("main .loading").all():
+                await loading.scroll_into_view_if_needed()
+            await expect(page.locator("main .loading")).to_have_count(0)
+            # Every disclosure opened, so what it shows is measured too.
+            for closed in await page.locator("main details:not([open]) summary").all():
+                await closed.tap()
+            problems = await page.evaluate(PHONE_LAYOUT_PROBLEMS)
+            assert problems == [], "\n".join([name, *problems])
+            await phone.screenshot(f"phone-layout-{name}")

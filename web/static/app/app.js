@@ -229,7 +229,12 @@ onLangChange(() => {
 });
 
 document.getElementById('lang').addEventListener('click', () => setLang(lang() === 'vi' ? 'en' : 'vi'));
-document.getElementById('sign-out').addEventListener('click', () => signOut());
+document.getElementById('sign-out').addEventListener('click', () => {
+  // Writes waiting stay on the phone for this person's next sign-in; they should know.
+  const waiting = queued().length;
+  if (waiting && !window.confirm(t('queue.signOutWarning', { n: waiting }))) return;
+  signOut();
+});
 document.getElementById('skip-link').addEventListener('click', (event) => {
   event.preventDefault();
   main.focus();

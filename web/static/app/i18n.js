@@ -31,6 +31,7 @@ const STRINGS = {
   'queue.stale': ['Đã có người cập nhật đại hội này trước khi mục của bạn được gửi (phiên bản hiện tại {v}). Tình trạng hiện nay:', 'Someone changed this congress before yours was sent (current version {v}). This is how it stands now:'],
   'queue.again': ['Gửi lại trên dữ liệu mới', 'Send again on the current data'],
   'queue.discard': ['Bỏ mục này', 'Let it go'],
+  'queue.signOutWarning': ['Còn {n} mục chưa gửi được. Chúng được giữ trên điện thoại và sẽ gửi khi bạn đăng nhập lại. Vẫn đăng xuất?', '{n} entries are not sent yet. They stay on this phone and are sent when you sign in again. Sign out anyway?'],
   'queue.header': ['{n} chờ gửi', '{n} waiting to send'],
   'queue.headerRefused': ['{n} cần xem lại', '{n} need a look'],
 
