@@ -72,12 +72,16 @@ async def first_screen(page: Page, cdp: CDPSession) -> tuple[float, int]:
     return elapsed, transfer.bytes
 
 
-async def measure(launched: Chromium, base_url: str, runs: int) -> dict[str, list[tuple[float, int]]]:
+async def measure(
+    launched: Chromium, base_url: str, runs: int
+) -> dict[str, list[tuple[float, int]]]:
     results: dict[str, list[tuple[float, int]]] = {"cold": [], "warm": []}
     device = launched.devices[DEVICE]
     for _ in range(runs):
         # Cold: a new profile, its cache emptied after signing in, service workers blocked.
-        async with person(launched.browser, base_url, device=device, service_workers="block") as cold:
+        async with person(
+            launched.browser, base_url, device=device, service_workers="block"
+        ) as cold:
             await sign_in(cold, REPORTER, f"/#/c/{COMMUNE}")
             await cold.page.locator("main h1").wait_for()
             cdp = await cold.context.new_cdp_session(cold.page)

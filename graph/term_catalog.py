@@ -21,9 +21,11 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from models import MilestoneTemplate, ReportDeadline, Term
 
@@ -116,22 +118,22 @@ class TermCatalog:
 async def _read_terms(session: AsyncSession) -> TermSnapshot:
     term_rows = await session.execute(select(*Term.__table__.columns))
     terms = [Term(**row._mapping) for row in term_rows]
-    template_rows = await session.execute(
-        select(*MilestoneTemplate.__table__.columns).order_by(
-            MilestoneTemplate.term_id, MilestoneTemplate.position
-        )
+    templates = await _by_term(session, MilestoneTemplate, MilestoneTemplate.position)
+    report_deadlines = await _by_term(session, ReportDeadline, ReportDeadline.depth)
+    return TermSnapshot(terms, templates, report_deadlines)
+
+
+Row = TypeVar("Row", MilestoneTemplate, ReportDeadline)
+
+
+async def _by_term(
+    session: AsyncSession, model: type[Row], order: InstrumentedAttribute[int]
+) -> dict[int, list[Row]]:
+    """A term's rows of `model` (a table with `term_id`), in `order`, term by term."""
+    rows = await session.execute(
+        select(*model.__table__.columns).order_by(model.__table__.c.term_id, order)
     )
-    templates: dict[int, list[MilestoneTemplate]] = defaultdict(list)
-    for row in template_rows:
-        template = MilestoneTemplate(**row._mapping)
-        templates[template.term_id].append(template)
-    deadline_rows = await session.execute(
-        select(*ReportDeadline.__table__.columns).order_by(
-            ReportDeadline.term_id, ReportDeadline.depth
-        )
-    )
-    report_deadlines: dict[int, list[ReportDeadline]] = defaultdict(list)
-    for row in deadline_rows:
-        deadline = ReportDeadline(**row._mapping)
-        report_deadlines[deadline.term_id].append(deadline)
-    return TermSnapshot(terms, dict(templates), dict(report_deadlines))
+    by_term: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_term[row.term_id].append(model(**row._mapping))
+    return dict(by_term)

@@ -61,31 +61,39 @@ async def congress_of(app: App, code: str) -> dict[str, Any]:
     return congress
 
 
+async def record_milestone(
+    app: App, subject: str, code: str, milestone: str, status: str = "DONE"
+) -> int:
+    """Recorded through the API on the congress as it is now; the version it made."""
+    done = await app.graphql(
+        subject,
+        RECORD_MILESTONE,
+        input={
+            "committeeId": app.ids[code],
+            "milestone": milestone,
+            "status": status,
+            "occurredOn": "2026-11-20",
+            "expectedVersion": (await congress_of(app, code))["version"],
+            "idempotencyKey": str(uuid.uuid4()),
+        },
+    )
+    assert done["recordMilestone"]["__typename"] == "CongressPayload", done
+    version: int = done["recordMilestone"]["congress"]["version"]
+    return version
+
+
 async def complete(app: App, code: str) -> None:
     """Every milestone done and the results recorded, through the API."""
-    version = (await congress_of(app, code))["version"]
     for milestone in MILESTONES:
         if milestone == "results_reported":
+            version = (await congress_of(app, code))["version"]
             results = await app.graphql(
                 COMMUNE_REPORTER,
                 RECORD_RESULTS,
                 input={"committeeId": app.ids[code], **GOOD_RESULTS, "expectedVersion": version},
             )
-            version = results["recordResults"]["congress"]["version"]
-        done = await app.graphql(
-            COMMUNE_REPORTER,
-            RECORD_MILESTONE,
-            input={
-                "committeeId": app.ids[code],
-                "milestone": milestone,
-                "status": "DONE",
-                "occurredOn": "2026-11-20",
-                "expectedVersion": version,
-                "idempotencyKey": str(uuid.uuid4()),
-            },
-        )
-        assert done["recordMilestone"]["__typename"] == "CongressPayload", done
-        version = done["recordMilestone"]["congress"]["version"]
+            assert results["recordResults"]["__typename"] == "CongressPayload", results
+        await record_milestone(app, COMMUNE_REPORTER, code, milestone)
 
 
 def section(someone: Person, title: str) -> Locator:
@@ -245,13 +253,23 @@ async def test_with_no_connection_the_phone_shows_what_it_kept_and_sends_writes_
         # write is refused as stale when it is sent: shown with what was entered, kept.
         await phone.context.set_offline(True)
         await record_offline(phone, "documents_drafted")
-        await other_official_records(app, OFFLINE_CELL, "documents_drafted", "IN_PROGRESS")
+        await record_milestone(
+            app, PROVINCE_REPORTER, OFFLINE_CELL, "documents_drafted", "IN_PROGRESS"
+        )
         await phone.context.set_offline(False)
         refused = queue.locator("li.refused")
         await expect(refused).to_contain_text("Bạn đã nhập: Dự thảo văn kiện: Đã xong")
         await expect(refused).to_contain_text("Đã có người cập nhật đại hội này")
         await expect(page.locator("#outbox")).to_have_text("1 cần xem lại")
         await phone.screenshot("phone-offline-conflict")
+        # The header leads to every write the phone keeps, whatever its committee.
+        await page.locator("#outbox").tap()
+        await expect(page.locator("main h1")).to_have_text("Chờ gửi từ điện thoại này")
+        kept = page.locator("main li.refused")
+        await expect(kept).to_contain_text(name)
+        await expect(kept).to_contain_text("Bạn đã nhập: Dự thảo văn kiện: Đã xong")
+        await kept.get_by_role("link", name=name).tap()
+        await expect(section(phone, "Ghi nhận một bước")).to_be_visible()
         await page.reload()
         await expect(refused).to_contain_text("Bạn đã nhập: Dự thảo văn kiện: Đã xong")
         assert (await milestone_writes(app, OFFLINE_CELL, "documents_drafted"))[1][
@@ -263,23 +281,6 @@ async def test_with_no_connection_the_phone_shows_what_it_kept_and_sends_writes_
         writes, now = await milestone_writes(app, OFFLINE_CELL, "documents_drafted")
         assert (writes, now["documents_drafted"]) == (2, "DONE")
         assert phone.console_errors == []
-
-
-async def other_official_records(app: App, code: str, milestone: str, status: str) -> None:
-    version = (await congress_of(app, code))["version"]
-    done = await app.graphql(
-        PROVINCE_REPORTER,
-        RECORD_MILESTONE,
-        input={
-            "committeeId": app.ids[code],
-            "milestone": milestone,
-            "status": status,
-            "occurredOn": "2026-11-21",
-            "expectedVersion": version,
-            "idempotencyKey": str(uuid.uuid4()),
-        },
-    )
-    assert done["recordMilestone"]["__typename"] == "CongressPayload", done
 
 
 async def test_a_write_whose_answer_was_lost_is_sent_again_and_recorded_once(
@@ -362,11 +363,17 @@ async def test_every_screen_fits_a_phone_and_a_finger(app: App, browser: Chromiu
     device = browser.devices[PHONE_DEVICE]
     async with person(browser.browser, app.server.base_url, device=device) as phone:
         page = phone.page
+        # The sign-in page first, as a phone meets it.
+        await page.goto("/sign-in")
+        problems = await page.evaluate(PHONE_LAYOUT_PROBLEMS)
+        assert problems == [], "\n".join(["sign-in", *problems])
+        await phone.screenshot("phone-layout-sign-in")
         await sign_in(phone, COMMUNE_APPROVER, f"/#/c/{COMMUNE}")
         screens = {
             "commune": f"/#/c/{COMMUNE}",
             "cell": f"/#/c/{DESKTOP_CELL}",
             "update": f"/#/c/{COMMUNE}/update",
+            "not-found": "/#/c/NO-SUCH-UNIT",
         }
         for name, path in screens.items():
             await page.goto(path)

@@ -41,11 +41,12 @@ async def shot(page: Page, name: str) -> None:
 
 async def returned_cell(app: App) -> str:
     data = await app.graphql(demo_user(Role.VIEWER, "T01"), RETURNED_CELLS)
-    return next(
+    code: str = next(
         node["code"]
         for node in data["committee"]["children"]["nodes"]
         if node["congress"]["report"]["state"] in ("RETURNED", "REOPENED")
     )
+    return code
 
 
 async def main() -> None:

@@ -1,8 +1,6 @@
 // The one way this page talks to the server: POST /graphql on its own origin, with the
 // session cookie and the CSRF header, as a request (gql) or as an event stream (openStream).
 
-import { forgetScreens } from './offline.js';
-
 const ENDPOINT = '/graphql';
 const CSRF_COOKIE = 'congress_csrf';
 const QUERY_ATTEMPTS = 4;
@@ -27,7 +25,8 @@ function setRetrying(delta) {
   requests.dispatchEvent(new CustomEvent('retrying', { detail: retrying }));
 }
 
-function csrfToken() {
+/** The session's CSRF token, as the server set it in a cookie the page may read (one per session). */
+export function csrfToken() {
   for (const part of document.cookie.split(';')) {
     const [name, ...rest] = part.trim().split('=');
     if (name === CSRF_COOKIE) return decodeURIComponent(rest.join('='));
@@ -224,9 +223,8 @@ export async function openStream(query, variables, { signal, onOpen, onPayload }
   }
 }
 
-/** Sign out: the screens kept on the phone are forgotten, the server ends the session; then the sign-in page. */
+/** Sign out: the server ends the session; then the sign-in page. */
 export async function signOut() {
-  forgetScreens();
   try {
     await fetch('/sign-out', { method: 'POST', credentials: 'same-origin', headers: headers('application/json') });
   } finally {

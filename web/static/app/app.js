@@ -7,7 +7,7 @@ import { gql, requests, signOut, ApiError } from './api.js';
 import { h, replace } from './dom.js';
 import { lang, onLangChange, setLang, t } from './i18n.js';
 import { liveState, streamStates } from './live.js';
-import { ownScreens, recall, remember } from './offline.js';
+import { forgetScreens, ownScreens, recall, remember } from './offline.js';
 import { outbox, queued, setOwner } from './outbox.js';
 import { VIEWER_ONLY } from './queries.js';
 import { errorView, keptScreen, notFoundView } from './views/common.js';
@@ -25,11 +25,13 @@ export const session = {
   rememberIds(committees) {
     for (const committee of committees) if (committee?.code && committee.id) this.ids.set(committee.code, committee.id);
   },
-  setViewer(viewer) {
+  /** The viewer, from a live answer or (kept: true) from a screen the phone kept. */
+  setViewer(viewer, { kept = false } = {}) {
     // What the phone keeps is one person's: another's first answer forgets the last one's screens,
-    // and only this person's queued writes are sent with this session.
-    ownScreens(viewer.subject);
-    setOwner(viewer.subject);
+    // and only this person's queued writes are sent with this session. A kept answer proves nothing
+    // about who is signed in now: it forgets nothing, and writes queued meanwhile wait for a live one.
+    if (!kept) ownScreens(viewer.subject);
+    setOwner(viewer.subject, { signedIn: !kept });
     this.viewer = viewer;
     this.rememberIds(viewer.assignments.map((assignment) => assignment.committee));
     renderHeader();
@@ -100,8 +102,6 @@ function renderOutbox() {
   outboxLink.hidden = !items.length;
   if (!items.length) return;
   const refused = items.filter((item) => item.state === 'refused');
-  const first = refused[0] || items[0];
-  outboxLink.href = `#/c/${encodeURIComponent(first.committee.code)}/update`;
   outboxLink.className = refused.length ? 'outbox outbox-refused' : 'outbox';
   outboxLink.textContent = refused.length
     ? t('queue.headerRefused', { n: refused.length })
@@ -139,8 +139,9 @@ requests.addEventListener('retrying', (event) => {
 });
 window.addEventListener('online', () => {
   renderNet();
-  // A screen shown from what the phone kept is loaded again, and followed live from now.
-  if (view?.offlineAt) route();
+  // A screen shown from what the phone kept is loaded again (the update screen keeps what is typed in
+  // its forms), and followed live from now.
+  if (view?.offlineAt) (view.refresh ? view.refresh().catch(() => {}) : route());
 });
 window.addEventListener('offline', renderNet);
 
@@ -153,6 +154,7 @@ function parse(hash) {
   if (parts.length === 0) return { name: 'home' };
   if (parts[0] === 'c' && parts[1] && parts.length === 2) return { name: 'committee', code: parts[1] };
   if (parts[0] === 'c' && parts[1] && parts[2] === 'update' && parts.length === 3) return { name: 'update', code: parts[1] };
+  if (parts[0] === 'outbox' && parts.length === 1) return { name: 'outbox' };
   return { name: 'unknown' };
 }
 
@@ -167,8 +169,8 @@ async function ensureViewer() {
     const kept = keptScreen(error, recall('viewer'));
     if (!kept) throw error;
     data = kept.data;
+    session.setViewer(data.viewer, { kept: true });
   }
-  session.setViewer(data.viewer);
   return session.viewer;
 }
 
@@ -202,6 +204,11 @@ async function route() {
     }
     if (target.name === 'committee') {
       view = new Dashboard(main, session, target.code);
+    } else if (target.name === 'outbox') {
+      await ensureViewer();
+      const { OutboxView } = await import('./views/queue.js');
+      if (mine !== generation) return;
+      view = new OutboxView(main);
     } else if (target.name === 'update') {
       const { UpdateView } = await import('./views/update.js');
       if (mine !== generation) return;
@@ -233,6 +240,7 @@ document.getElementById('sign-out').addEventListener('click', () => {
   // Writes waiting stay on the phone for this person's next sign-in; they should know.
   const waiting = queued().length;
   if (waiting && !window.confirm(t('queue.signOutWarning', { n: waiting }))) return;
+  forgetScreens();
   signOut();
 });
 document.getElementById('skip-link').addEventListener('click', (event) => {

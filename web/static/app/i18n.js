@@ -32,6 +32,8 @@ const STRINGS = {
   'queue.again': ['Gửi lại trên dữ liệu mới', 'Send again on the current data'],
   'queue.discard': ['Bỏ mục này', 'Let it go'],
   'queue.signOutWarning': ['Còn {n} mục chưa gửi được. Chúng được giữ trên điện thoại và sẽ gửi khi bạn đăng nhập lại. Vẫn đăng xuất?', '{n} entries are not sent yet. They stay on this phone and are sent when you sign in again. Sign out anyway?'],
+  'queue.full': ['Bộ nhớ của điện thoại đã đầy: chưa lưu được. Hãy giải phóng bộ nhớ rồi thử lại.', 'This phone\'s storage is full: it could not be kept. Free some space and try again.'],
+  'queue.none': ['Không có mục nào chờ gửi.', 'Nothing is waiting to be sent.'],
   'queue.header': ['{n} chờ gửi', '{n} waiting to send'],
   'queue.headerRefused': ['{n} cần xem lại', '{n} need a look'],
 

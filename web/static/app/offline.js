@@ -1,7 +1,10 @@
 // The last screens an official loaded, kept on the phone (localStorage) so that with no connection
 // they still show, marked "offline, as of HH:MM". Kept per signed-in person: another person's
 // first answer, or signing out, forgets them all (so a screen is kept after its viewer is known:
-// ownScreens, then remember).
+// ownScreens, then remember). A screen is shown again only in the session that loaded it: a new
+// sign-in on the phone, before its first answer, cannot see what the last session kept.
+
+import { csrfToken } from './api.js';
 
 const PREFIX = 'congress.screen.';
 const OWNER = 'congress.owner';
@@ -31,7 +34,7 @@ function keys() {
 export function remember(key, data) {
   const store = storage();
   if (!store) return;
-  const entry = JSON.stringify({ at: Date.now(), data });
+  const entry = JSON.stringify({ at: Date.now(), session: csrfToken(), data });
   try {
     store.setItem(PREFIX + key, entry);
   } catch {
@@ -51,7 +54,7 @@ export function remember(key, data) {
 export function recall(key) {
   try {
     const entry = JSON.parse(storage()?.getItem(PREFIX + key) || 'null');
-    return entry && typeof entry.at === 'number' ? entry : null;
+    return entry && typeof entry.at === 'number' && entry.session === csrfToken() ? entry : null;
   } catch {
     return null;
   }

@@ -2,7 +2,7 @@
 
 import { ApiError } from '../api.js';
 import { h, nextId, replace } from '../dom.js';
-import { clock, has, t } from '../i18n.js';
+import { clock, has, num, t } from '../i18n.js';
 
 /** A human message, in the page's language, for an ApiError (never the server's JSON). */
 export function errorMessage(error) {
@@ -101,3 +101,25 @@ export function keptScreen(error, entry) {
 
 /** The mark on a screen shown from what the phone kept. */
 export const offlineNote = (at) => h('p', { class: 'msg msg-warn offline-note', role: 'status' }, t('offline.asOf', { time: clock(at) }));
+
+/**
+ * The cards of a connection, with its count and a "show more" that reveals the cards loaded, then asks for
+ * the next page. `list` keeps `shown` (how many cards show) and redraws with `list.render(connection)`.
+ */
+export function cardList(list, connection, { item, count, none, moreKey, loadingMore, onMore }) {
+  const nodes = connection?.nodes || [];
+  const more = () => {
+    const fetch = list.shown >= nodes.length;
+    list.shown += 20;
+    if (fetch) onMore();
+    else list.render(connection);
+  };
+  return [
+    nodes.length ? h('p', { class: 'count' }, t(count, { n: num(connection.totalCount) })) : empty(t(none)),
+    nodes.length ? h('ul', { class: 'cards' }, nodes.slice(0, list.shown).map(item)) : null,
+    list.shown < nodes.length || connection?.pageInfo?.hasNextPage
+      ? moreButton(`${t('inbox.more')} (${num(Math.min(list.shown, nodes.length))}/${num(connection.totalCount)})`, more,
+        { disabled: loadingMore, key: moreKey })
+      : null,
+  ];
+}

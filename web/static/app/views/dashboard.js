@@ -94,9 +94,9 @@ export class Dashboard {
       if (!kept) throw error;
       data = kept.data;
       this.offlineAt = kept.at;
+      this.session.setViewer(data.viewer, { kept: true });
     }
     if (!data) return C.notFoundView(this.main);
-    this.session.setViewer(data.viewer);
     this.committee = data.committee;
     this.session.rememberIds([data.committee, ...data.committee.ancestors, ...data.committee.children.nodes]);
     this.acceptLists(data);

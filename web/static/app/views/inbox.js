@@ -3,10 +3,10 @@
 
 import { gql } from '../api.js';
 import { h, replace } from '../dom.js';
-import { moment, num, t } from '../i18n.js';
+import { moment, t } from '../i18n.js';
 import { COMMENT_DIFFICULTY, DIFFICULTY_EVENTS, ESCALATE_DIFFICULTY, RESOLVE_DIFFICULTY } from '../queries.js';
 import { Submission, clearFieldErrors, field, showFailure, showTypedError } from '../submit.js';
-import { committeeHref, empty, errorMessage, moreButton, note } from './common.js';
+import { cardList, committeeHref, errorMessage, note } from './common.js';
 
 // Comments do not claim a version (others may comment meanwhile); decisions do.
 const ACTIONS = {
@@ -41,20 +41,14 @@ export class Inbox {
       return;
     }
     this.connection = connection;
-    const nodes = connection?.nodes || [];
-    const more = () => {
-      const fetch = this.shown >= nodes.length;
-      this.shown += 20;
-      if (fetch) this.host.more();
-      else this.render(connection);
-    };
-    replace(this.el, this.message,
-      nodes.length ? h('p', { class: 'count' }, t('inbox.count', { n: num(connection.totalCount) })) : empty(t('inbox.none')),
-      nodes.length ? h('ul', { class: 'cards' }, nodes.slice(0, this.shown).map((d) => this.item(d))) : null,
-      this.shown < nodes.length || connection?.pageInfo?.hasNextPage
-        ? moreButton(`${t('inbox.more')} (${num(Math.min(this.shown, nodes.length))}/${num(connection.totalCount)})`, more,
-          { disabled: loadingMore, key: 'inbox-more' })
-        : null);
+    replace(this.el, this.message, ...cardList(this, connection, {
+      item: (difficulty) => this.item(difficulty),
+      count: 'inbox.count',
+      none: 'inbox.none',
+      moreKey: 'inbox-more',
+      loadingMore,
+      onMore: () => this.host.more(),
+    }));
   }
 
   item(difficulty) {

@@ -6,7 +6,7 @@ import { h, replace } from '../dom.js';
 import { moment, num, t } from '../i18n.js';
 import { APPROVE_REPORT, REOPEN_REPORT, RETURN_REPORT, SUBMIT_REPORT } from '../queries.js';
 import { Submission, clearFieldErrors, field, showFailure, showTypedError } from '../submit.js';
-import { RANK, committeeHref, empty, moreButton, note, roleAt } from './common.js';
+import { RANK, cardList, committeeHref, empty, note, roleAt } from './common.js';
 
 const MOVES = {
   submit: { document: SUBMIT_REPORT, field: 'submitReport' },
@@ -171,20 +171,14 @@ export class ApprovalInbox {
       this.pending = connection;
       return;
     }
-    const nodes = connection?.nodes || [];
-    const more = () => {
-      const fetch = this.shown >= nodes.length;
-      this.shown += 20;
-      if (fetch) this.host.more();
-      else this.render(connection);
-    };
-    replace(this.el, this.message,
-      nodes.length ? h('p', { class: 'count' }, t('approvals.count', { n: num(connection.totalCount) })) : empty(t('approvals.none')),
-      nodes.length ? h('ul', { class: 'cards' }, nodes.slice(0, this.shown).map((congress) => this.item(congress))) : null,
-      this.shown < nodes.length || connection?.pageInfo?.hasNextPage
-        ? moreButton(`${t('inbox.more')} (${num(Math.min(this.shown, nodes.length))}/${num(connection.totalCount)})`, more,
-          { disabled: loadingMore, key: 'approvals-more' })
-        : null);
+    replace(this.el, this.message, ...cardList(this, connection, {
+      item: (congress) => this.item(congress),
+      count: 'approvals.count',
+      none: 'approvals.none',
+      moreKey: 'approvals-more',
+      loadingMore,
+      onMore: () => this.host.more(),
+    }));
   }
 
   item(congress) {

@@ -7,12 +7,13 @@
 
 import { ApiError, errorCode, gql } from '../api.js';
 import { h, nextId, replace } from '../dom.js';
-import { clock, day, milestoneName, num, t, todayInVietnam } from '../i18n.js';
+import { milestoneName, t, todayInVietnam } from '../i18n.js';
 import { recall, remember } from '../offline.js';
-import { discard, enqueue, outbox, queued, resend } from '../outbox.js';
+import { enqueue, noteServerVersion, outbox, queued } from '../outbox.js';
 import { CONGRESS_FOR_FORMS, RAISE_DIFFICULTY, RECORD_MILESTONE, RECORD_RESULTS } from '../queries.js';
-import { Submission, clearFieldErrors, field, newKey, showFailure, showTypedError } from '../submit.js';
+import { Submission, clearFieldErrors, field, showFailure, showTypedError } from '../submit.js';
 import { RANK, breadcrumb, committeeHref, empty, keptScreen, note, notFoundView, offlineNote, roleAt, section } from './common.js';
+import { congressSteps, enteredText, queuePanel } from './queue.js';
 import { ReportMover, reportPanel, reportRights } from './report.js';
 
 const LOCKING = new Set(['SUBMITTED', 'APPROVED']);
@@ -43,35 +44,54 @@ export class UpdateView {
     this.listeners = {
       change: () => this.renderQueue(),
       sent: (event) => this.queuedWasSent(event.detail),
+      refused: (event) => this.queuedWasRefused(event.detail),
     };
     for (const [name, listener] of Object.entries(this.listeners)) outbox.addEventListener(name, listener);
   }
 
   async load() {
-    const screen = `forms:${this.code}`;
-    let answer;
-    try {
-      answer = await gql(CONGRESS_FOR_FORMS, { code: this.code }, { signal: this.controller.signal });
-      if (answer.data?.viewer) this.session.setViewer(answer.data.viewer); // before keeping: see offline.js
-      if (answer.data?.committee) remember(screen, answer.data);
-      this.offlineAt = null;
-    } catch (error) {
-      const kept = keptScreen(error, recall(screen));
-      if (!kept) throw error;
-      answer = { data: kept.data, errors: [] };
-      this.offlineAt = kept.at;
-    }
-    const { data, errors } = answer;
-    if (data?.viewer) this.session.setViewer(data.viewer);
+    const { data, errors } = await this.fetchScreen();
     if (!data?.committee) {
       const code = errorCode(errors);
       if (code && code !== 'NOT_FOUND') throw new ApiError(code);
       return notFoundView(this.main);
     }
     this.committee = data.committee;
-    this.congress = data.committee.congress;
+    this.congress = this.withOwnWrites(data.committee.congress);
     this.session.rememberIds([this.committee, ...this.committee.ancestors]);
     this.render();
+  }
+
+  /** The screen's data: from the server (and kept), or as the phone kept it when there is no connection. */
+  async fetchScreen() {
+    const screen = `forms:${this.code}`;
+    try {
+      const answer = await gql(CONGRESS_FOR_FORMS, { code: this.code }, { signal: this.controller.signal });
+      if (answer.data?.viewer) this.session.setViewer(answer.data.viewer); // before keeping: see offline.js
+      if (answer.data?.committee) {
+        remember(screen, answer.data);
+        noteServerVersion(this.code, answer.data.committee.congress);
+      }
+      this.offlineAt = null;
+      return answer;
+    } catch (error) {
+      const kept = keptScreen(error, recall(screen));
+      if (!kept) throw error;
+      this.session.setViewer(kept.data.viewer, { kept: true });
+      this.offlineAt = kept.at;
+      return { data: kept.data, errors: [] };
+    }
+  }
+
+  /**
+   * The connection is back (or the server refused a write this page counted on): the congress as the
+   * server has it now, with this phone's writes still waiting on top. The forms keep what is typed in them.
+   */
+  async refresh() {
+    const { data } = await this.fetchScreen();
+    if (!data?.committee) return;
+    this.main.querySelector('.offline-note')?.remove();
+    this.adopt(this.withOwnWrites(data.committee.congress));
   }
 
   destroy() {
@@ -91,12 +111,15 @@ export class UpdateView {
       h('div', { class: 'page-head' }, breadcrumb(c.ancestors, c, committeeHref(c.code)), h('h1', { tabIndex: -1 }, title)),
       h('p', null, h('a', { href: committeeHref(c.code) }, `← ${t('form.back')}`)),
     ];
+    // The writes this phone keeps for the committee show whatever the role is now: a role lost since
+    // they were entered leaves them refused, to be let go.
+    this.queueBody = h('div', { class: 'queue', 'aria-live': 'polite' });
     if (roleAt(this.session.viewer, [...c.ancestors.map((a) => a.code), c.code]) < RANK.REPORTER) {
-      return replace(this.main, ...head, h('p', { class: 'panel msg' }, t('form.readOnly')));
+      replace(this.main, ...head, this.queueBody, h('p', { class: 'panel msg' }, t('form.readOnly')));
+      return this.renderQueue();
     }
     this.stateBody = h('div');
     this.reportBody = h('div');
-    this.queueBody = h('div', { class: 'queue', 'aria-live': 'polite' });
     this.resultsSlot = h('div');
     replace(this.main, ...head,
       this.offlineAt ? offlineNote(this.offlineAt) : null,
@@ -117,12 +140,7 @@ export class UpdateView {
   /** The congress as loaded (or as a success or a conflict showed it). */
   renderState(into = this.stateBody, congress = this.congress) {
     if (!congress) return replace(into, empty(t('congress.noCongress')));
-    replace(into,
-      h('p', null, h('span', { class: `badge status-${congress.status}` }, t(`status.${congress.status}`)),
-        ` · ${t('form.version', { v: congress.version })}`, congress.deadline ? ` · ${t('congress.deadline')}: ${day(congress.deadline)}` : ''),
-      h('ol', { class: 'rows state-steps' }, congress.milestones.map((m) => h('li', { class: `ms-${m.status}` },
-        h('span', { class: 'step-name' }, milestoneName(m.milestone, m.name)),
-        h('span', { class: 'row-meta' }, t(`status.${m.status}`), m.occurredOn ? ` · ${day(m.occurredOn)}` : '')))));
+    replace(into, ...congressSteps(congress));
   }
 
   /** The report: its state, what it lacks, the submit button; while it is sent up, the figures are locked. */
@@ -146,9 +164,9 @@ export class UpdateView {
    * Sends a form's input and shows the answer: payload, version conflict, typed error or failure.
    * With no connection the write is queued on the phone instead (`entered` says what it was).
    */
-  async submit(form, status, submission, input, onSuccess, entered) {
+  async submit(form, status, submission, input, onSuccess, entered, onKept) {
     clearFieldErrors(form);
-    if (!navigator.onLine) return this.queue(status, submission, input, entered);
+    if (!navigator.onLine) return this.queue(status, submission, input, entered, onKept);
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     replace(status, note('', t('form.sending'), 'status'));
@@ -156,15 +174,15 @@ export class UpdateView {
     button.disabled = false;
     const result = outcome.ok;
     // Never reached the server: kept on the phone, with the key this send used.
-    if (outcome.retry?.code === 'NETWORK') return this.queue(status, submission, input, entered);
-    if (!result) return showFailure(status, outcome, () => this.submit(form, status, submission, input, onSuccess, entered));
+    if (outcome.retry?.code === 'NETWORK') return this.queue(status, submission, input, entered, onKept);
+    if (!result) return showFailure(status, outcome, () => this.submit(form, status, submission, input, onSuccess, entered, onKept));
     if (result.__typename === 'CongressPayload' || result.__typename === 'DifficultyPayload') return onSuccess(result);
     if (result.__typename !== 'CongressVersionConflict') return showTypedError(form, status, result);
     // Someone else wrote first: show the congress as it is now; the retry sends its version (a new key).
     this.adopt(result.congress);
     const now = h('div', { class: 'conflict-state' });
     this.renderState(now, result.congress);
-    const retry = () => this.submit(form, status, submission, { ...input, expectedVersion: result.currentVersion }, onSuccess, entered);
+    const retry = () => this.submit(form, status, submission, { ...input, expectedVersion: result.currentVersion }, onSuccess, entered, onKept);
     replace(status, h('div', { class: 'msg msg-error', role: 'alert' }, h('p', null, t('form.conflict', { v: result.currentVersion })), now,
       h('button', { type: 'button', class: 'button', onclick: retry }, t('form.retryWithCurrent'))));
   }
@@ -173,7 +191,8 @@ export class UpdateView {
     const text = t(result.replayed ? 'form.replayed' : 'form.saved', { v: result.recordedVersion });
     replace(status, note('ok', text, 'status'));
     this.session.announce(text);
-    this.adopt(result.congress);
+    noteServerVersion(this.code, result.congress);
+    this.adopt(this.withOwnWrites(result.congress));
   }
 
   milestoneForm() {
@@ -208,14 +227,18 @@ export class UpdateView {
       };
       const step = this.congress.milestones.find((m) => m.milestone === input.milestone);
       const entered = { kind: 'milestone', milestone: input.milestone, name: step?.name, status: chosen, occurredOn: input.occurredOn, note: input.note };
-      this.submit(form, status, this.submissions.milestone, input, (result) => {
-        this.saved(status, result);
+      // Recorded or kept on the phone, the form is ready for the next step.
+      const ready = () => {
         noteInput.value = '';
         for (const option of select.options) {
           const step = this.congress.milestones.find((m) => m.milestone === option.value);
           if (step) option.textContent = stepLabel(step); // each option shows its step's status
         }
-      }, entered);
+      };
+      this.submit(form, status, this.submissions.milestone, input, (result) => {
+        this.saved(status, result);
+        ready();
+      }, entered, ready);
     });
     return form;
   }
@@ -264,12 +287,14 @@ export class UpdateView {
       clearFieldErrors(form);
       if (!title.value.trim()) return showTypedError(form, status, invalid('title', t('form.required')));
       const input = { committeeId: this.committee.id, title: title.value.trim(), description: description.value.trim(), category: category.value };
+      // Raised or kept on the phone, the form is emptied: a second tap is a second difficulty.
+      const emptied = () => (title.value = description.value = '');
       this.submit(form, status, this.submissions.difficulty, input, (result) => {
         const text = t('form.raised', { name: result.difficulty?.committee?.name || this.committee.name });
         replace(status, note('ok', text, 'status'));
         this.session.announce(text);
-        title.value = description.value = '';
-      }, { kind: 'difficulty', title: input.title });
+        emptied();
+      }, { kind: 'difficulty', title: input.title }, emptied);
     });
     return form;
   }
@@ -279,90 +304,69 @@ export class UpdateView {
 
 const FIELDS = { milestone: 'recordMilestone', results: 'recordResults', difficulty: 'raiseDifficulty' };
 
+/**
+ * The congress as a write this phone keeps will leave it, and whether it changes anything: the server
+ * makes a new version only for a change (the same step, date and note again, or the same figures, is
+ * no write), so the next write entered offline expects the version this one will make.
+ */
+function afterOwnWrite(congress, entered) {
+  if (entered.kind === 'milestone') {
+    const step = congress.milestones.find((m) => m.milestone === entered.milestone);
+    const same = step && step.status === entered.status && (step.occurredOn || null) === (entered.occurredOn || null)
+      && (step.note || null) === (entered.note || null);
+    if (same) return congress;
+    const milestones = congress.milestones.map((m) => (m.milestone === entered.milestone
+      ? { ...m, status: entered.status, occurredOn: entered.occurredOn, note: entered.note } : m));
+    return { ...congress, milestones, version: congress.version + 1 };
+  }
+  if (entered.kind === 'results') {
+    const known = congress.results || {};
+    const same = Object.entries(entered.figures).every(([name, value]) => known[name] === value);
+    return same ? congress : { ...congress, results: { ...known, ...entered.figures }, version: congress.version + 1 };
+  }
+  return congress;
+}
+
 Object.assign(UpdateView.prototype, {
+  /** The congress with this phone's waiting writes to it applied, in the order entered. */
+  withOwnWrites(congress) {
+    if (!congress) return congress;
+    return queued(this.code)
+      .filter((item) => item.state === 'waiting' && item.field !== 'raiseDifficulty')
+      .reduce((current, item) => afterOwnWrite(current, item.entered), congress);
+  },
+
   /** Keeps a write on the phone with the key made for it; the page shows it as if recorded, marked "waiting". */
-  queue(status, submission, input, entered) {
+  queue(status, submission, input, entered, onKept) {
     const idempotencyKey = submission.keyFor(input);
+    try {
+      enqueue({ field: FIELDS[entered.kind], input: { ...input, idempotencyKey }, committee: this.committee, entered });
+    } catch {
+      return replace(status, note('error', t('queue.full'), 'alert')); // the key stays for a retry
+    }
     submission.key = null; // the next entry is a new write
-    enqueue({ field: FIELDS[entered.kind], input: { ...input, idempotencyKey }, committee: this.committee, entered });
-    if (entered.kind !== 'difficulty') this.expectOwnWrite(entered);
+    if (entered.kind !== 'difficulty') this.adopt(afterOwnWrite(this.congress, entered));
+    onKept?.();
     const text = t('queue.kept');
     replace(status, note('ok', text, 'status'));
     this.session.announce(text);
   },
 
-  /**
-   * The congress as this phone's queued write will leave it: the next write queued after it expects the
-   * version it will make (each write adds one), so several entered offline go in one after the other;
-   * a write by someone else meanwhile makes them all stale, and each shows as refused, to be decided on.
-   */
-  expectOwnWrite(entered) {
-    const congress = { ...this.congress, version: this.congress.version + 1 };
-    if (entered.kind === 'milestone') {
-      congress.milestones = congress.milestones.map((m) => (m.milestone === entered.milestone
-        ? { ...m, status: entered.status, occurredOn: entered.occurredOn } : m));
-    }
-    this.adopt(congress);
-  },
-
   queuedWasSent({ item, result }) {
     if (item.committee.code !== this.committee?.code) return;
-    // Only when it is ahead of what the page shows: other queued writes may still follow.
-    if (result.congress && result.congress.version >= (this.congress?.version ?? 0)) this.adopt(result.congress);
-    this.session.announce(t('queue.sent', { what: this.enteredText(item.entered) }));
+    // The server's congress, with what still waits on top of it.
+    if (result.congress && item.field !== 'raiseDifficulty') this.adopt(this.withOwnWrites(result.congress));
+    this.session.announce(t('queue.sent', { what: enteredText(item.entered) }));
   },
 
-  enteredText(entered) {
-    if (entered.kind === 'milestone') {
-      const when = entered.occurredOn ? ` · ${day(entered.occurredOn)}` : '';
-      return `${milestoneName(entered.milestone, entered.name)}: ${t(`status.${entered.status}`)}${when}`;
-    }
-    if (entered.kind === 'results') {
-      return `${t('form.results.title')}: ${Object.entries(entered.figures)
-        .filter(([, value]) => typeof value === 'number')
-        .map(([name, value]) => `${t(`form.${name}`)} ${num(value)}`).join(', ')}`;
-    }
-    return `${t('form.difficulty.title')}: ${entered.title}`;
-  },
-
-  /** What refused it, in the page's language; the server's own words follow as a detail. */
-  refusalText(refusal) {
-    const type = refusal.__typename;
-    if (type === 'CongressVersionConflict') return t('queue.stale', { v: refusal.currentVersion });
-    return type === 'Refused' ? t('err.generic') : t(`typed.${type}`);
+  /** The page counted on the refused write: it shows the congress as the server has it again. */
+  queuedWasRefused({ item, refusal }) {
+    if (item.committee.code !== this.committee?.code || item.field === 'raiseDifficulty') return;
+    if (refusal.congress) this.adopt(this.withOwnWrites(refusal.congress));
+    else this.refresh().catch(() => {}); // the queue shows the refusal either way
   },
 
   renderQueue() {
-    if (!this.queueBody || !this.committee) return;
-    const items = queued(this.committee.code);
-    if (!items.length) return replace(this.queueBody);
-    const waiting = items.filter((item) => item.state === 'waiting').length;
-    replace(this.queueBody, section('outbox', t('queue.title'),
-      h('p', { class: 'hint' }, waiting ? t('queue.waiting', { n: num(waiting) }) : t('queue.refusedOnly')),
-      h('ul', { class: 'cards' }, items.map((item) => this.queueItem(item)))));
-  },
-
-  queueItem(item) {
-    const entered = h('p', null, h('strong', null, t('queue.entered')), ' ', this.enteredText(item.entered));
-    const at = h('p', { class: 'meta' }, t('queue.at', { time: clock(item.queuedAt) }));
-    if (item.state !== 'refused') {
-      return h('li', { class: 'card queued', 'data-key': item.key }, h('span', { class: 'badge report-SUBMITTED' }, t('queue.badge')), entered, at);
-    }
-    const refusal = item.refusal || {};
-    const current = refusal.__typename === 'CongressVersionConflict' ? h('div', { class: 'conflict-state' }) : null;
-    if (current) this.renderState(current, refusal.congress);
-    const again = () => {
-      // A new write on the congress as it is now (the conflict says its version), with a new key.
-      const version = refusal.currentVersion ?? this.congress?.version;
-      resend(item.key, 'expectedVersion' in item.input ? { expectedVersion: version } : {}, newKey());
-    };
-    return h('li', { class: 'card queued refused', 'data-key': item.key },
-      h('span', { class: 'badge report-RETURNED' }, t('queue.refusedBadge')),
-      entered, at,
-      h('div', { class: 'msg msg-error', role: 'alert' }, h('p', null, this.refusalText(refusal)),
-        refusal.message ? h('p', { class: 'detail' }, t('typed.detail', { msg: refusal.message })) : null, current),
-      h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'button', onclick: again }, t('queue.again')),
-        h('button', { type: 'button', class: 'button secondary', onclick: () => discard(item.key) }, t('queue.discard'))));
+    if (this.queueBody && this.committee) replace(this.queueBody, queuePanel(this.code));
   },
 });
