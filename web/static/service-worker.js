@@ -3,8 +3,9 @@
 // a weak one, opens the app at once, and never mixes a page of one release with modules of another.
 // The API, the sign-in pages and everything else go to the network untouched. The server prepends
 //   const VERSION = '<hash of the page and assets>'; const SHELL = ['/app/app.css', ...];
-// so a release installs a new cache (browsers check /sw.js on each visit), which takes over once no
-// tab uses the old one: the visit after an update opens the new release.
+// so a release installs a new cache (browsers check /sw.js on each visit and now and then). The new
+// release waits until the page asks for it (app.js: at the next move between screens, where nothing
+// typed is lost), then takes over and the page reloads into it.
 
 const PREFIX = 'congress-app-';
 const CACHE = PREFIX + VERSION;
@@ -14,6 +15,10 @@ self.addEventListener('install', (event) => {
   // From the server, not the browser's HTTP cache, which may still hold the last release's files.
   const requests = [PAGE, ...SHELL].map((url) => new Request(url, { cache: 'reload' }));
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(requests)));
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data === 'take-over') self.skipWaiting();
 });
 
 self.addEventListener('activate', (event) => {

@@ -180,6 +180,7 @@ async function route() {
   const hash = location.hash;
   // An in-page anchor is not a route.
   if (hash && !hash.startsWith('#/')) return;
+  if (movingToNewRelease()) return;
   // A newer route wins over one still loading.
   const mine = ++generation;
   const target = parse(hash);
@@ -248,10 +249,47 @@ document.getElementById('skip-link').addEventListener('click', (event) => {
   main.focus();
 });
 
-renderHeader();
-route();
-
 // The page and its assets kept for the next visit with no connection (web/static/service-worker.js).
 // Browsers allow a service worker only on https or on this machine; elsewhere the app works as before.
-if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
+// A new release installed meanwhile takes over at the next move between screens (nothing typed is
+// lost there), and the page reloads into it; the first install takes over at once, with no reload.
+let newRelease = null;
+let tookOver = false;
+let reloadAtNextMove = false;
+if ('serviceWorker' in navigator) {
+  const hadWorker = Boolean(navigator.serviceWorker.controller);
+  navigator.serviceWorker
+    .register('/sw.js')
+    .then((registration) => {
+      const waiting = () => {
+        if (registration.waiting && hadWorker) newRelease = registration.waiting;
+      };
+      waiting();
+      registration.addEventListener('updatefound', () => registration.installing?.addEventListener('statechange', waiting));
+    })
+    .catch(() => {});
+  // Taken over at this tab's move: into the new release now; at another tab's: at this one's next move.
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (!hadWorker) return;
+    if (tookOver) location.reload();
+    else reloadAtNextMove = true;
+  });
+}
 
+/** At a move between screens: true when the page reloads into a new release instead. */
+function movingToNewRelease() {
+  if (reloadAtNextMove) {
+    location.reload();
+    return true;
+  }
+  if (newRelease) {
+    // The reload follows as soon as the new release has taken over (a moment).
+    newRelease.postMessage('take-over');
+    newRelease = null;
+    tookOver = true;
+  }
+  return false;
+}
+
+renderHeader();
+route();

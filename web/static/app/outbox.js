@@ -5,9 +5,9 @@
 // What the server refuses (a stale version, a report locked meanwhile, a bad value) is kept, shown next
 // to what was entered, until the official sends it again or lets it go: never dropped silently.
 
-import { ApiError, errorCode, mutate } from './api.js';
+import { ApiError, csrfToken, errorCode, gql, mutate } from './api.js';
 import { forgetScreens } from './offline.js';
-import { RAISE_DIFFICULTY, RECORD_MILESTONE, RECORD_RESULTS } from './queries.js';
+import { RAISE_DIFFICULTY, RECORD_MILESTONE, RECORD_RESULTS, VIEWER_ONLY } from './queries.js';
 import { newKey } from './submit.js';
 
 const STORAGE_PREFIX = 'congress.outbox.';
@@ -27,9 +27,10 @@ const RETRY_MS = [5000, 15000, 30000, 60000];
 export const outbox = new EventTarget();
 
 let owner = null;
-// Whether a live answer of the server named the owner: only then is anything sent with this session
-// (the owner named by a screen the phone kept may queue writes, not send them).
-let ownerSignedIn = false;
+// The session (its CSRF cookie) in which a live answer of the server named the owner: only in it is
+// anything sent. The owner named by a screen the phone kept may queue writes, not send them; another
+// person signing in (in another tab) changes the cookie, and this page sends nothing more.
+let ownerSession = null;
 let flushing = null;
 let again = false;
 let retryTimer = null;
@@ -75,12 +76,29 @@ function update(key, change) {
  * each person's writes are sent only once the server has named them the one signed in.
  */
 export function setOwner(subject, { signedIn }) {
-  if (owner === subject && (ownerSignedIn || !signedIn)) return;
-  if (owner !== subject) ownerSignedIn = false;
+  if (owner !== subject) ownerSession = null;
   owner = subject;
-  ownerSignedIn ||= signedIn;
+  if (signedIn) ownerSession = csrfToken();
   outbox.dispatchEvent(new CustomEvent('change'));
   flush();
+}
+
+/**
+ * Whether this page may send the owner's writes now: in the session the server named them in, or,
+ * named so far only by a kept screen, once the server says (the viewer, asked now) that they are
+ * the one signed in. null: it cannot tell yet (no connection).
+ */
+async function ownerConfirmed() {
+  if (ownerSession !== null) return ownerSession === csrfToken();
+  try {
+    const { data } = await gql(VIEWER_ONLY);
+    if (data?.viewer?.subject !== owner) return false;
+    ownerSession = csrfToken();
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && TRY_LATER.has(error.code)) return null;
+    return false;
+  }
 }
 
 /** The queued items (of one committee, by code), oldest first. */
@@ -156,7 +174,10 @@ export function noteServerVersion(code, congress) {
 
 async function send() {
   clearTimeout(retryTimer);
-  if (!owner || !ownerSignedIn || !navigator.onLine) return;
+  if (!owner || !navigator.onLine) return;
+  const confirmed = await ownerConfirmed();
+  if (confirmed === null) return later();
+  if (!confirmed) return;
   const tried = new Set();
   for (;;) {
     const item = queued().find((candidate) => candidate.state === 'waiting' && !tried.has(candidate.key));
@@ -180,11 +201,17 @@ async function send() {
     failures = 0;
     if (result.__typename.endsWith('Payload')) {
       noteServerVersion(item.committee.code, result.congress);
-      save(load().filter((existing) => existing.key !== item.key));
+      save(load().filter((existing) => existing.key !== item.key)); // smaller: cannot fill the storage
       outbox.dispatchEvent(new CustomEvent('sent', { detail: { item, result } }));
     } else if (queued().some((existing) => existing.key === item.key)) { // not let go meanwhile
       noteServerVersion(item.committee.code, result.congress);
-      update(item.key, { state: 'refused', refusal: result });
+      try {
+        update(item.key, { state: 'refused', refusal: result });
+      } catch {
+        // Full: the refusal is kept without the congress it showed (what was entered stays).
+        const { congress, ...refusal } = result;
+        update(item.key, { state: 'refused', refusal });
+      }
       outbox.dispatchEvent(new CustomEvent('refused', { detail: { item, refusal: result } }));
     }
   }

@@ -37,7 +37,7 @@ const APPROVALS = `approvals: pendingApprovals(first: 20) {
 
 const CONGRESS_FULL = `fragment CongressFull on Congress {
   ...Congress
-  milestones { milestone name position prerequisite status occurredOn note }
+  milestones { milestone name position prerequisite status occurredOn note version }
   results { delegatesExpected delegatesPresent membersElected women under40 ethnicMinority
             secretaryDirectlyElected delegatesToHigherCongress }
 }`;

@@ -179,7 +179,7 @@ export class UpdateView {
     if (result.__typename === 'CongressPayload' || result.__typename === 'DifficultyPayload') return onSuccess(result);
     if (result.__typename !== 'CongressVersionConflict') return showTypedError(form, status, result);
     // Someone else wrote first: show the congress as it is now; the retry sends its version (a new key).
-    this.adopt(result.congress);
+    this.adopt(this.withOwnWrites(result.congress));
     const now = h('div', { class: 'conflict-state' });
     this.renderState(now, result.congress);
     const retry = () => this.submit(form, status, submission, { ...input, expectedVersion: result.currentVersion }, onSuccess, entered, onKept);
@@ -312,11 +312,12 @@ const FIELDS = { milestone: 'recordMilestone', results: 'recordResults', difficu
 function afterOwnWrite(congress, entered) {
   if (entered.kind === 'milestone') {
     const step = congress.milestones.find((m) => m.milestone === entered.milestone);
-    const same = step && step.status === entered.status && (step.occurredOn || null) === (entered.occurredOn || null)
-      && (step.note || null) === (entered.note || null);
+    // A step never recorded has no version: recording it, even as "not started", is a write.
+    const same = step && step.version != null && step.status === entered.status
+      && (step.occurredOn || null) === (entered.occurredOn || null) && (step.note || null) === (entered.note || null);
     if (same) return congress;
     const milestones = congress.milestones.map((m) => (m.milestone === entered.milestone
-      ? { ...m, status: entered.status, occurredOn: entered.occurredOn, note: entered.note } : m));
+      ? { ...m, status: entered.status, occurredOn: entered.occurredOn, note: entered.note, version: congress.version + 1 } : m));
     return { ...congress, milestones, version: congress.version + 1 };
   }
   if (entered.kind === 'results') {
