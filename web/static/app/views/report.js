@@ -68,7 +68,8 @@ function reportFacts(report) {
 }
 
 /**
- * Sends report moves and shows their outcomes. host: { announce(text), moved(congress, move), stale() }.
+ * Sends report moves and shows their outcomes. host: { announce(text), moved(congress, move, text), stale(),
+ * formClosed() (optional: a reason form was cancelled) }.
  * One Submission per (congress, move), so a retry after an unknown outcome reuses its key.
  */
 export class ReportMover {
