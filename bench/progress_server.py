@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +39,17 @@ def free_port() -> int:
 
 
 def start_server(
-    database_url: str, data_dir: Path, *, workers: int = 1, log_name: str = "server.log"
+    database_url: str,
+    data_dir: Path,
+    *,
+    workers: int = 1,
+    log_name: str = "server.log",
+    environment: Mapping[str, str] | None = None,
 ) -> Server:
     """`congress serve --workers N` (one by default) on a free port; its output goes to the
     log `log_name` in `data_dir` (a pipe nobody reads would fill up and stall the server's
-    access log). Servers sharing `data_dir` share its signing key."""
+    access log). Servers sharing `data_dir` share its signing key. `environment` adds to
+    the server's (settings such as CONGRESS_LOCK_WAIT_SECONDS)."""
     port = free_port()
     log_path = data_dir / log_name
     command = [
@@ -50,7 +57,12 @@ def start_server(
         "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(environment or {})},
+        )
     return Server(process, f"http://127.0.0.1:{port}", log_path)
 
 

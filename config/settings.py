@@ -132,6 +132,14 @@ class Settings:
     max_requests_in_flight: int = 32
     # Longest a request may run before it is ended with an error.
     request_timeout_seconds: float = 10.0
+    # Longest a request waits for a lock another transaction holds (PostgreSQL's
+    # lock_timeout; SQLite's busy timeout and its queue of writers), and in all for locks
+    # across a write's retries: then UNAVAILABLE (graph/database_faults.py).
+    lock_wait_seconds: float = 5.0
+    # Longest a request waits for one of the worker's pooled database connections.
+    pool_wait_seconds: float = 5.0
+    # On SIGTERM or SIGINT: how long requests in flight may take to finish.
+    shutdown_timeout_seconds: float = 20.0
     # When set, /metrics answers only `Authorization: Bearer <this>`.
     metrics_token: str | None = None
     # Redis, for what all workers and hosts share (rate limits); None: per worker.
@@ -230,6 +238,11 @@ class Settings:
             request_timeout_seconds=float(
                 env.get("CONGRESS_REQUEST_TIMEOUT_SECONDS") or cls.request_timeout_seconds
             ),
+            lock_wait_seconds=float(env.get("CONGRESS_LOCK_WAIT_SECONDS") or cls.lock_wait_seconds),
+            pool_wait_seconds=float(env.get("CONGRESS_POOL_WAIT_SECONDS") or cls.pool_wait_seconds),
+            shutdown_timeout_seconds=float(
+                env.get("CONGRESS_SHUTDOWN_TIMEOUT") or cls.shutdown_timeout_seconds
+            ),
             metrics_token=env.get("CONGRESS_METRICS_TOKEN") or None,
             redis_url=env.get("CONGRESS_REDIS_URL") or None,
             redis_key_prefix=env.get("CONGRESS_REDIS_KEY_PREFIX") or cls.redis_key_prefix,
@@ -287,8 +300,14 @@ class Settings:
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1.")
-        if self.request_timeout_seconds <= 0:
-            raise ValueError("CONGRESS_REQUEST_TIMEOUT_SECONDS must be more than 0.")
+        for name, seconds in (
+            ("CONGRESS_REQUEST_TIMEOUT_SECONDS", self.request_timeout_seconds),
+            ("CONGRESS_LOCK_WAIT_SECONDS", self.lock_wait_seconds),
+            ("CONGRESS_POOL_WAIT_SECONDS", self.pool_wait_seconds),
+            ("CONGRESS_SHUTDOWN_TIMEOUT", self.shutdown_timeout_seconds),
+        ):
+            if seconds <= 0:
+                raise ValueError(f"{name} must be more than 0.")
         if self.failed_auth_per_minute < 0:
             raise ValueError("CONGRESS_FAILED_AUTH_PER_MINUTE must be 0 (unlimited) or more.")
         _check_rate_limits(self.rate_limits)
@@ -369,6 +388,9 @@ class Settings:
             "CONGRESS_MAX_DOCUMENT_CHARS": str(self.max_document_chars),
             "CONGRESS_MAX_REQUESTS_IN_FLIGHT": str(self.max_requests_in_flight),
             "CONGRESS_REQUEST_TIMEOUT_SECONDS": str(self.request_timeout_seconds),
+            "CONGRESS_LOCK_WAIT_SECONDS": str(self.lock_wait_seconds),
+            "CONGRESS_POOL_WAIT_SECONDS": str(self.pool_wait_seconds),
+            "CONGRESS_SHUTDOWN_TIMEOUT": str(self.shutdown_timeout_seconds),
             "CONGRESS_METRICS_TOKEN": self.metrics_token or "",
             "CONGRESS_REDIS_URL": self.redis_url or "",
             "CONGRESS_REDIS_KEY_PREFIX": self.redis_key_prefix,

@@ -28,6 +28,7 @@ from domain import exactly_once
 from domain.exactly_once import Answer, Keyed
 from domain.unit_of_work import UnitOfWork, with_retries
 from models.congress import Congress, Term
+from models.database import lock_wait_budget
 from models.milestone_batch import MilestoneWrite, record_milestones
 from models.refusals import NO_COMMITTEE, NotVisible, Refusal
 from models.tree import Committee
@@ -124,7 +125,7 @@ class MilestoneWriter:
         async def nothing_to_undo() -> None:
             pass  # each attempt's session rolled back as it ended
 
-        outcomes = await with_retries(attempt, nothing_to_undo)
+        outcomes = await with_retries(attempt, nothing_to_undo, lock_wait_budget(self._sessions))
         return outcomes if isinstance(outcomes, list) else [outcomes] * len(batch)
 
 

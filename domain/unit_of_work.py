@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -34,6 +35,7 @@ from domain import exactly_once
 from domain.exactly_once import Answer, Keyed
 from graph.observability.metrics import record_write_retry
 from models.audit import Actor
+from models.database import lock_wait_budget
 from models.refusals import Conflicting, Contention, Refusal
 from permissions.viewer import Viewer
 
@@ -60,10 +62,16 @@ def is_transient(error: DBAPIError) -> bool:
 
 
 async def with_retries(
-    attempt: Callable[[], Awaitable[Result]], undo: Callable[[], Awaitable[None]]
+    attempt: Callable[[], Awaitable[Result]],
+    undo: Callable[[], Awaitable[None]],
+    lock_wait_seconds: float | None = None,
 ) -> Result | Conflicting:
     """`attempt` until it gets past other writers: after `Contention` or a transient database
-    error, `undo` (roll back), pause, and attempt again, at most `MAX_ATTEMPTS` times."""
+    error, `undo` (roll back), pause, and attempt again, at most `MAX_ATTEMPTS` times. Once
+    the attempts have spent `lock_wait_seconds` in all, a lock (a transient error) is raised
+    rather than waited on again: the edge answers UNAVAILABLE (graph/database_faults.py),
+    where 40 waits of a lock's bound each would hold the client for minutes."""
+    started = time.monotonic()
     for _attempt in range(MAX_ATTEMPTS):
         try:
             return await attempt()
@@ -71,6 +79,8 @@ async def with_retries(
             pass
         except DBAPIError as error:
             if not is_transient(error):
+                raise
+            if lock_wait_seconds is not None and time.monotonic() - started >= lock_wait_seconds:
                 raise
         await undo()
         await pause_before_retry()
@@ -126,7 +136,7 @@ class UnitOfWork:
             return result
 
         try:
-            return await with_retries(attempt, self._roll_back)
+            return await with_retries(attempt, self._roll_back, lock_wait_budget(self.session))
         except DBAPIError:
             await self._roll_back()
             raise

@@ -34,6 +34,7 @@ from graph.authentication import (
     AuthenticationMiddleware,
 )
 from graph.context import Context
+from graph.failure_answers import FailureAnswers
 from graph.garbage_collection import OldGarbage, tune_for_serving
 from graph.graphql_over_http import (
     APPLICATION_JSON,
@@ -42,6 +43,7 @@ from graph.graphql_over_http import (
     http_refusal,
     request_failure_status,
     response_media_type,
+    unavailable_retry_after,
     with_code,
 )
 from graph.live.connections import ConnectionSignIn, SignedInTransportWSHandler
@@ -105,6 +107,7 @@ NEVER_SHED_PATHS = ("/health", "/health/live", "/health/ready", "/metrics")
 # What CongressGraphQL notes about a request for the answer it is building.
 _MEDIA_TYPE_STATE_KEY = "graphql_response_media_type"
 _FAILURE_STATE_KEY = "graphql_request_failure_status"
+_RETRY_AFTER_STATE_KEY = "graphql_retry_after_seconds"
 
 
 class CongressGraphQL(GraphQL[Context, None]):
@@ -164,6 +167,12 @@ class CongressGraphQL(GraphQL[Context, None]):
             if media_type == GRAPHQL_RESPONSE_JSON and response.media_type == APPLICATION_JSON:
                 response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
                 response.status_code = getattr(request.state, _FAILURE_STATE_KEY, None) or 200
+            retry_after = getattr(request.state, _RETRY_AFTER_STATE_KEY, None)
+            if retry_after is not None:
+                # The database failed the whole request: 503 in either media type, as a
+                # proxy or a client library understands it.
+                response.status_code = 503
+                response.headers["retry-after"] = str(retry_after)
         await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> Any:
@@ -175,6 +184,9 @@ class CongressGraphQL(GraphQL[Context, None]):
         answer = await super().process_result(request, result)
         if result.errors:
             answer["errors"] = [with_code(error) for error in result.errors]
+        retry_after = unavailable_retry_after(result.data, result.errors)
+        if retry_after is not None:
+            setattr(request.state, _RETRY_AFTER_STATE_KEY, retry_after)
         failure_status = request_failure_status(result.data, result.errors)
         if failure_status is not None:
             setattr(request.state, _FAILURE_STATE_KEY, failure_status)
@@ -304,8 +316,10 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
         # A backstop behind the request's own time budget (graph/request_bounds.py).
         statement_timeout_seconds=settings.request_timeout_seconds + TIME_BUDGET_GRACE_SECONDS,
         sqlite_cache_kib=settings.sqlite_cache_kib,
+        lock_wait_seconds=settings.lock_wait_seconds,
+        pool_wait_seconds=settings.pool_wait_seconds,
     )
-    sessions = create_session_factory(engine)
+    sessions = create_session_factory(engine, lock_wait_seconds=settings.lock_wait_seconds)
     verifier = token_verifier(settings)
     terms = TermCatalog()
     live = Live(settings, engine, sessions, terms)
@@ -412,6 +426,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(AccessLogMiddleware),
+            # Inside the access log, which then records the 503 or 500 it answers.
+            Middleware(FailureAnswers),
             Middleware(
                 BodyLimit,
                 max_body_bytes=settings.max_body_bytes,

@@ -9,6 +9,7 @@ from graphql import GraphQLError, GraphQLSyntaxError, Node, VariableDefinitionNo
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
+from graph.database_faults import database_fault, note_fault
 from models.statement_deadline import StatementDeadlinePassed
 
 logger = logging.getLogger("congress.errors")
@@ -101,13 +102,17 @@ def client_error_code(error: GraphQLError) -> str | None:
 
     The client's mistakes: a document that does not parse (GRAPHQL_PARSE_FAILED) or does not
     validate (GRAPHQL_VALIDATION_FAILED), a variable graphql-core refused before any field ran
-    (wrong type, missing: BAD_USER_INPUT), and our own ClientErrors.
+    (wrong type, missing: BAD_USER_INPUT), and our own ClientErrors; and, no bug either,
+    the database's own failures (UNAVAILABLE).
     """
     original = error.original_error
     if isinstance(original, ClientError):
         return original.code
     if isinstance(original, StatementDeadlinePassed):
         return COST_LIMIT
+    if database_fault(original) is not None:
+        # Not the client's mistake, nor a bug: the database's (AnswerDatabaseFaults words it).
+        return UNAVAILABLE
     if isinstance(error, ClientError):
         return error.code
     if isinstance(error, GraphQLSyntaxError):
@@ -159,6 +164,34 @@ def log_unexpected_errors(
                 error.message,
                 exc_info=error.original_error,
             )
+
+
+class AnswerDatabaseFaults(MaskErrors):
+    """In every mode, an error the database's own failure caused (graph/database_faults.py)
+    goes out as UNAVAILABLE in our words, with `retryAfterSeconds`, and is written to the
+    incident log; the driver's text and the SQL never reach the client."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            should_mask_error=lambda error: database_fault(error.original_error) is not None
+        )
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = request_id_of(self.execution_context)
+        fault = note_fault(error.original_error or error, request_id)
+        assert fault is not None  # should_mask_error said so
+        return GraphQLError(
+            message=fault.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={
+                "code": UNAVAILABLE,
+                "retryAfterSeconds": fault.retry_after_seconds,
+                "requestId": request_id,
+            },
+        )
 
 
 class MaskUnexpectedErrors(MaskErrors):

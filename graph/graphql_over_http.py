@@ -16,7 +16,13 @@ from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.responses import Response
 
-from graph.errors import BAD_REQUEST, HTTP_STATUS_OF_CODE, INTERNAL_SERVER_ERROR, error_code
+from graph.errors import (
+    BAD_REQUEST,
+    HTTP_STATUS_OF_CODE,
+    INTERNAL_SERVER_ERROR,
+    UNAVAILABLE,
+    error_code,
+)
 
 APPLICATION_JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -106,6 +112,16 @@ def request_failure_status(data: object, errors: Sequence[GraphQLError] | None) 
         HTTP_STATUS_OF_CODE.get(error_code(error), HTTP_STATUS_OF_CODE[INTERNAL_SERVER_ERROR])
         for error in errors
     )
+
+
+def unavailable_retry_after(data: object, errors: Sequence[GraphQLError] | None) -> int | None:
+    """When the database failed the whole request (every error UNAVAILABLE, no root field
+    with a value): the seconds a client should wait, for `Retry-After`; else None."""
+    if not errors or any(error_code(error) != UNAVAILABLE for error in errors):
+        return None
+    if isinstance(data, dict) and any(value is not None for value in data.values()):
+        return None
+    return max(int((error.extensions or {}).get("retryAfterSeconds", 1)) for error in errors)
 
 
 def http_refusal(error: HTTPException, media_type: str) -> Response:

@@ -20,7 +20,12 @@ from sqlalchemy.ext.asyncio import (
 from models.shielded_session import ShieldedSession
 from models.sqlite_driver import one_trip_dbapi
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long a statement waits for a lock another transaction holds, unless the engine is
+# given its own bound (a serving engine: CONGRESS_LOCK_WAIT_SECONDS); command-line work waits
+# this long.
+DEFAULT_LOCK_WAIT_SECONDS = 10.0
+# A session factory's `info` key: the bound on a write's waits for locks across its retries.
+LOCK_WAIT_INFO_KEY = "lock_wait_seconds"
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -43,6 +48,8 @@ def create_engine(
     *,
     statement_timeout_seconds: float | None = None,
     sqlite_cache_kib: int | None = None,
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+    pool_wait_seconds: float | None = None,
     **engine_options: Any,
 ) -> AsyncEngine:
     """An async engine; SQLite files get WAL, enforced foreign keys, a busy timeout and,
@@ -50,32 +57,38 @@ def create_engine(
     pool may open (None: SQLite's default, 2,000 KiB each).
     With `statement_timeout_seconds`, PostgreSQL ends any statement running longer (a
     serving engine's backstop; SQLite's statements stop at their request's deadline
-    instead, models/statement_deadline.py)."""
+    instead, models/statement_deadline.py). A statement waits at most `lock_wait_seconds`
+    for a lock (PostgreSQL's lock_timeout; SQLite's busy timeout and queue of writers), and
+    a request at most `pool_wait_seconds` for a pooled connection (SQLAlchemy's 30 s when
+    None); either then fails, and the edge answers UNAVAILABLE (graph/database_faults.py)."""
     url = make_url(database_url)
     if url.database != ":memory:":  # one connection, shared (StaticPool)
         engine_options.setdefault("pool_size", POOL_SIZE)
         engine_options.setdefault("max_overflow", POOL_OVERFLOW)
+        if pool_wait_seconds is not None:
+            engine_options.setdefault("pool_timeout", pool_wait_seconds)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # One trip to aiosqlite's thread per statement instead of four (models/sqlite_driver.py).
-        engine_options.setdefault(
-            "module", one_trip_dbapi(write_wait_seconds=SQLITE_BUSY_TIMEOUT_MS / 1000)
-        )
+        engine_options.setdefault("module", one_trip_dbapi(write_wait_seconds=lock_wait_seconds))
         engine = create_async_engine(url, **engine_options)
         cache_kib_each = (
             None if sqlite_cache_kib is None else _cache_share_kib(sqlite_cache_kib, engine_options)
         )
         event.listen(
-            engine.sync_engine, "connect", partial(_configure_sqlite_connection, cache_kib_each)
+            engine.sync_engine,
+            "connect",
+            partial(_configure_sqlite_connection, cache_kib_each, round(lock_wait_seconds * 1000)),
         )
         return engine
     engine_options.setdefault("pool_pre_ping", True)
+    server_settings = engine_options.setdefault("connect_args", {}).setdefault(
+        "server_settings", {}
+    )
+    server_settings.setdefault("lock_timeout", str(round(lock_wait_seconds * 1000)))
     if statement_timeout_seconds is not None:
-        milliseconds = str(round(statement_timeout_seconds * 1000))
-        engine_options.setdefault("connect_args", {}).setdefault("server_settings", {})[
-            "statement_timeout"
-        ] = milliseconds
+        server_settings["statement_timeout"] = str(round(statement_timeout_seconds * 1000))
     return create_async_engine(url, **engine_options)
 
 
@@ -89,14 +102,14 @@ def _cache_share_kib(budget_kib: int, engine_options: dict[str, Any]) -> int:
 
 
 def _configure_sqlite_connection(
-    cache_kib: int | None, dbapi_connection: Any, _connection_record: Any
+    cache_kib: int | None, busy_timeout_ms: int, dbapi_connection: Any, _connection_record: Any
 ) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     if cache_kib is not None:
         cursor.execute(f"PRAGMA cache_size=-{cache_kib}")  # negative: KiB, not pages
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     # WAL with synchronous=NORMAL is durable against application crashes and much faster.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -114,9 +127,25 @@ def _urlsafe_base64_text(value: str | None) -> str | None:
     return None if value is None else base64.urlsafe_b64encode(value.encode()).decode()
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_session_factory(
+    engine: AsyncEngine, *, lock_wait_seconds: float | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`. With `lock_wait_seconds`, a write run by the unit of work
+    stops retrying on locks once it has waited that long in all (domain/unit_of_work.py)."""
     # Statements run to their end even when a caller is cancelled (models/shielded_session.py).
-    return async_sessionmaker(engine, class_=ShieldedSession, expire_on_commit=False)
+    return async_sessionmaker(
+        engine,
+        class_=ShieldedSession,
+        expire_on_commit=False,
+        info={} if lock_wait_seconds is None else {LOCK_WAIT_INFO_KEY: lock_wait_seconds},
+    )
+
+
+def lock_wait_budget(sessions: AsyncSession | async_sessionmaker[AsyncSession]) -> float | None:
+    """The bound on a write's waits for locks that the session (or factory) was made with."""
+    info = sessions.info if isinstance(sessions, AsyncSession) else sessions.kw.get("info", {})
+    budget = info.get(LOCK_WAIT_INFO_KEY)
+    return None if budget is None else float(budget)
 
 
 async def advance_id_sequence(executor: AsyncConnection | AsyncSession, table_name: str) -> None:

@@ -21,6 +21,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Step = TypeVar("Step", bound=Callable[..., Awaitable[Any]])
@@ -74,7 +75,14 @@ class ShieldedSession(AsyncSession):
     async def close(self) -> None:
         # The connection goes back to the pool only after every step on it.
         await self.settle()
-        await self.run_to_end(super().close())
+        try:
+            await self.run_to_end(super().close())
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # The connection died under the session (the database restarted, the network
+            # cut it): there is nothing left to roll back, and the pool has let it go. The
+            # request's answer, which may be on its way already, is not this close's.
 
 
 async def _settled(task: asyncio.Task[Any]) -> None:

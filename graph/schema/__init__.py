@@ -22,7 +22,12 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from config import Environment, Settings
-from graph.errors import ClientError, MaskUnexpectedErrors, log_unexpected_errors
+from graph.errors import (
+    AnswerDatabaseFaults,
+    ClientError,
+    MaskUnexpectedErrors,
+    log_unexpected_errors,
+)
 from graph.observability.metrics import record_graphql_errors
 from graph.planner.executor import PlannedExecutor
 from graph.schema.committee import Committee, Congress
@@ -116,6 +121,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: AddValidationRules([depth_rule]),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        AnswerDatabaseFaults,
     ]
     if settings.environment is Environment.PRODUCTION:
         extensions.append(MaskUnexpectedErrors)

@@ -1,0 +1,74 @@
+"""A TCP proxy the tests control, between the server and PostgreSQL: it forwards bytes both
+ways until told to cut every connection and refuse new ones (the database gone, as a
+restart or a broken network looks to the server), then to let them through again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+CHUNK_BYTES = 65_536
+
+
+class TcpProxy:
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+        self.port = 0
+        self.refusing = False
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def cut(self) -> None:
+        """Every connection reset at once, and new ones closed as they arrive."""
+        self.refusing = True
+        for writer in list(self._open):
+            writer.transport.abort()
+        self._open.clear()
+
+    def let_through(self) -> None:
+        self.refusing = False
+
+    async def _accept(
+        self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
+    ) -> None:
+        if self.refusing:
+            client.transport.abort()
+            return
+        try:
+            server_reader, server = await asyncio.open_connection(*self._target)
+        except OSError:
+            client.transport.abort()
+            return
+        self._open.update((client, server))
+        await asyncio.gather(self._pipe(client_reader, server), self._pipe(server_reader, client))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError, asyncio.IncompleteReadError):
+            while chunk := await reader.read(CHUNK_BYTES):
+                if self.refusing:
+                    break
+                writer.write(chunk)
+                await writer.drain()
+        self._open.discard(writer)
+        writer.transport.abort()
+
+
+@asynccontextmanager
+async def tcp_proxy(target_host: str, target_port: int) -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy(target_host, target_port)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()

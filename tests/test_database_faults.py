@@ -1,0 +1,236 @@
+"""When the database fails, stalls or is locked, against `congress serve` over HTTP (README,
+"When the database fails"): every answer is JSON with a code a client can act on and an
+X-Request-ID, no driver or SQL text reaches it, the log records each incident once, a lock
+held elsewhere costs a request its bound and not the server's every connection, and the
+server comes back by itself. SIGTERM ends the server cleanly, with status 0."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from bench.progress_server import Server, start_server, stop_server, wait_until_ready
+from config import Settings
+from models import Role
+from models.database import create_engine
+from permissions.tokens import LocalIssuer
+from tests.conftest import _fill_demo, demo_user
+from tests.databases import POSTGRES_ADMIN_DSN, throwaway_database
+from tests.tcp_proxy import TcpProxy, tcp_proxy
+
+REPORTER = demo_user(Role.REPORTER, "X00004")
+CELL = "X00004-001"
+READ = '{ viewer { subject } committee(code: "X00004-001") { congress { status version } } }'
+CONGRESS = "query($c: String!) { committee(code: $c) { id congress { version } } }"
+RECORD = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
+  __typename ... on CongressPayload { recordedVersion } } }"""
+# What no answer may carry: the driver's words, the SQL, a socket's errno.
+DRIVER_TEXT = ("asyncpg", "sqlite3", "Errno", "SELECT", "UPDATE", "connect call failed", "OSError")
+# Bounds short enough for a test (README, Configuration).
+SHORT_BOUNDS = {"CONGRESS_LOCK_WAIT_SECONDS": "1", "CONGRESS_POOL_WAIT_SECONDS": "2"}
+
+
+@dataclass
+class Served:
+    server: Server
+    issuer: LocalIssuer
+    database_url: str
+
+    async def post(self, query: str, **variables: Any) -> httpx.Response:
+        token = self.issuer.issue(REPORTER, 600)
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(
+                self.server.graphql_url,
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+
+    async def record(self, milestone: str) -> httpx.Response:
+        found = (await self.post(CONGRESS, c=CELL)).json()["data"]["committee"]
+        return await self.post(
+            RECORD,
+            input={
+                "committeeId": found["id"],
+                "milestone": milestone,
+                "status": "IN_PROGRESS",
+                "occurredOn": "2026-11-30",
+                "expectedVersion": found["congress"]["version"],
+                "idempotencyKey": str(uuid.uuid4()),
+            },
+        )
+
+    def log(self) -> str:
+        return self.server.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@asynccontextmanager
+async def serving(
+    backend: str,
+    directory: Path,
+    *,
+    proxy: TcpProxy | None = None,
+    environment: dict[str, str] | None = None,
+) -> AsyncIterator[Served]:
+    """The tests' demo on a new database, served; through `proxy` when given (PostgreSQL)."""
+    async with throwaway_database(backend, directory) as url:
+        engine = create_engine(url)
+        await _fill_demo(engine)
+        await engine.dispose()
+        served_url = url
+        if proxy is not None:
+            served_url = make_url(url).set(port=proxy.port).render_as_string(hide_password=False)
+        server = start_server(
+            served_url, directory, environment={**SHORT_BOUNDS, **(environment or {})}
+        )
+        try:
+            await wait_until_ready(server)
+            issuer = LocalIssuer.load_or_create(Settings(data_dir=directory).signing_key_path)
+            yield Served(server, issuer, url)
+        finally:
+            stop_server(server)
+
+
+def assert_unavailable(answer: httpx.Response, *, whole: bool = True) -> None:
+    """JSON with code UNAVAILABLE and a request id, in our words; 503 and Retry-After when
+    the request failed as a whole."""
+    assert answer.headers["content-type"].startswith("application/"), answer.text
+    assert answer.headers.get("x-request-id"), answer.headers
+    body = answer.json()
+    codes = {error["extensions"]["code"] for error in body["errors"]}
+    assert codes == {"UNAVAILABLE"}, body
+    if whole:
+        assert answer.status_code == 503, answer.text
+        assert int(answer.headers["retry-after"]) >= 1
+    for words in DRIVER_TEXT:
+        assert words not in answer.text, answer.text
+
+
+async def test_a_database_gone_is_answered_unavailable_and_the_server_comes_back(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL behind a proxy that cuts every connection: reads, writes and exports are
+    answered 503 UNAVAILABLE in JSON at once, the liveness probe still answers, the log has
+    the incident once (no traceback per request), and the server recovers by itself."""
+    target = make_url(POSTGRES_ADMIN_DSN)
+    async with (
+        tcp_proxy(target.host or "127.0.0.1", target.port or 5432) as proxy,
+        serving("postgresql", tmp_path, proxy=proxy) as served,
+    ):
+        assert (await served.post(READ)).status_code == 200
+        proxy.cut()
+        token = served.issuer.issue(REPORTER, 600)
+        async with httpx.AsyncClient(timeout=30) as client:
+            for _ in range(10):
+                started = time.monotonic()
+                assert_unavailable(await served.post(READ))
+                assert_unavailable(await served.post(RECORD, input={"committeeId": "x"}))
+                export = await client.get(
+                    f"{served.server.base_url}/reports/progress.csv",
+                    params={"under": "X00004"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert_unavailable(export)
+                assert time.monotonic() - started < 5
+            live = await client.get(f"{served.server.base_url}/health/live")
+            assert live.status_code == 200
+        proxy.let_through()
+        deadline = time.monotonic() + 2
+        while (await served.post(READ)).status_code != 200:
+            assert time.monotonic() < deadline, "not back within 2 s"
+            await asyncio.sleep(0.1)
+        log = served.log()
+        assert "Traceback" not in log
+        assert 1 <= log.count("database unreachable (request") <= 2, log
+
+
+async def test_a_table_locked_elsewhere_costs_a_request_its_bound_only(tmp_path: Path) -> None:
+    """`LOCK TABLE congress IN ACCESS EXCLUSIVE MODE` held by another session: a read and a
+    write of a congress answer UNAVAILABLE after CONGRESS_LOCK_WAIT_SECONDS (1 s here), not
+    after the lock is let go; `{ __typename }` and what needs no congress answer at once."""
+    async with serving("postgresql", tmp_path) as served:
+        dsn = make_url(served.database_url).set(drivername="postgresql").render_as_string(False)
+        found = (await served.post(CONGRESS, c=CELL)).json()["data"]["committee"]
+        holder = await asyncpg.connect(dsn)
+        try:
+            await holder.execute("BEGIN; LOCK TABLE congress IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            assert (await served.post("{ __typename }")).status_code == 200
+            assert (await served.post("{ viewer { subject } }")).status_code == 200
+            assert time.monotonic() - started < 1
+            started = time.monotonic()
+            read = await served.post(READ)
+            assert_unavailable(read, whole=False)  # the viewer was answered
+            assert read.json()["data"]["viewer"]["subject"] == REPORTER
+            assert time.monotonic() - started < 4
+            started = time.monotonic()
+            write = await served.post(
+                RECORD,
+                input={
+                    "committeeId": found["id"],
+                    "milestone": "plan_issued",
+                    "status": "IN_PROGRESS",
+                    "expectedVersion": found["congress"]["version"],
+                    "idempotencyKey": str(uuid.uuid4()),
+                },
+            )
+            assert_unavailable(write, whole=False)
+            assert time.monotonic() - started < 5
+        finally:
+            await holder.execute("ROLLBACK")
+            await holder.close()
+        assert (await served.record("plan_issued")).json()["data"]["recordMilestone"][
+            "__typename"
+        ] == "CongressPayload"
+
+
+async def test_a_write_lock_held_by_another_process_stops_a_write_within_its_bound(
+    tmp_path: Path,
+) -> None:
+    """SQLite: another connection holds the write lock. A write answers UNAVAILABLE within
+    seconds (the lock wait across its retries is bounded), reads go on (WAL), and once the
+    lock is let go the same write is recorded."""
+    async with serving("sqlite", tmp_path) as served:
+        path = make_url(served.database_url).database
+        assert path
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            started = time.monotonic()
+            answer = await served.record("plan_issued")
+            assert_unavailable(answer)
+            assert time.monotonic() - started < 5
+            assert (await served.post(READ)).status_code == 200
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        answer = await served.record("plan_issued")
+        assert answer.json()["data"]["recordMilestone"]["__typename"] == "CongressPayload"
+        assert "Traceback" not in served.log()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_stopped_server_exits_cleanly_with_status_0(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    async with serving(
+        "sqlite", tmp_path, environment={"CONGRESS_SHUTDOWN_TIMEOUT": "2"}
+    ) as served:
+        assert (await served.post(READ)).status_code == 200
+        started = time.monotonic()
+        served.server.process.send_signal(stop)
+        status = await asyncio.to_thread(served.server.process.wait, 10)
+        assert status == 0, served.log()
+        assert time.monotonic() - started < 5
