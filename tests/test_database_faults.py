@@ -196,6 +196,36 @@ async def test_a_table_locked_elsewhere_costs_a_request_its_bound_only(tmp_path:
         ] == "CongressPayload"
 
 
+async def test_requests_waiting_for_a_connection_give_up_after_their_bound(
+    tmp_path: Path,
+) -> None:
+    """A lock held elsewhere ties up all 30 of a worker's connections: the requests past
+    them wait CONGRESS_POOL_WAIT_SECONDS (1 s here) for one and answer UNAVAILABLE, not
+    SQLAlchemy's 30 s and a plain-text 500; all are answered, in JSON, within the bounds."""
+    environment = {
+        "CONGRESS_LOCK_WAIT_SECONDS": "3",
+        "CONGRESS_POOL_WAIT_SECONDS": "1",
+        "CONGRESS_MAX_REQUESTS_IN_FLIGHT": "100",
+    }
+    async with serving("postgresql", tmp_path, environment=environment) as served:
+        dsn = make_url(served.database_url).set(drivername="postgresql").render_as_string(False)
+        holder = await asyncpg.connect(dsn)
+        try:
+            await holder.execute("BEGIN; LOCK TABLE congress IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            answers = await asyncio.gather(*(served.post(READ) for _ in range(45)))
+            elapsed = time.monotonic() - started
+        finally:
+            await holder.execute("ROLLBACK")
+            await holder.close()
+        for answer in answers:
+            assert_unavailable(answer, whole=False)
+        assert any(answer.status_code == 503 for answer in answers)  # no connection at all
+        assert elapsed < 8
+        assert "database pool_exhausted" in served.log()
+        assert (await served.post(READ)).status_code == 200
+
+
 async def test_a_write_lock_held_by_another_process_stops_a_write_within_its_bound(
     tmp_path: Path,
 ) -> None:
