@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from cli.backups import backup, restore
 from cli.db import db
 from cli.demo import demo
 from cli.escalation import escalate_overdue_command
@@ -29,11 +30,13 @@ def main(context: click.Context, data_dir: Path | None, database_url: str | None
 
 
 for command in (
+    backup,
     check_rollups_command,
     db,
     demo,
     escalate_overdue_command,
     import_tree,
+    restore,
     serve,
     token,
     users,

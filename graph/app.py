@@ -62,6 +62,7 @@ from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware, assign_
 from graph.response_json import encode_response
 from graph.schema import build_schema
 from graph.term_catalog import TermCatalog
+from models.backups import SERVING_APPLICATION_NAME, ServingMark
 from models.database import create_engine, create_session_factory
 from models.difficulties import escalate_overdue_periodically
 from permissions.browser_sessions import BrowserSessions
@@ -318,7 +319,9 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
         sqlite_cache_kib=settings.sqlite_cache_kib,
         lock_wait_seconds=settings.lock_wait_seconds,
         pool_wait_seconds=settings.pool_wait_seconds,
+        application_name=SERVING_APPLICATION_NAME,
     )
+    serving = ServingMark(settings.resolved_database_url)
     sessions = create_session_factory(engine, lock_wait_seconds=settings.lock_wait_seconds)
     verifier = token_verifier(settings)
     terms = TermCatalog()
@@ -376,9 +379,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
             else None
         )
         background = [task for task in (escalation, collecting) if task is not None]
+        # The database is in use while the app serves: `congress restore` refuses meanwhile.
+        serving.hold()
         try:
             yield
         finally:
+            serving.release()
             for task in background:
                 task.cancel()
             for task in background:

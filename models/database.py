@@ -50,6 +50,7 @@ def create_engine(
     sqlite_cache_kib: int | None = None,
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
     pool_wait_seconds: float | None = None,
+    application_name: str | None = None,
     **engine_options: Any,
 ) -> AsyncEngine:
     """An async engine; SQLite files get WAL, enforced foreign keys, a busy timeout and,
@@ -87,6 +88,9 @@ def create_engine(
         "server_settings", {}
     )
     server_settings.setdefault("lock_timeout", str(round(lock_wait_seconds * 1000)))
+    if application_name is not None:
+        # Who the connection is, in pg_stat_activity (a restore looks for servers there).
+        server_settings["application_name"] = application_name
     if statement_timeout_seconds is not None:
         server_settings["statement_timeout"] = str(round(statement_timeout_seconds * 1000))
     return create_async_engine(url, **engine_options)
