@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from bench.progress_server import Server, start_server, stop_server, wait_until_ready
 from config import Settings
+from config.settings import SQLITE_FILE_NAME
 from models import Role
 from models.database import create_engine
 from permissions.tokens import LocalIssuer
@@ -73,20 +74,43 @@ async def serving(
     proxy: TcpProxy | None = None,
     environment: dict[str, str] | None = None,
 ) -> AsyncIterator[Served]:
-    """The tests' demo on a new database, served; through `proxy` when given (PostgreSQL)."""
-    async with throwaway_database(backend, directory) as url:
-        engine = create_engine(url)
-        await _fill_demo(engine)
-        await engine.dispose()
-        served_url = url
-        if proxy is not None:
-            served_url = make_url(url).set(port=proxy.port).render_as_string(hide_password=False)
-        server = start_server(
-            served_url, directory, environment={**SHORT_BOUNDS, **(environment or {})}
-        )
-        try:
-            await wait_until_ready(server)
-            issuer = LocalIssuer.load_or_create(Settings(data_dir=directory).signing_key_path)
-            yield Served(server, issuer, url)
-        finally:
-            stop_server(server)
+    """The tests' demo on a new database, served; through `proxy` when given (PostgreSQL).
+    `backend` "sqlite-default" is SQLite at the data directory's default place."""
+    if backend == "sqlite-default":
+        async with _serving_url(
+            f"sqlite+aiosqlite:///{(directory / SQLITE_FILE_NAME).resolve()}",
+            directory,
+            proxy,
+            environment,
+        ) as served:
+            yield served
+        return
+    async with (
+        throwaway_database(backend, directory) as url,
+        _serving_url(url, directory, proxy, environment) as served,
+    ):
+        yield served
+
+
+@asynccontextmanager
+async def _serving_url(
+    url: str,
+    directory: Path,
+    proxy: TcpProxy | None,
+    environment: dict[str, str] | None,
+) -> AsyncIterator[Served]:
+    engine = create_engine(url)
+    await _fill_demo(engine)
+    await engine.dispose()
+    served_url = url
+    if proxy is not None:
+        served_url = make_url(url).set(port=proxy.port).render_as_string(hide_password=False)
+    server = start_server(
+        served_url, directory, environment={**SHORT_BOUNDS, **(environment or {})}
+    )
+    try:
+        await wait_until_ready(server)
+        issuer = LocalIssuer.load_or_create(Settings(data_dir=directory).signing_key_path)
+        yield Served(server, issuer, url)
+    finally:
+        stop_server(server)
