@@ -30,6 +30,9 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 # CSRF token (X-CSRF-Token): reload the page, which reads the token again.
 CSRF_FAILED = "CSRF_FAILED"
 UNAVAILABLE = "UNAVAILABLE"
+# A request with writes ended before it could say how it went: one may have committed.
+# Repeat it with the same idempotencyKey (the write happens once).
+OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 # On a live stream: reload (or resume from the last cursor) and subscribe again.
 RESYNC_REQUIRED = "RESYNC_REQUIRED"
 # The HTTP status of a response whose whole request failed with these codes; an unknown
@@ -44,7 +47,7 @@ HTTP_STATUS_OF_CODE: dict[str, int] = {
     CSRF_FAILED: 403,
     RATE_LIMITED: 429,
     UNAVAILABLE: 503,
-    "OUTCOME_UNKNOWN": 503,
+    OUTCOME_UNKNOWN: 503,
     INTERNAL_SERVER_ERROR: 500,
 }
 

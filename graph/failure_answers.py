@@ -5,21 +5,28 @@ runs inside RequestIdMiddleware).
 A failure of the database itself (graph/database_faults.py: unreachable, a lock or the pool
 waited on past its bound, a full disk) is `UNAVAILABLE`, HTTP 503 with `Retry-After`,
 written once per incident to the log. Anything else is a bug: `INTERNAL_SERVER_ERROR`, 500,
-logged with its traceback and the request id the answer quotes.
+logged with its traceback and the request id the answer quotes. A request the server ends
+as it shuts down (still running past CONGRESS_SHUTDOWN_TIMEOUT) is answered before it goes:
+`OUTCOME_UNKNOWN` where it may have written (repeat it with the same idempotency key),
+`UNAVAILABLE` where it could not (GET, HEAD).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import suppress
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.database_faults import note_fault
-from graph.errors import INTERNAL_SERVER_ERROR, UNAVAILABLE
+from graph.errors import INTERNAL_SERVER_ERROR, OUTCOME_UNKNOWN, UNAVAILABLE
 from graph.request_bounds import send_refusal
 from graph.request_ids import REQUEST_ID_STATE_KEY
 
 logger = logging.getLogger("congress.errors")
+# When to try again after a shutdown: another worker or the restarted one answers by then.
+STOPPED_RETRY_AFTER_SECONDS = 5
 
 
 class FailureAnswers:
@@ -39,6 +46,12 @@ class FailureAnswers:
 
         try:
             await self._app(scope, receive, noting_the_start)
+        except asyncio.CancelledError:
+            # The server is ending the request (its shutdown's bound passed): say so first.
+            if not started:
+                with suppress(Exception):
+                    await _send_stopped(scope, send)
+            raise
         except Exception as error:
             if started:
                 raise  # the answer is on its way: only the server can end it now
@@ -64,3 +77,24 @@ class FailureAnswers:
                 f"Unexpected error. Quote request id {request_id} when reporting it.",
                 {"code": INTERNAL_SERVER_ERROR, "requestId": request_id},
             )
+
+
+async def _send_stopped(scope: Scope, send: Send) -> None:
+    request_id = scope.get("state", {}).get(REQUEST_ID_STATE_KEY)
+    may_have_written = scope["method"] not in ("GET", "HEAD")
+    await send_refusal(
+        send,
+        503,
+        "The server stopped before it could answer. "
+        + (
+            "Repeat the request; a write with the same idempotencyKey."
+            if may_have_written
+            else "Try again."
+        ),
+        {
+            "code": OUTCOME_UNKNOWN if may_have_written else UNAVAILABLE,
+            "retryAfterSeconds": STOPPED_RETRY_AFTER_SECONDS,
+            "requestId": request_id,
+        },
+        headers=[(b"retry-after", str(STOPPED_RETRY_AFTER_SECONDS).encode())],
+    )

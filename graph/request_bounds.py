@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graph.errors import OUTCOME_UNKNOWN
 from graph.observability.metrics import count_refusal
 from models.statement_deadline import StatementDeadlinePassed, statement_deadline
 
@@ -249,7 +250,7 @@ class TimeBudget:
                 f"The request ran past its time budget of {self._seconds:g} s and was "
                 "stopped; its writes may or may not have been recorded. Repeat them with "
                 "the same idempotency keys.",
-                {"code": "OUTCOME_UNKNOWN", "timeBudgetSeconds": self._seconds},
+                {"code": OUTCOME_UNKNOWN, "timeBudgetSeconds": self._seconds},
             )
             return
         await send_refusal(

@@ -187,3 +187,34 @@ async def test_a_stopped_server_exits_cleanly_with_status_0(
         status = await asyncio.to_thread(served.server.process.wait, 10)
         assert status == 0, served.log()
         assert time.monotonic() - started < 5
+
+
+async def test_a_request_stuck_at_shutdown_is_answered_and_the_server_exits_in_its_bound(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while a request waits on a lock held elsewhere (its own bound 30 s): after
+    CONGRESS_SHUTDOWN_TIMEOUT (2 s) the request is answered 503 OUTCOME_UNKNOWN in JSON
+    (it was a POST: it may have written) and the process exits with status 0."""
+    environment = {"CONGRESS_LOCK_WAIT_SECONDS": "30", "CONGRESS_SHUTDOWN_TIMEOUT": "2"}
+    async with serving("postgresql", tmp_path, environment=environment) as served:
+        dsn = make_url(served.database_url).set(drivername="postgresql").render_as_string(False)
+        holder = await asyncpg.connect(dsn)
+        try:
+            await holder.execute("BEGIN; LOCK TABLE congress IN ACCESS EXCLUSIVE MODE")
+            stuck = asyncio.create_task(served.post(READ))
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            served.server.process.send_signal(signal.SIGTERM)
+            answer = await stuck
+            answered_after = time.monotonic() - started
+            status = await asyncio.to_thread(served.server.process.wait, 30)
+            exited_after = time.monotonic() - started
+        finally:
+            await holder.execute("ROLLBACK")
+            await holder.close()
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["errors"][0]["extensions"]["code"] == "OUTCOME_UNKNOWN"
+        assert answer.headers.get("x-request-id")
+        assert 1.5 < answered_after < 4
+        assert status == 0, served.log()
+        assert exited_after < 6, exited_after
