@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import exactly_once
 from domain.exactly_once import Answer, Keyed
-from domain.unit_of_work import UnitOfWork, with_retries
+from domain.unit_of_work import UnitOfWork, commit_or_outcome_unknown, with_retries
 from models.congress import Congress, Term
 from models.database import lock_wait_budget
 from models.milestone_batch import MilestoneWrite, record_milestones
-from models.refusals import NO_COMMITTEE, NotVisible, Refusal
+from models.refusals import NO_COMMITTEE, NotVisible, OutcomeUnknown, Refusal
 from models.tree import Committee
 from permissions import policy
 
@@ -103,6 +103,12 @@ class MilestoneWriter:
     async def _answer(self, batch: Sequence[_Waiting]) -> None:
         try:
             outcomes = await self._write(batch)
+        except OutcomeUnknown as error:
+            # Committed or not, nobody can tell: none is written again here (each client
+            # repeats its own with its key, which finds it if it was).
+            for waiting in batch:
+                _settle(waiting, error)
+            return
         except Exception as error:
             if len(batch) == 1:
                 _settle(batch[0], error)
@@ -119,8 +125,10 @@ class MilestoneWriter:
         got in between (the unit of work's retries)."""
 
         async def attempt() -> list[Outcome]:
-            async with self._sessions() as session, session.begin():
-                return await _record(session, batch)
+            async with self._sessions() as session:
+                outcomes = await _record(session, batch)
+                await commit_or_outcome_unknown(session)  # what is left open rolls back
+                return outcomes
 
         async def nothing_to_undo() -> None:
             pass  # each attempt's session rolled back as it ended

@@ -36,7 +36,7 @@ from domain.exactly_once import Answer, Keyed
 from graph.observability.metrics import record_write_retry
 from models.audit import Actor
 from models.database import lock_wait_budget
-from models.refusals import Conflicting, Contention, Refusal
+from models.refusals import Conflicting, Contention, OutcomeUnknown, Refusal
 from permissions.viewer import Viewer
 
 Result = TypeVar("Result")
@@ -87,6 +87,17 @@ async def with_retries(
     return too_busy()
 
 
+async def commit_or_outcome_unknown(session: AsyncSession) -> None:
+    """Commit; a connection lost while the commit was on its way leaves the outcome unknown
+    (OutcomeUnknown), where any other failure is known not to have committed."""
+    try:
+        await session.commit()
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            raise OutcomeUnknown() from error
+        raise
+
+
 async def pause_before_retry() -> None:
     """A random pause, so writers that collided do not collide again at once."""
     record_write_retry()
@@ -123,7 +134,7 @@ class UnitOfWork:
         async def attempt() -> Result | Refusal:
             try:
                 result = await change()
-                await self.session.commit()
+                await commit_or_outcome_unknown(self.session)
             except Refusal as refusal:
                 await self._roll_back()
                 return refusal

@@ -10,6 +10,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
 from graph.database_faults import database_fault, note_fault
+from models.refusals import OutcomeUnknown
 from models.statement_deadline import StatementDeadlinePassed
 
 logger = logging.getLogger("congress.errors")
@@ -113,6 +114,8 @@ def client_error_code(error: GraphQLError) -> str | None:
         return original.code
     if isinstance(original, StatementDeadlinePassed):
         return COST_LIMIT
+    if isinstance(original, OutcomeUnknown):
+        return OUTCOME_UNKNOWN
     if database_fault(original) is not None:
         # Not the client's mistake, nor a bug: the database's (AnswerDatabaseFaults words it).
         return UNAVAILABLE
@@ -158,9 +161,12 @@ def request_id_of(execution_context: ExecutionContext | None) -> str:
 def log_unexpected_errors(
     errors: list[GraphQLError], execution_context: ExecutionContext | None
 ) -> None:
-    """Log bugs with their traceback and request id; expected client errors are not logged."""
+    """Log bugs with their traceback and request id; expected client errors are not logged,
+    and a commit whose outcome the database left unknown goes to its incident log."""
     for error in errors:
-        if not is_client_error(error):
+        if isinstance(error.original_error, OutcomeUnknown):
+            note_fault(error.original_error, request_id_of(execution_context))
+        elif not is_client_error(error):
             logger.error(
                 "request %s: %s",
                 request_id_of(execution_context),
@@ -169,15 +175,19 @@ def log_unexpected_errors(
             )
 
 
+def _answered_as_unavailable(error: GraphQLError) -> bool:
+    """A database fault, but not a commit whose outcome it left unknown (OUTCOME_UNKNOWN)."""
+    original = error.original_error
+    return not isinstance(original, OutcomeUnknown) and database_fault(original) is not None
+
+
 class AnswerDatabaseFaults(MaskErrors):
     """In every mode, an error the database's own failure caused (graph/database_faults.py)
     goes out as UNAVAILABLE in our words, with `retryAfterSeconds`, and is written to the
     incident log; the driver's text and the SQL never reach the client."""
 
     def __init__(self) -> None:
-        super().__init__(
-            should_mask_error=lambda error: database_fault(error.original_error) is not None
-        )
+        super().__init__(should_mask_error=_answered_as_unavailable)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = request_id_of(self.execution_context)

@@ -20,9 +20,13 @@ from graph.errors import (
     BAD_REQUEST,
     HTTP_STATUS_OF_CODE,
     INTERNAL_SERVER_ERROR,
+    OUTCOME_UNKNOWN,
     UNAVAILABLE,
     error_code,
 )
+
+# The codes of a request the database failed, not the client (503 when nothing was answered).
+DATABASE_FAILED = frozenset({UNAVAILABLE, OUTCOME_UNKNOWN})
 
 APPLICATION_JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -115,9 +119,10 @@ def request_failure_status(data: object, errors: Sequence[GraphQLError] | None) 
 
 
 def unavailable_retry_after(data: object, errors: Sequence[GraphQLError] | None) -> int | None:
-    """When the database failed the whole request (every error UNAVAILABLE, no root field
-    with a value): the seconds a client should wait, for `Retry-After`; else None."""
-    if not errors or any(error_code(error) != UNAVAILABLE for error in errors):
+    """When the database failed the whole request (every error UNAVAILABLE or
+    OUTCOME_UNKNOWN, no root field with a value): the seconds a client should wait, for
+    `Retry-After` with a 503; else None."""
+    if not errors or any(error_code(error) not in DATABASE_FAILED for error in errors):
         return None
     if isinstance(data, dict) and any(value is not None for value in data.values()):
         return None

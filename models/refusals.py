@@ -48,3 +48,18 @@ class StaleVersion(Refusal):
 class Contention(Exception):
     """Another writer changed the row between this request's read and its write. Not a
     refusal: the whole change is run again on fresh reads (domain/unit_of_work.py)."""
+
+
+class OutcomeUnknown(Exception):
+    """The connection to the database failed while a write's commit was on its way: it may
+    or may not be recorded. Not a refusal, and not retried here (a second attempt could
+    record it twice): the client repeats it with the same idempotency key, which finds
+    the first if it was recorded (graph/errors.py answers OUTCOME_UNKNOWN)."""
+
+    MESSAGE = (
+        "The connection to the database failed as this write was being committed: it may "
+        "or may not be recorded. Repeat it with the same idempotencyKey; it happens once."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)

@@ -30,7 +30,11 @@ CONGRESS = "query($c: String!) { committee(code: $c) { id congress { version } }
 RECORD = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
   __typename ... on CongressPayload { recordedVersion } } }"""
 # Bounds short enough for a test (README, Configuration).
-SHORT_BOUNDS = {"CONGRESS_LOCK_WAIT_SECONDS": "1", "CONGRESS_POOL_WAIT_SECONDS": "2"}
+SHORT_BOUNDS = {
+    "CONGRESS_LOCK_WAIT_SECONDS": "1",
+    "CONGRESS_POOL_WAIT_SECONDS": "2",
+    "CONGRESS_SHUTDOWN_TIMEOUT": "3",
+}
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """A TCP proxy the tests control, between the server and PostgreSQL: it forwards bytes both
 ways until told to cut every connection and refuse new ones (the database gone, as a
-restart or a broken network looks to the server), then to let them through again."""
+restart or a broken network looks to the server), then to let them through again; or to
+do so just after the next COMMIT has gone through to the database, before its answer
+comes back (a write whose outcome its client cannot know)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ class TcpProxy:
         self._open: set[asyncio.StreamWriter] = set()
         self.port = 0
         self.refusing = False
+        self._cut_after: bytes | None = None
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -39,6 +42,10 @@ class TcpProxy:
     def let_through(self) -> None:
         self.refusing = False
 
+    def cut_after(self, marker: bytes) -> None:
+        """Cut everything once bytes holding `marker` have been sent on to the database."""
+        self._cut_after = marker
+
     async def _accept(
         self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
     ) -> None:
@@ -51,15 +58,28 @@ class TcpProxy:
             client.transport.abort()
             return
         self._open.update((client, server))
-        await asyncio.gather(self._pipe(client_reader, server), self._pipe(server_reader, client))
+        await asyncio.gather(
+            self._pipe(client_reader, server, upstream=True),
+            self._pipe(server_reader, client, upstream=False),
+        )
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
+    ) -> None:
         with suppress(OSError, asyncio.IncompleteReadError):
             while chunk := await reader.read(CHUNK_BYTES):
                 if self.refusing:
                     break
                 writer.write(chunk)
                 await writer.drain()
+                if upstream and self._cut_after is not None and self._cut_after in chunk:
+                    # Nothing more comes back (its answer included); the database has a
+                    # moment to commit, then every connection goes.
+                    self._cut_after = None
+                    self.refusing = True
+                    await asyncio.sleep(0.3)
+                    self.cut()
+                    break
         self._open.discard(writer)
         writer.transport.abort()
 

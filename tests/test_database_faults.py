@@ -22,6 +22,8 @@ from tests.databases import POSTGRES_ADMIN_DSN
 from tests.served import CELL, CONGRESS, READ, RECORD, REPORTER, serving
 from tests.tcp_proxy import tcp_proxy
 
+RECORD_REPLAYED = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
+  __typename ... on CongressPayload { replayed } ... on MutationError { message } } }"""
 # What no answer may carry: the driver's words, the SQL, a socket's errno.
 DRIVER_TEXT = ("asyncpg", "sqlite3", "Errno", "SELECT", "UPDATE", "connect call failed", "OSError")
 
@@ -218,3 +220,43 @@ async def test_a_request_stuck_at_shutdown_is_answered_and_the_server_exits_in_i
         assert 1.5 < answered_after < 4
         assert status == 0, served.log()
         assert exited_after < 6, exited_after
+
+
+async def test_a_write_whose_commit_answer_is_lost_is_outcome_unknown_and_repeats_once(
+    tmp_path: Path,
+) -> None:
+    """The connection is cut just after the write's COMMIT reached PostgreSQL: the answer is
+    OUTCOME_UNKNOWN (503), not a failure; repeated with the same idempotencyKey once the
+    database is back, it is answered as a replay, and the write exists once."""
+    target = make_url(POSTGRES_ADMIN_DSN)
+    async with (
+        tcp_proxy(target.host or "127.0.0.1", target.port or 5432) as proxy,
+        serving("postgresql", tmp_path, proxy=proxy) as served,
+    ):
+        found = (await served.post(CONGRESS, c=CELL)).json()["data"]["committee"]
+        write = {
+            "committeeId": found["id"],
+            "milestone": "plan_issued",
+            "status": "IN_PROGRESS",
+            "occurredOn": "2026-11-30",
+            "expectedVersion": found["congress"]["version"],
+            "idempotencyKey": str(uuid.uuid4()),
+        }
+        proxy.cut_after(b"COMMIT")
+        lost = await served.post(RECORD_REPLAYED, input=write)
+        assert lost.status_code == 503, lost.text
+        assert lost.headers.get("x-request-id")
+        assert [error["extensions"]["code"] for error in lost.json()["errors"]] == [
+            "OUTCOME_UNKNOWN"
+        ]
+        for words in DRIVER_TEXT:
+            assert words not in lost.text
+        proxy.let_through()
+        deadline = time.monotonic() + 5
+        while (repeated := await served.post(RECORD_REPLAYED, input=write)).status_code != 200:
+            assert time.monotonic() < deadline, repeated.text
+            await asyncio.sleep(0.2)
+        answer = repeated.json()["data"]["recordMilestone"]
+        assert answer == {"__typename": "CongressPayload", "replayed": True}, answer  # it was
+        now = (await served.post(CONGRESS, c=CELL)).json()["data"]["committee"]["congress"]
+        assert now["version"] == found["congress"]["version"] + 1
