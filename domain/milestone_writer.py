@@ -56,6 +56,8 @@ class _Waiting:
     write: MilestoneWrite
     keyed: Keyed | None
     answer: asyncio.Future[Outcome]
+    # Told as the batch's commit is sent (UnitOfWork.sending_commit).
+    sending_commit: Callable[[], None]
 
 
 class MilestoneWriter:
@@ -74,12 +76,17 @@ class MilestoneWriter:
         in the worker's shared transaction with whatever else is waiting."""
         await unit.session.rollback()
         unit.forget_reads()
-        return await self.record(write, keyed)
+        return await self.record(write, keyed, unit.sending_commit)
 
-    async def record(self, write: MilestoneWrite, keyed: Keyed | None) -> Outcome:
+    async def record(
+        self,
+        write: MilestoneWrite,
+        keyed: Keyed | None,
+        sending_commit: Callable[[], None] = lambda: None,
+    ) -> Outcome:
         """Record `write` with whatever else is waiting; its own outcome."""
         answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(write, keyed, answer))
+        self._waiting.append(_Waiting(write, keyed, answer, sending_commit))
         if self._draining is None or self._draining.done():
             # A context of its own: the batch serves many requests, so none's time budget
             # (models/statement_deadline.py) may stop it.
@@ -127,6 +134,8 @@ class MilestoneWriter:
         async def attempt() -> list[Outcome]:
             async with self._sessions() as session:
                 outcomes = await _record(session, batch)
+                for waiting in batch:
+                    waiting.sending_commit()
                 await commit_or_outcome_unknown(session)  # what is left open rolls back
                 return outcomes
 

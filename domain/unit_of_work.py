@@ -123,6 +123,8 @@ class UnitOfWork:
     # Called whenever a transaction ends (commit or rollback): whatever the caller cached
     # from the session (the edge's DataLoaders) is stale from then on.
     forget_reads: Callable[[], None] = field(default=_nothing_to_forget)
+    # Called as a commit is sent: from then on the write may be recorded, whatever follows.
+    sending_commit: Callable[[], None] = field(default=_nothing_to_forget)
 
     @property
     def actor(self) -> Actor:
@@ -134,6 +136,7 @@ class UnitOfWork:
         async def attempt() -> Result | Refusal:
             try:
                 result = await change()
+                self.sending_commit()
                 await commit_or_outcome_unknown(self.session)
             except Refusal as refusal:
                 await self._roll_back()

@@ -38,11 +38,17 @@ class Context:
     # When the token of an event stream expires (epoch seconds): the stream ends then. A
     # websocket's handler closes the socket itself (graph/live/connections.py).
     expires_at: float | None = None
+    # Whether a write of this request went to be committed: a database fault after that may
+    # have come after the commit (graph/errors.py answers OUTCOME_UNKNOWN, not UNAVAILABLE).
+    writes_sent: bool = False
     loaders: Loaders = field(init=False)
     progress: ProgressLoaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.reset_loaders()
+
+    def note_write_sent(self) -> None:
+        self.writes_sent = True
 
     def reset_loaders(self) -> None:
         """Forget every cached read: after a mutation commits, later fields see its result."""

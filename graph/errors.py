@@ -183,8 +183,11 @@ def _answered_as_unavailable(error: GraphQLError) -> bool:
 
 class AnswerDatabaseFaults(MaskErrors):
     """In every mode, an error the database's own failure caused (graph/database_faults.py)
-    goes out as UNAVAILABLE in our words, with `retryAfterSeconds`, and is written to the
-    incident log; the driver's text and the SQL never reach the client."""
+    goes out in our words, with `retryAfterSeconds`, and is written to the incident log;
+    the driver's text and the SQL never reach the client. It is UNAVAILABLE (nothing was
+    recorded) unless a write of the request had gone to be committed: then the fault may
+    have come after the commit (while its answer was being read back, say), and it is
+    OUTCOME_UNKNOWN, which only a repeat with the same idempotency key settles."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=_answered_as_unavailable)
@@ -193,14 +196,16 @@ class AnswerDatabaseFaults(MaskErrors):
         request_id = request_id_of(self.execution_context)
         fault = note_fault(error.original_error or error, request_id)
         assert fault is not None  # should_mask_error said so
+        context = self.execution_context.context if self.execution_context else None
+        after_a_write = bool(getattr(context, "writes_sent", False))
         return GraphQLError(
-            message=fault.message,
+            message=OutcomeUnknown.MESSAGE if after_a_write else fault.message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
             extensions={
-                "code": UNAVAILABLE,
+                "code": OUTCOME_UNKNOWN if after_a_write else UNAVAILABLE,
                 "retryAfterSeconds": fault.retry_after_seconds,
                 "requestId": request_id,
             },

@@ -57,8 +57,8 @@ class OutcomeUnknown(Exception):
     the first if it was recorded (graph/errors.py answers OUTCOME_UNKNOWN)."""
 
     MESSAGE = (
-        "The connection to the database failed as this write was being committed: it may "
-        "or may not be recorded. Repeat it with the same idempotencyKey; it happens once."
+        "The database failed while this write was being recorded: it may or may not be. "
+        "Repeat it with the same idempotencyKey; it happens once."
     )
 
     def __init__(self) -> None:

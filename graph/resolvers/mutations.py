@@ -16,7 +16,11 @@ def unit_of_work(context: Context) -> UnitOfWork:
     """The request's writes: its session and viewer; its loaders are forgotten whenever a
     transaction ends, so later fields read what the write left."""
     return UnitOfWork(
-        context.session, context.viewer, context.request_id, forget_reads=context.reset_loaders
+        context.session,
+        context.viewer,
+        context.request_id,
+        forget_reads=context.reset_loaders,
+        sending_commit=context.note_write_sent,
     )
 
 
