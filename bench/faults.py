@@ -16,8 +16,8 @@ back; after 2 s the fault starts and lasts `--fault-seconds`; the load goes on 3
 - `shutdown`: SIGTERM at the fault's start, under the load.
 
 A writer raises difficulties with unique titles, each with an idempotency key, and repeats
-one answered OUTCOME_UNKNOWN or cut off with the same key (as README's contract says), up
-to 5 times. Printed per fault: requests; answers by kind (ok: data and no error; JSON
+one answered OUTCOME_UNKNOWN or cut off with the same key until an answer settles it (as
+README's contract says; "unsettled" if none did within 60 s). Printed per fault: requests; answers by kind (ok: data and no error; JSON
 by HTTP status; plain text; dropped connections; refused once the server was stopping); writes acknowledged, then from the database: lost
 (acknowledged, not there), duplicated (there twice), misreported (answered as not recorded,
 yet there); the p99 of a `{ __typename }` sent every 0.2 s through the fault; the seconds
@@ -55,7 +55,8 @@ RAISE = """mutation($input: RaiseDifficultyInput!) { raiseDifficulty(input: $inp
 WARM_SECONDS = 2.0
 AFTER_SECONDS = 3.0
 PROBE_EVERY_SECONDS = 0.2
-WRITE_ATTEMPTS = 5
+# How long a writer repeats a write whose outcome is unknown before it counts it unsettled.
+UNKNOWN_FOR_AT_MOST_SECONDS = 60.0
 # The server as deployed (the defaults of README, Configuration), but with no rate limits:
 # twenty clients on one official's token would spend its quota in a second.
 SERVER_SETTINGS = {
@@ -74,6 +75,7 @@ class Tally:
     codes: Counter[str] = field(default_factory=Counter)
     acknowledged: set[str] = field(default_factory=set)
     reported_unrecorded: set[str] = field(default_factory=set)
+    unsettled: set[str] = field(default_factory=set)
     probe_ms: list[float] = field(default_factory=list)
     # Set once the server was told to stop: a connection refused then is its end, not a drop.
     stopping: bool = False
@@ -118,12 +120,19 @@ async def reader(served: Served, token: str, tally: Tally, stop: asyncio.Event) 
 async def writer(
     served: Served, token: str, committee_id: str, tally: Tally, stop: asyncio.Event
 ) -> None:
+    """Writes as README's contract says: an answer that leaves the outcome unknown
+    (OUTCOME_UNKNOWN, a cut connection) is repeated with the same key until one settles
+    it; once unknown, an UNAVAILABLE for the repeat says only that the repeat recorded
+    nothing, so it is repeated again. A first answer saying nothing was recorded is taken
+    at its word (and checked against the database afterwards)."""
     async with httpx.AsyncClient(timeout=60) as client:
         while not stop.is_set():
             title = f"fault-{uuid.uuid4().hex[:16]}"
             write = {"committeeId": committee_id, "title": title, "description": "",
                      "category": "OTHER", "idempotencyKey": str(uuid.uuid4())}  # fmt: skip
-            for _attempt in range(WRITE_ATTEMPTS):
+            unknown = False
+            give_up_at = time.monotonic() + UNKNOWN_FOR_AT_MOST_SECONDS
+            while time.monotonic() < give_up_at:
                 answer = await post(client, served, token, RAISE, input=write)
                 code = tally.note(answer)
                 if answer is not None and code is None:
@@ -133,10 +142,14 @@ async def writer(
                     ):
                         tally.acknowledged.add(title)
                     break
-                if answer is not None and code not in ("OUTCOME_UNKNOWN",):
+                if answer is None or code == "OUTCOME_UNKNOWN":
+                    unknown = True
+                elif not unknown:
                     tally.reported_unrecorded.add(title)  # it says: nothing was recorded
                     break
-                await asyncio.sleep(0.5)  # unknown: the same key again, as the contract says
+                await asyncio.sleep(0.5)
+            else:
+                tally.unsettled.add(title)
 
 
 async def prober(served: Served, token: str, tally: Tally, stop: asyncio.Event) -> None:
@@ -310,6 +323,7 @@ async def run_fault(
         },
         "codes": dict(tally.codes.most_common()),
         "acknowledged": len(tally.acknowledged),
+        "unsettled": len(tally.unsettled),
         "lost": len(tally.acknowledged - set(stored)),
         "duplicated": sum(1 for count in stored.values() if count > 1),
         "misreported": len(tally.reported_unrecorded & set(stored)),
