@@ -94,15 +94,7 @@ def backup_sqlite(database: Path, target: Path) -> None:
     beside the target first so a half-written copy never has its name."""
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
-    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        copy = sqlite3.connect(partial)
-        try:
-            source.backup(copy)
-        finally:
-            copy.close()
-    finally:
-        source.close()
+    _copy_sqlite(database, partial)
     os.replace(partial, target)
 
 
@@ -129,15 +121,20 @@ def restore_sqlite(source: Path, database: Path) -> None:
     """`database` becomes a copy of `source` (through the backup API, so its own WAL and
     shared memory are reset with it)."""
     database.parent.mkdir(parents=True, exist_ok=True)
-    backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    _copy_sqlite(source, database)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """`target` becomes `source` as of one moment (SQLite's online backup API)."""
+    reading = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
-        target = sqlite3.connect(database)
+        writing = sqlite3.connect(target)
         try:
-            backup.backup(target)
+            reading.backup(writing)
         finally:
-            target.close()
+            writing.close()
     finally:
-        backup.close()
+        reading.close()
 
 
 def libpq_url(url: str | URL) -> str:

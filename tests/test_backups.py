@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,22 @@ async def write_until(
             acknowledged.append((time.monotonic(), title))
 
 
+@asynccontextmanager
+async def writing(served: Served, acknowledged: list[tuple[float, str]]) -> AsyncIterator[None]:
+    """WRITERS writers raising difficulties until the block ends (then they finish)."""
+    committee_id = (await served.post(CONGRESS, c=CELL)).json()["data"]["committee"]["id"]
+    stop = asyncio.Event()
+    writers = [
+        asyncio.create_task(write_until(served, committee_id, stop, acknowledged))
+        for _ in range(WRITERS)
+    ]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*writers)
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_a_backup_under_writes_restores_every_write_acknowledged_before_it(
     tmp_path: Path, backend: str
@@ -79,20 +97,13 @@ async def test_a_backup_under_writes_restores_every_write_acknowledged_before_it
     archive = tmp_path / "congress.backup"
     acknowledged: list[tuple[float, str]] = []
     async with serving(backend, serve_dir) as served:
-        committee_id = (await served.post(CONGRESS, c=CELL)).json()["data"]["committee"]["id"]
-        stop = asyncio.Event()
-        writers = [
-            asyncio.create_task(write_until(served, committee_id, stop, acknowledged))
-            for _ in range(WRITERS)
-        ]
-        await asyncio.sleep(1.0)
-        backup_began = time.monotonic()
-        made = await asyncio.to_thread(
-            congress_command, serve_dir, served.database_url, "backup", str(archive)
-        )
-        await asyncio.sleep(0.5)
-        stop.set()
-        await asyncio.gather(*writers)
+        async with writing(served, acknowledged):
+            await asyncio.sleep(1.0)
+            backup_began = time.monotonic()
+            made = await asyncio.to_thread(
+                congress_command, serve_dir, served.database_url, "backup", str(archive)
+            )
+            await asyncio.sleep(0.5)
         assert made.returncode == 0, made.stdout + made.stderr
         # A restore over the database the server uses is refused, and changes nothing.
         refused = await asyncio.to_thread(
@@ -160,15 +171,8 @@ async def test_litestream_replicates_every_acknowledged_write(tmp_path: Path) ->
     async with serving("sqlite-default", data_dir) as served:
         replicating = start_replicating(environment)
         try:
-            committee_id = (await served.post(CONGRESS, c=CELL)).json()["data"]["committee"]["id"]
-            stop = asyncio.Event()
-            writers = [
-                asyncio.create_task(write_until(served, committee_id, stop, acknowledged))
-                for _ in range(WRITERS)
-            ]
-            await asyncio.sleep(2.0)
-            stop.set()
-            await asyncio.gather(*writers)
+            async with writing(served, acknowledged):
+                await asyncio.sleep(2.0)
             await asyncio.sleep(3.0)  # Litestream syncs every second
         finally:
             replicating.terminate()
