@@ -319,6 +319,11 @@ async def test_two_apps_spend_one_quota_through_redis(demo_world: DemoWorld) -> 
     # Redis runs beside the tests (.ci/run starts it): without it this fails, not skips.
     shared = redis_settings(rate_limits=quotas(viewer=1_200))
     async with serving(demo_world, **shared) as one, serving(demo_world, **shared) as other:
+        # Each app's connection to Redis opened first (the readiness probe pings it): a
+        # charge gives Redis 250 ms, and opening a connection on a loaded machine once took
+        # longer, so that charge went to the worker's own bucket.
+        for app in (one, other):
+            assert (await app.http.get("/health/ready")).json()["rateLimits"] == "shared"
         spent = [await as_user(client, CELL_VIEWER) for client in [one, other] * 5]
         left = [remaining(response) for response in spent]
         # Spend the rest through one app, leaving a debt of a few hundred (many seconds at
