@@ -28,6 +28,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from models import (
@@ -269,38 +270,67 @@ async def overdue_page(
     """Overdue congresses below `under_path`, the latest first (earliest deadline), then by id.
     A page continues after the cursor's congress even if it has been held since; a cursor
     naming a congress out of scope matches nothing."""
-    conditions = overdue_conditions(scope, under_path, term_id, today)
+    return await _congress_page(
+        session,
+        scope,
+        overdue_conditions(scope, under_path, term_id, today),
+        Congress.deadline,
+        limit=limit,
+        after_id=after_id,
+    )
+
+
+async def overdue_count(
+    session: AsyncSession, scope: Scope, under_path: str, term_id: int, *, today: date
+) -> int:
+    return await _congress_count(session, overdue_conditions(scope, under_path, term_id, today))
+
+
+def _with_committee(statement: Select[Any], *, report: bool = False) -> Select[Any]:
+    """A statement from `congress`, joined to its committee (the scope and subtree are
+    conditions on its path) and, with `report`, to its report."""
+    if report:
+        statement = statement.join(CongressReport, CongressReport.congress_id == Congress.id)
+    return statement.join(Committee, Committee.id == Congress.committee_id)
+
+
+async def _congress_page(
+    session: AsyncSession,
+    scope: Scope,
+    conditions: Sequence[ColumnElement[bool]],
+    order: InstrumentedAttribute[Any],
+    *,
+    limit: int,
+    after_id: int | None,
+    report: bool = False,
+) -> list[Congress]:
+    """Congresses meeting `conditions` (on the report too, with `report`), in (`order`, id)
+    order, `limit` of them after the cursor's congress. The cursor is found again in scope
+    only (one out of scope matches nothing); the page continues after it even if it no
+    longer meets the conditions."""
+    keyset = [*conditions]
     if after_id is not None:
-        cursor_deadline = (
-            select(Congress.deadline)
-            .join(Committee, Committee.id == Congress.committee_id)
+        cursor_order = (
+            _with_committee(select(order).select_from(Congress), report=report)
             .where(Congress.id == after_id, scope.condition(Committee.path))
             .scalar_subquery()
         )
-        conditions.append(
-            tuple_(Congress.deadline, Congress.id) > tuple_(cursor_deadline, after_id)
-        )
+        keyset.append(tuple_(order, Congress.id) > tuple_(cursor_order, after_id))
     rows = await session.scalars(
-        select(Congress)
-        .join(Committee, Committee.id == Congress.committee_id)
-        .where(*conditions)
-        .order_by(Congress.deadline, Congress.id)
+        _with_committee(select(Congress), report=report)
+        .where(*keyset)
+        .order_by(order, Congress.id)
         .limit(limit)
         .execution_options(populate_existing=True)
     )
     return list(rows)
 
 
-async def overdue_count(
-    session: AsyncSession, scope: Scope, under_path: str, term_id: int, *, today: date
+async def _congress_count(
+    session: AsyncSession, conditions: Sequence[ColumnElement[bool]], *, report: bool = False
 ) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Congress)
-        .join(Committee, Committee.id == Congress.committee_id)
-        .where(*overdue_conditions(scope, under_path, term_id, today))
-    )
-    return int(count or 0)
+    statement = _with_committee(select(func.count()).select_from(Congress), report=report)
+    return int(await session.scalar(statement.where(*conditions)) or 0)
 
 
 def _recent_conditions(scope: Scope, under_path: str) -> list[ColumnElement[bool]]:
@@ -387,38 +417,20 @@ async def pending_approval_page(
 ) -> list[Congress]:
     """The page of `pending_approval_conditions`, the longest waiting first (then by id); a
     cursor naming a congress out of scope, or decided since, matches nothing."""
-    conditions = pending_approval_conditions(scope, under_path, term_id)
-    if after_id is not None:
-        cursor_submitted_at = (
-            select(CongressReport.submitted_at)
-            .join(Congress, Congress.id == CongressReport.congress_id)
-            .join(Committee, Committee.id == Congress.committee_id)
-            .where(CongressReport.congress_id == after_id, scope.condition(Committee.path))
-            .scalar_subquery()
-        )
-        conditions.append(
-            tuple_(CongressReport.submitted_at, Congress.id) > tuple_(cursor_submitted_at, after_id)
-        )
-    rows = await session.scalars(
-        select(Congress)
-        .join(CongressReport, CongressReport.congress_id == Congress.id)
-        .join(Committee, Committee.id == Congress.committee_id)
-        .where(*conditions)
-        .order_by(CongressReport.submitted_at, Congress.id)
-        .limit(limit)
-        .execution_options(populate_existing=True)
+    return await _congress_page(
+        session,
+        scope,
+        pending_approval_conditions(scope, under_path, term_id),
+        CongressReport.submitted_at,
+        limit=limit,
+        after_id=after_id,
+        report=True,
     )
-    return list(rows)
 
 
 async def pending_approval_count(
     session: AsyncSession, scope: Scope, under_path: str, term_id: int
 ) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Congress)
-        .join(CongressReport, CongressReport.congress_id == Congress.id)
-        .join(Committee, Committee.id == Congress.committee_id)
-        .where(*pending_approval_conditions(scope, under_path, term_id))
+    return await _congress_count(
+        session, pending_approval_conditions(scope, under_path, term_id), report=True
     )
-    return int(count or 0)

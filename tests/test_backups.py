@@ -72,6 +72,16 @@ async def write_until(
             acknowledged.append((time.monotonic(), title))
 
 
+async def difficulty_titles(database_url: str) -> set[str]:
+    """Every difficulty's title in a (restored) database."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.scalars(select(Difficulty.title)))
+    finally:
+        await engine.dispose()
+
+
 @asynccontextmanager
 async def writing(served: Served, acknowledged: list[tuple[float, str]]) -> AsyncIterator[None]:
     """WRITERS writers raising difficulties until the block ends (then they finish)."""
@@ -122,13 +132,7 @@ async def test_a_backup_under_writes_restores_every_write_acknowledged_before_it
         )
         assert restored.returncode == 0, restored.stdout + restored.stderr
         assert "Rollups agree with the congresses." in restored.stdout
-        engine = create_engine(fresh_url)
-        try:
-            async with engine.connect() as connection:
-                titles = set(await connection.scalars(select(Difficulty.title)))
-        finally:
-            await engine.dispose()
-        missing = before - titles
+        missing = before - await difficulty_titles(fresh_url)
         assert not missing, f"{len(missing)} acknowledged writes lost"
         key = (restored_dir / "local-issuer-key.pem").read_bytes()
         assert key == (serve_dir / "local-issuer-key.pem").read_bytes()
@@ -191,12 +195,7 @@ async def test_litestream_replicates_every_acknowledged_write(tmp_path: Path) ->
     url = f"sqlite+aiosqlite:///{restored}"
     checked = await asyncio.to_thread(congress_command, tmp_path, url, "check-rollups")
     assert checked.returncode == 0, checked.stdout
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            titles = set(await connection.scalars(select(Difficulty.title)))
-    finally:
-        await engine.dispose()
+    titles = await difficulty_titles(url)
     written = {title for _, title in acknowledged}
     assert written
     assert not written - titles, f"{len(written - titles)} acknowledged writes not replicated"
