@@ -174,6 +174,10 @@ class Settings:
     # worker at 30 connections). The operating system caches the file for every process;
     # any write by another connection empties these caches anyway (WAL).
     sqlite_cache_kib: int = 8192
+    # The most a SQLite database may grow to, in MiB (0: as far as its disk allows). A write
+    # past it is refused as if the disk were full (UNAVAILABLE), before it fills a disk the
+    # system, its logs and its backups share. A database already larger is held at its size.
+    sqlite_max_size_mib: int = 0
     # A serving worker runs a full garbage collection once its memory has grown by this
     # many MiB over its lowest point since the last one, and at least every 10 minutes
     # (graph/garbage_collection.py): every long-lived object is walked that rarely.
@@ -268,6 +272,9 @@ class Settings:
                 env.get("CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER") or cls.live_subscriptions_per_user
             ),
             sqlite_cache_kib=int(env.get("CONGRESS_SQLITE_CACHE_KIB") or cls.sqlite_cache_kib),
+            sqlite_max_size_mib=int(
+                env.get("CONGRESS_SQLITE_MAX_SIZE_MIB") or cls.sqlite_max_size_mib
+            ),
             old_garbage_mib=int(env.get("CONGRESS_OLD_GARBAGE_MIB") or cls.old_garbage_mib),
         )
 
@@ -278,6 +285,8 @@ class Settings:
             raise ValueError(
                 f"CONGRESS_MIN_ASSURANCE_LEVEL must be at least {MIN_ALLOWED_ASSURANCE_LEVEL}."
             )
+        if self.sqlite_max_size_mib < 0:
+            raise ValueError("CONGRESS_SQLITE_MAX_SIZE_MIB must be 0 (no cap) or more.")
         if self.max_nodes_in_flight < 1:
             raise ValueError("CONGRESS_MAX_NODES_IN_FLIGHT must be at least 1.")
         for name, value in (
@@ -408,6 +417,7 @@ class Settings:
             ),
             "CONGRESS_LIVE_SUBSCRIPTIONS_PER_USER": str(self.live_subscriptions_per_user),
             "CONGRESS_SQLITE_CACHE_KIB": str(self.sqlite_cache_kib),
+            "CONGRESS_SQLITE_MAX_SIZE_MIB": str(self.sqlite_max_size_mib),
             "CONGRESS_OLD_GARBAGE_MIB": str(self.old_garbage_mib),
         }
         return env

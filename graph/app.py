@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,9 +20,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from config import Environment, Settings
 from domain.milestone_writer import MilestoneWriter
@@ -32,6 +32,8 @@ from graph.authentication import (
     SESSION_STATE_KEY,
     VIEWER_STATE_KEY,
     AuthenticationMiddleware,
+    refuse_sign_in,
+    signed_in_viewer,
 )
 from graph.context import Context
 from graph.failure_answers import FailureAnswers
@@ -51,6 +53,7 @@ from graph.live.service import Live
 from graph.observability import observability_routes
 from graph.observability.access_log import AccessLogMiddleware, enable_access_log
 from graph.rate_limits import EXPORT_COST, Buckets, RateLimits, RedisBuckets
+from graph.reads_data import reads_data
 from graph.request_bounds import (
     TIME_BUDGET_GRACE_SECONDS,
     BodyLimit,
@@ -65,6 +68,7 @@ from graph.term_catalog import TermCatalog
 from models.backups import SERVING_APPLICATION_NAME, ServingMark
 from models.database import create_engine, create_session_factory
 from models.difficulties import escalate_overdue_periodically
+from permissions.authentication import AuthenticationError
 from permissions.browser_sessions import BrowserSessions
 from permissions.oidc import OidcConfig, OidcVerifier
 from permissions.oidc_sign_in import OidcSignIn
@@ -164,6 +168,10 @@ class CongressGraphQL(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = http_refusal(error, media_type)
+        except AuthenticationError as error:
+            # The user behind a credential that checked out is gone (execute_operation).
+            await refuse_sign_in(scope, send, error)
+            return
         else:
             if media_type == GRAPHQL_RESPONSE_JSON and response.media_type == APPLICATION_JSON:
                 response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
@@ -178,6 +186,28 @@ class CongressGraphQL(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         return decode_request_json(data)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Any,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        # The user is read once the document is known, and only if it reads data: a
+        # `{ __typename }` touches no database (graph/reads_data.py).
+        if reads_data(request_data):
+            context.viewer = await signed_in_viewer(request.scope)
+            context.reset_loaders()
+            if context.streaming:
+                # A stream lasts as long as its subscriber: give back the connection that
+                # reading the user took (the subscription borrows its own).
+                await context.session.close()
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -212,20 +242,17 @@ class CongressGraphQL(GraphQL[Context, None]):
                 streaming=True,
             )
         session: AsyncSession = getattr(request.state, SESSION_STATE_KEY)
-        streaming = is_event_stream(request.scope)
-        if streaming:
-            # A stream lasts as long as its subscriber: give back the connection that
-            # signing in used (the subscription borrows its own).
-            await session.close()
         return Context(
             settings=self._settings,
             session=session,
-            viewer=getattr(request.state, VIEWER_STATE_KEY),
+            # Nobody until execute_operation reads the user, which it does for any document
+            # that reads data; a document of `__typename` alone needs nobody.
+            viewer=getattr(request.state, VIEWER_STATE_KEY, NOBODY),
             request_id=getattr(request.state, REQUEST_ID_STATE_KEY),
             terms=self._terms,
             milestones=self._milestones,
             live=self._live,
-            streaming=streaming,
+            streaming=is_event_stream(request.scope),
             expires_at=getattr(request.state, EXPIRES_AT_STATE_KEY),
         )
 
@@ -317,6 +344,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
         # A backstop behind the request's own time budget (graph/request_bounds.py).
         statement_timeout_seconds=settings.request_timeout_seconds + TIME_BUDGET_GRACE_SECONDS,
         sqlite_cache_kib=settings.sqlite_cache_kib,
+        sqlite_max_size_mib=settings.sqlite_max_size_mib,
         lock_wait_seconds=settings.lock_wait_seconds,
         pool_wait_seconds=settings.pool_wait_seconds,
         application_name=SERVING_APPLICATION_NAME,
@@ -340,6 +368,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
             sessions=sessions,
             graphiql_page=graphql_app.render_graphql_ide if settings.graphiql else None,
             browser_sessions=browser_sessions,
+            # Read by the view once it knows whether the document reads data.
+            viewer_first=False,
         )
     )
     # The exports answer a token exactly as /graphql does: same verifier, same 401, same

@@ -1,11 +1,17 @@
-"""ASGI middleware that authenticates every request to /graphql and /reports before any
+"""ASGI middleware that signs in every request to /graphql and /reports before any
 resolver or export runs: by its bearer token, or else by the web app's session cookie
-(permissions/browser_sessions.py)."""
+(permissions/browser_sessions.py).
+
+The credential is checked without the database; the user is read (`signed_in_viewer`)
+only for a request that reads data: at once for an export, and by the GraphQL view once
+it knows the document (graph/app.py), so that `{ __typename }` touches no database.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
@@ -20,8 +26,10 @@ from graph.request_ids import REQUEST_ID_STATE_KEY
 from permissions.authentication import (
     AuthenticationError,
     RefusalReason,
-    authenticate_until,
+    SignIn,
+    active_viewer,
     record_refusal,
+    verify_bearer,
 )
 from permissions.browser_sessions import (
     CSRF_HEADER,
@@ -31,10 +39,14 @@ from permissions.browser_sessions import (
     credential_of,
 )
 from permissions.tokens import TokenVerifier
+from permissions.viewer import Viewer
 
 logger = logging.getLogger("congress.authentication")
 GraphiQLPage = Callable[[Request], Awaitable[Response]]
 SESSION_STATE_KEY = "session"
+# The credential that checked out (permissions/authentication.py SignIn).
+SIGN_IN_STATE_KEY = "sign_in"
+# The user behind it, once read (`signed_in_viewer`).
 VIEWER_STATE_KEY = "viewer"
 # When the request's token expires (epoch seconds): an event stream it opened ends then.
 EXPIRES_AT_STATE_KEY = "token_expires_at"
@@ -43,11 +55,14 @@ REALM = "congress-monitor"
 
 class AuthenticationMiddleware:
     """Answers 401 with a JSON error unless the bearer token, or without one the session
-    cookie, proves an active user; 403 (CSRF_FAILED) to a cookie's state-changing request
-    without the session's CSRF token.
+    cookie, checks out; 403 (CSRF_FAILED) to a cookie's state-changing request without the
+    session's CSRF token. Neither reads the database.
 
-    On success the request's database session and Viewer travel in `scope["state"]`, and the
-    session is closed when the response is done. GraphiQL's HTML page itself needs no token.
+    On success the request's database session (not yet connected) and its SignIn travel
+    in `scope["state"]`, and the session is closed when the response is done. With
+    `viewer_first` the user is read here too (401 if unknown or inactive); otherwise the
+    app calls `signed_in_viewer` when it knows it needs the user. GraphiQL's HTML page
+    itself needs no token.
     """
 
     def __init__(
@@ -58,12 +73,14 @@ class AuthenticationMiddleware:
         sessions: async_sessionmaker[AsyncSession],
         graphiql_page: GraphiQLPage | None,
         browser_sessions: BrowserSessions | None,
+        viewer_first: bool = True,
     ) -> None:
         self._app = app
         self._verifier = verifier
         self._sessions = sessions
         self._graphiql_page = graphiql_page
         self._browser_sessions = browser_sessions
+        self._viewer_first = viewer_first
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -77,23 +94,13 @@ class AuthenticationMiddleware:
             response = await self._graphiql_page(Request(scope, receive))
             await response(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        credential = credential_of(headers.get("authorization"), headers.get("cookie"))
-        sessions = self._browser_sessions
+        # A session connects on its first statement: a request that reads nothing never
+        # takes a pooled connection.
         async with self._sessions() as session:
+            state = scope.setdefault("state", {})
+            state[SESSION_STATE_KEY] = session
             try:
-                if credential is not None and credential.kind is CredentialKind.COOKIE:
-                    if sessions is None:  # a route without browser sessions (none today)
-                        raise AuthenticationError(
-                            RefusalReason.MISSING_TOKEN, "missing bearer token"
-                        )
-                    viewer, expires_at = await sessions.authenticate(
-                        session, credential.value, scope["method"], headers.get(CSRF_HEADER)
-                    )
-                else:
-                    viewer, expires_at = await authenticate_until(
-                        None if credential is None else credential.value, self._verifier, session
-                    )
+                sign_in = await self._verify(scope)
             except CsrfRefused:
                 await send_refusal(
                     send,
@@ -103,23 +110,67 @@ class AuthenticationMiddleware:
                 )
                 return
             except AuthenticationError as error:
-                request_id = scope.get("state", {}).get(REQUEST_ID_STATE_KEY)
-                try:
-                    await record_refusal(session, error, request_id)
-                except Exception:
-                    # The answer is 401 whatever happens to the record of it.
-                    logger.exception("request %s: could not record a refused login", request_id)
-                    await session.rollback()
-                if error.reason is RefusalReason.INVALID_TOKEN:
-                    # The verifier's reason (PyJWT's words) is for the log; see _unauthorized.
-                    logger.info("request %s: token refused: %s", request_id, error.message)
-                await _unauthorized(error, send, detailed=_refusals_are_detailed(scope))
+                await refuse_sign_in(scope, send, error)
                 return
-            state = scope.setdefault("state", {})
-            state[SESSION_STATE_KEY] = session
-            state[VIEWER_STATE_KEY] = viewer
-            state[EXPIRES_AT_STATE_KEY] = expires_at
+            state[SIGN_IN_STATE_KEY] = sign_in
+            state[EXPIRES_AT_STATE_KEY] = sign_in.expires_at
+            if self._viewer_first:
+                try:
+                    await signed_in_viewer(scope)
+                except AuthenticationError as error:
+                    await refuse_sign_in(scope, send, error)
+                    return
             await self._app(scope, receive, send)
+
+    async def _verify(self, scope: Scope) -> SignIn:
+        headers = Headers(scope=scope)
+        credential = credential_of(headers.get("authorization"), headers.get("cookie"))
+        if credential is None or credential.kind is CredentialKind.BEARER:
+            return await verify_bearer(
+                None if credential is None else credential.value, self._verifier
+            )
+        if self._browser_sessions is None:  # a route without browser sessions (none today)
+            raise AuthenticationError(RefusalReason.MISSING_TOKEN, "missing bearer token")
+        return await self._browser_sessions.verify(
+            credential.value, scope["method"], headers.get(CSRF_HEADER)
+        )
+
+
+async def signed_in_viewer(scope: Scope) -> Viewer:
+    """The user behind the request that AuthenticationMiddleware let in, read once (the
+    active user and their assignments; for a cookie, its session row first), or
+    AuthenticationError when there is none any more: deactivated, signed out, expired."""
+    state: dict[str, Any] = scope["state"]
+    viewer: Viewer | None = state.get(VIEWER_STATE_KEY)
+    if viewer is not None:
+        return viewer
+    sign_in: SignIn = state[SIGN_IN_STATE_KEY]
+    session: AsyncSession = state[SESSION_STATE_KEY]
+    if sign_in.subject is not None:
+        subject = sign_in.subject
+    else:  # a session cookie: whose it is, and whether it was ended, is in the database
+        subject = await BrowserSessions.subject_of(session, sign_in.session_digest or "")
+    viewer = await active_viewer(session, subject)
+    state[VIEWER_STATE_KEY] = viewer
+    return viewer
+
+
+async def refuse_sign_in(scope: Scope, send: Send, error: AuthenticationError) -> None:
+    """The 401 for a refused sign-in, recorded in the audit log when a provider vouched for
+    the identity (`record_refusal`)."""
+    state = scope["state"]
+    request_id = state.get(REQUEST_ID_STATE_KEY)
+    session: AsyncSession = state[SESSION_STATE_KEY]
+    try:
+        await record_refusal(session, error, request_id)
+    except Exception:
+        # The answer is 401 whatever happens to the record of it.
+        logger.exception("request %s: could not record a refused login", request_id)
+        await session.rollback()
+    if error.reason is RefusalReason.INVALID_TOKEN:
+        # The verifier's reason (PyJWT's words) is for the log; see refusal_message.
+        logger.info("request %s: token refused: %s", request_id, error.message)
+    await _unauthorized(error, send, detailed=_refusals_are_detailed(scope))
 
 
 def _asks_for_graphiql(scope: Scope) -> bool:

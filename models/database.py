@@ -48,6 +48,7 @@ def create_engine(
     *,
     statement_timeout_seconds: float | None = None,
     sqlite_cache_kib: int | None = None,
+    sqlite_max_size_mib: int = 0,
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
     pool_wait_seconds: float | None = None,
     application_name: str | None = None,
@@ -55,7 +56,8 @@ def create_engine(
 ) -> AsyncEngine:
     """An async engine; SQLite files get WAL, enforced foreign keys, a busy timeout and,
     with `sqlite_cache_kib`, that much page cache shared out among the connections the
-    pool may open (None: SQLite's default, 2,000 KiB each).
+    pool may open (None: SQLite's default, 2,000 KiB each), and with `sqlite_max_size_mib`
+    a size past which writes fail as on a full disk (`max_page_count`; 0: none).
     With `statement_timeout_seconds`, PostgreSQL ends any statement running longer (a
     serving engine's backstop; SQLite's statements stop at their request's deadline
     instead, models/statement_deadline.py). A statement waits at most `lock_wait_seconds`
@@ -80,7 +82,12 @@ def create_engine(
         event.listen(
             engine.sync_engine,
             "connect",
-            partial(_configure_sqlite_connection, cache_kib_each, round(lock_wait_seconds * 1000)),
+            partial(
+                _configure_sqlite_connection,
+                cache_kib_each,
+                round(lock_wait_seconds * 1000),
+                sqlite_max_size_mib,
+            ),
         )
         return engine
     engine_options.setdefault("pool_pre_ping", True)
@@ -106,12 +113,21 @@ def _cache_share_kib(budget_kib: int, engine_options: dict[str, Any]) -> int:
 
 
 def _configure_sqlite_connection(
-    cache_kib: int | None, busy_timeout_ms: int, dbapi_connection: Any, _connection_record: Any
+    cache_kib: int | None,
+    busy_timeout_ms: int,
+    max_size_mib: int,
+    dbapi_connection: Any,
+    _connection_record: Any,
 ) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     if cache_kib is not None:
         cursor.execute(f"PRAGMA cache_size=-{cache_kib}")  # negative: KiB, not pages
+    if max_size_mib > 0:
+        # Per connection, in pages; SQLite keeps it at least the database's present size.
+        cursor.execute("PRAGMA page_size")
+        (page_size,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA max_page_count={max_size_mib * 2**20 // page_size}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     # WAL with synchronous=NORMAL is durable against application crashes and much faster.

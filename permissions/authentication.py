@@ -1,7 +1,14 @@
-"""Turn an Authorization header into a Viewer, or say why not (always before any resolver)."""
+"""Turn an Authorization header into a Viewer, or say why not (always before any resolver).
+
+In two steps: the credential is checked without the database (`verify_bearer`, or
+`BrowserSessions.verify` for a cookie), which refuses a missing, made-up or expired one;
+then, only when the request reads data, the user is read (`load_viewer`), which refuses
+an unknown or inactive one. A request that reads nothing touches no database.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
@@ -61,6 +68,59 @@ def refusal_of(error: TokenError) -> AuthenticationError:
     return AuthenticationError(RefusalReason.INVALID_TOKEN, str(error))
 
 
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """A credential that checked out without the database: a bearer token's verified
+    subject, or a browser session's secret digest (its subject is in the database), and
+    when it ends (epoch seconds: a long-lived connection it opened ends then)."""
+
+    expires_at: float
+    subject: str | None = None
+    session_digest: str | None = None
+
+    @property
+    def identity_key(self) -> str:
+        """Who this is as far as is known before the database is read (rate limits)."""
+        if self.subject is not None:
+            return f"subject:{self.subject}"
+        return f"session:{self.session_digest}"
+
+
+async def verify_bearer(authorization_header: str | None, verifier: TokenVerifier) -> SignIn:
+    """The bearer token's sign-in, or AuthenticationError; no database read."""
+    subject, expires_at = await _verified_subject(authorization_header, verifier)
+    return SignIn(expires_at=expires_at, subject=subject)
+
+
+async def _verified_subject(
+    authorization_header: str | None, verifier: TokenVerifier
+) -> tuple[str, float]:
+    scheme, _, token = (authorization_header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError(RefusalReason.MISSING_TOKEN, "missing bearer token")
+    try:
+        identity = await verifier.verify(token.strip())
+    except TokenError as error:
+        raise refusal_of(error) from error
+    expires_at = identity.claims.get("exp")
+    if not isinstance(expires_at, int | float):
+        raise AuthenticationError(RefusalReason.INVALID_TOKEN, "the token has no expiry")
+    return identity.subject, float(expires_at)
+
+
+async def active_viewer(session: AsyncSession, subject: str) -> Viewer:
+    """The active user with this subject, or AuthenticationError (401)."""
+    viewer = await load_active_viewer(session, subject)
+    if viewer is None:
+        # One message for unknown and inactive users: the answer must not tell them apart.
+        raise AuthenticationError(
+            RefusalReason.UNKNOWN_OR_INACTIVE_USER,
+            "no active account for this identity",
+            subject=subject,
+        )
+    return viewer
+
+
 async def authenticate(
     authorization_header: str | None, verifier: TokenVerifier, session: AsyncSession
 ) -> Viewer:
@@ -70,27 +130,10 @@ async def authenticate(
 async def authenticate_until(
     authorization_header: str | None, verifier: TokenVerifier, session: AsyncSession
 ) -> tuple[Viewer, float]:
-    """`authenticate`, with the time (epoch seconds) the token expires: a long-lived
-    connection it opened ends then."""
-    scheme, _, token = (authorization_header or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError(RefusalReason.MISSING_TOKEN, "missing bearer token")
-    try:
-        identity = await verifier.verify(token.strip())
-    except TokenError as error:
-        raise refusal_of(error) from error
-    viewer = await load_active_viewer(session, identity.subject)
-    if viewer is None:
-        # One message for unknown and inactive users: the answer must not tell them apart.
-        raise AuthenticationError(
-            RefusalReason.UNKNOWN_OR_INACTIVE_USER,
-            "no active account for this identity",
-            subject=identity.subject,
-        )
-    expires_at = identity.claims.get("exp")
-    if not isinstance(expires_at, int | float):
-        raise AuthenticationError(RefusalReason.INVALID_TOKEN, "the token has no expiry")
-    return viewer, float(expires_at)
+    """Both steps at once, for a connection that signs in once (a websocket), with the
+    time (epoch seconds) the token expires."""
+    subject, expires_at = await _verified_subject(authorization_header, verifier)
+    return await active_viewer(session, subject), expires_at
 
 
 async def record_refusal(

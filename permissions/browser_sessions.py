@@ -4,8 +4,9 @@ The cookie holds a random secret, the session's end and a MAC of both under a ke
 worker shares (models/server_keys.py), so a made-up, edited or expired cookie is refused
 without a database read. The database keeps the secret's digest, whose it is and until
 when: signing out deletes the row, a deactivation deletes all of the user's, and every
-request reads its user again, so a deactivation ends every session of that user on its
-next request.
+request that reads data reads the row and its user again, so a deactivation ends every
+session of that user on its next request. A request that reads nothing (`{ __typename }`)
+is let in on the cookie alone.
 
 A cookie is sent by the browser with any request to this server, including one a hostile
 page makes it send: every request a cookie signs in that may change state (any method but
@@ -22,7 +23,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select
@@ -32,9 +33,9 @@ from starlette.requests import cookie_parser
 from models.base import utc_now
 from models.browser_sessions import BrowserSession
 from models.server_keys import server_key
-from permissions.authentication import AuthenticationError, RefusalReason
+from permissions.authentication import AuthenticationError, RefusalReason, SignIn
 from permissions.tokens import base64url, tokens_equal
-from permissions.viewer import Viewer, load_active_viewer
+from permissions.viewer import Viewer
 
 SESSION_COOKIE = "congress_session"
 CSRF_COOKIE = "congress_csrf"
@@ -134,11 +135,9 @@ class BrowserSessions:
             expires_at=expires_at,
         )
 
-    async def authenticate(
-        self, session: AsyncSession, cookie: str, method: str, csrf_header: str | None
-    ) -> tuple[Viewer, float]:
-        """The session's viewer and when the session ends (epoch seconds), or
-        AuthenticationError (401), or CsrfRefused (403) before the database is read."""
+    async def verify(self, cookie: str, method: str, csrf_header: str | None) -> SignIn:
+        """The session's sign-in, or AuthenticationError (401), or CsrfRefused (403); no
+        database read (`subject_of` reads whose session it is, when the request reads data)."""
         secret = await self.secret_of(cookie)
         if secret is None:
             raise AuthenticationError(
@@ -148,27 +147,25 @@ class BrowserSessions:
             csrf_header or "", await self.csrf_token(secret)
         ):
             raise CsrfRefused
-        found = (
-            await session.execute(
-                select(BrowserSession.subject, BrowserSession.expires_at).where(
-                    BrowserSession.secret_digest == digest(secret),
-                    BrowserSession.expires_at > utc_now(),
-                )
+        # The end sealed in the cookie is the row's (`start`), to the second.
+        end = int(cookie.split(".")[1])
+        return SignIn(expires_at=float(end), session_digest=digest(secret))
+
+    @staticmethod
+    async def subject_of(session: AsyncSession, session_digest: str) -> str:
+        """Whose the session is, or AuthenticationError when it was ended (signed out, the
+        user deactivated) or has expired."""
+        subject = await session.scalar(
+            select(BrowserSession.subject).where(
+                BrowserSession.secret_digest == session_digest,
+                BrowserSession.expires_at > utc_now(),
             )
-        ).first()
-        if found is None:
+        )
+        if subject is None:
             raise AuthenticationError(
                 RefusalReason.INVALID_TOKEN, "the session has ended: sign in again"
             )
-        subject, expires_at = found
-        viewer = await load_active_viewer(session, subject)
-        if viewer is None:
-            raise AuthenticationError(
-                RefusalReason.UNKNOWN_OR_INACTIVE_USER,
-                "no active account for this identity",
-                subject=subject,
-            )
-        return viewer, expires_at.astimezone(UTC).timestamp()
+        return subject
 
     async def end(self, session: AsyncSession, cookie: str | None) -> None:
         """Sign out: the session's row goes, so the cookie signs nobody in anywhere."""

@@ -19,13 +19,23 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.databases import POSTGRES_ADMIN_DSN
-from tests.served import CELL, CONGRESS, READ, RECORD, REPORTER, serving
+from tests.served import CELL, CONGRESS, READ, RECORD, REPORTER, Served, serving
 from tests.tcp_proxy import tcp_proxy
 
+RAISE = """mutation($input: RaiseDifficultyInput!) { raiseDifficulty(input: $input) {
+  __typename } }"""
 RECORD_REPLAYED = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
   __typename ... on CongressPayload { replayed } ... on MutationError { message } } }"""
 # What no answer may carry: the driver's words, the SQL, a socket's errno.
 DRIVER_TEXT = ("asyncpg", "sqlite3", "Errno", "SELECT", "UPDATE", "connect call failed", "OSError")
+
+
+async def difficulties_at(served: Served, committee_id: str) -> int:
+    answer = await served.post(
+        "query($u: ID!) { difficulties(under: $u) { totalCount } }", u=committee_id
+    )
+    count: int = answer.json()["data"]["difficulties"]["totalCount"]
+    return count
 
 
 def assert_unavailable(answer: httpx.Response, *, whole: bool = True) -> None:
@@ -71,6 +81,9 @@ async def test_a_database_gone_is_answered_unavailable_and_the_server_comes_back
                 assert time.monotonic() - started < 5
             live = await client.get(f"{served.server.base_url}/health/live")
             assert live.status_code == 200
+        # A request that reads no data is let in on its token alone: no database.
+        alive = await served.post("{ __typename }")
+        assert alive.json() == {"data": {"__typename": "Query"}}, alive.text
         proxy.let_through()
         deadline = time.monotonic() + 2
         while (await served.post(READ)).status_code != 200:
@@ -138,7 +151,14 @@ async def test_requests_waiting_for_a_connection_give_up_after_their_bound(
         try:
             await holder.execute("BEGIN; LOCK TABLE congress IN ACCESS EXCLUSIVE MODE")
             started = time.monotonic()
-            answers = await asyncio.gather(*(served.post(READ) for _ in range(45)))
+            waiting = asyncio.gather(*(served.post(READ) for _ in range(45)))
+            await asyncio.sleep(0.3)
+            # Every connection is taken or waited for: what reads no data needs none.
+            asked = time.monotonic()
+            alive = await served.post("{ __typename }")
+            assert alive.json() == {"data": {"__typename": "Query"}}, alive.text
+            assert time.monotonic() - asked < 0.5
+            answers = await waiting
             elapsed = time.monotonic() - started
         finally:
             await holder.execute("ROLLBACK")
@@ -174,6 +194,47 @@ async def test_a_write_lock_held_by_another_process_stops_a_write_within_its_bou
         answer = await served.record("plan_issued")
         assert answer.json()["data"]["recordMilestone"]["__typename"] == "CongressPayload"
         assert "Traceback" not in served.log()
+
+
+async def test_a_full_database_refuses_writes_unavailable_and_keeps_reading(
+    tmp_path: Path,
+) -> None:
+    """SQLite capped below its size (CONGRESS_SQLITE_MAX_SIZE_MIB, SQLite's max_page_count,
+    as a full disk): writes go on while free pages last, then each is refused 503
+    UNAVAILABLE in its own words ("disk is full"), nothing of it recorded; reads and
+    `{ __typename }` go on; the log has the incident, without a traceback per write."""
+    async with serving(
+        "sqlite", tmp_path, environment={"CONGRESS_SQLITE_MAX_SIZE_MIB": "1"}
+    ) as served:
+        committee_id = (await served.post(CONGRESS, c=CELL)).json()["data"]["committee"]["id"]
+        before = await difficulties_at(served, committee_id)
+        titles: list[str] = []
+        for _ in range(500):
+            title = f"full-{uuid.uuid4().hex}"
+            answer = await served.post(
+                RAISE,
+                input={
+                    "committeeId": committee_id,
+                    "title": title,
+                    "description": "x" * 5_000,
+                    "category": "OTHER",
+                    "idempotencyKey": str(uuid.uuid4()),
+                },
+            )
+            if answer.status_code != 200:
+                break
+            assert answer.json()["data"]["raiseDifficulty"]["__typename"] == "DifficultyPayload"
+            titles.append(title)
+        else:
+            raise AssertionError("500 difficulties of 5,000 characters fit under the cap")
+        assert_unavailable(answer)
+        assert answer.json()["errors"][0]["message"].startswith("The database's disk is full.")
+        assert int(answer.headers["retry-after"]) >= 30
+        assert await difficulties_at(served, committee_id) == before + len(titles)
+        assert (await served.post("{ __typename }")).json() == {"data": {"__typename": "Query"}}
+        log = served.log()
+        assert "database disk_full" in log, log
+        assert "Traceback" not in log
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

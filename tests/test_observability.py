@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from config import Settings
 from domain.unit_of_work import pause_before_retry
-from graph.authentication import VIEWER_STATE_KEY
+from graph.authentication import SIGN_IN_STATE_KEY, VIEWER_STATE_KEY
 from graph.observability.access_log import COST_STATE_KEY, AccessLogMiddleware
 from graph.observability.exposition import BoundedLabel, Counter, Histogram, Registry, render
 from graph.observability.metrics import (
@@ -36,6 +36,7 @@ from graph.observability.metrics import (
 from graph.request_ids import RequestIdMiddleware
 from models import Role
 from models.demo import CENTRAL_CODE
+from permissions.authentication import SignIn
 from tests.api import app_client
 from tests.conftest import DemoWorld, demo_user
 
@@ -303,6 +304,7 @@ def _app_that_refuses(kind: str | None, cost: int | None, cost_in_state: int | N
     async def graphql(request: Request) -> JSONResponse:
         await request.body()  # as strawberry does: the operation name is read from it
         # As authentication does: a signed-in request's operations are counted by name.
+        setattr(request.state, SIGN_IN_STATE_KEY, SignIn(expires_at=0, subject="001090000001"))
         setattr(request.state, VIEWER_STATE_KEY, SimpleNamespace(subject="001090000001"))
         if cost is not None:
             observe_cost(cost)

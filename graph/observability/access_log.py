@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.authentication import VIEWER_STATE_KEY
+from graph.authentication import SIGN_IN_STATE_KEY, VIEWER_STATE_KEY
 from graph.observability.metrics import (
     RequestRecord,
     count_graphql_request,
@@ -137,6 +137,10 @@ def _report(
     outcome = None
     state: dict[str, Any] = scope.get("state", {})
     viewer = state.get(VIEWER_STATE_KEY)
+    sign_in = state.get(SIGN_IN_STATE_KEY)
+    # Who: the user once read, else a bearer token's subject (a request that reads no data
+    # is let in on its credential alone; a session cookie's subject is not known then).
+    subject = getattr(viewer, "subject", None) or getattr(sign_in, "subject", None)
     if operation is not None:
         if status == 401 and record.refusal is None:
             # Authentication refuses without calling count_refusal, so it is counted here
@@ -144,7 +148,8 @@ def _report(
             count_refusal("unauthenticated")
             record.refusal = "unauthenticated"
         outcome = record.outcome(status)
-        label = operation if viewer is not None else UNAUTHENTICATED_OPERATION
+        signed_in = sign_in is not None and status != 401
+        label = operation if signed_in else UNAUTHENTICATED_OPERATION
         count_graphql_request(label, outcome, duration_seconds)
     if not access_logger.isEnabledFor(logging.INFO):
         return
@@ -154,7 +159,7 @@ def _report(
         "path": scope["path"],
         "status": status,
         "duration_ms": round(duration_seconds * 1000, 2),
-        "subject": getattr(viewer, "subject", None),
+        "subject": subject,
         "operation": operation,
         "outcome": outcome,
         "cost": state.get(COST_STATE_KEY, record.cost),

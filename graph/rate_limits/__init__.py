@@ -14,6 +14,7 @@ from graph.rate_limits.middleware import (
     EmptyBuckets,
     FailedAuthentications,
     RateLimitGate,
+    RecentAccounts,
     UserRateLimit,
 )
 from graph.rate_limits.policies import EXPORT_COST, RolePolicies, failed_authentication_policy
@@ -36,6 +37,7 @@ class RateLimits:
         self._buckets = buckets
         self._empty = EmptyBuckets()
         self._accepted = AcceptedTokens()
+        self._recent = RecentAccounts()
         self._policies = (
             RolePolicies.per_minute(dict(settings.rate_limits)) if settings.rate_limits else None
         )
@@ -73,5 +75,6 @@ class RateLimits:
             buckets=self._buckets,
             policies=self._policies,
             empty=self._empty,
+            recent=self._recent,
             cost_before_running=cost_before_running,
         )

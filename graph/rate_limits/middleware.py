@@ -8,7 +8,8 @@
   its quota, the address's attempts whose token does not check out (signature and
   claims only), so that officials behind the same address as a misbehaving client keep
   working.
-- `UserRateLimit`, inside authentication: opens the user's `Meter`. The operation's cost
+- `UserRateLimit`, inside authentication: opens the user's `Meter` (a request that reads
+  no data is charged before its user is read: `RecentAccounts`). The operation's cost
   is charged by OperationLimits (graph/schema/limits.py) once it is known, before
   anything runs; an export pays EXPORT_COST before it starts; a request that never gets
   as far (a syntax error) pays REQUEST_COST as its answer starts. Every answer carries
@@ -25,13 +26,14 @@ import hashlib
 import ipaddress
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.authentication import VIEWER_STATE_KEY
+from graph.authentication import SIGN_IN_STATE_KEY, VIEWER_STATE_KEY
 from graph.errors import RATE_LIMITED
 from graph.graphql_over_http import response_media_type
 from graph.observability.metrics import count_refusal
@@ -43,6 +45,7 @@ from graph.rate_limits.policies import (
     refusal_headers,
 )
 from graph.request_bounds import send_refusal
+from permissions.authentication import SignIn
 from permissions.browser_sessions import (
     BrowserSessions,
     Credential,
@@ -50,12 +53,14 @@ from permissions.browser_sessions import (
     credential_of,
 )
 from permissions.tokens import TokenError, TokenVerifier
+from permissions.viewer import Viewer
 
 # Tokens accepted by this worker, remembered for this long after they were last used (a
 # token's own expiry is checked whenever it is authenticated).
 MAX_ACCEPTED_TOKENS = 10_000
 ACCEPTED_TOKEN_SECONDS = 600.0
 MAX_EMPTY_BUCKETS = 100_000
+MAX_RECENT_ACCOUNTS = 100_000
 
 
 class EmptyBuckets:
@@ -90,12 +95,13 @@ class EmptyBuckets:
 
 @dataclass(slots=True)
 class Meter:
-    """One request's account with its user's bucket: charged once."""
+    """One request's account with its user's bucket: charged once. Which bucket, at which
+    quota, is asked (`account`) when it is charged: by then a request that reads data has
+    read its user."""
 
     buckets: Buckets
     empty: EmptyBuckets
-    key: str
-    policy: Policy
+    account: Callable[[], tuple[str, Policy]]
     charged: Charge | None = None
     # Whether the charge was made before the request ran, so that a refusal refused it.
     refused_before_running: bool = field(default=False)
@@ -103,8 +109,9 @@ class Meter:
     async def charge(self, cost: int) -> Charge:
         """Take REQUEST_COST + `cost` from the bucket (only the first call charges)."""
         if self.charged is None:
-            self.charged = await self.buckets.charge(self.key, self.policy, REQUEST_COST + cost)
-            self.empty.note(self.key, self.charged)
+            key, policy = self.account()
+            self.charged = await self.buckets.charge(key, policy, REQUEST_COST + cost)
+            self.empty.note(key, self.charged)
         return self.charged
 
     async def charge_before_running(self, cost: int) -> Charge:
@@ -157,6 +164,24 @@ def _with_headers(
     return {**message, "headers": [*headers, *added], "status": status or message["status"]}
 
 
+class RecentAccounts:
+    """The bucket and quota of each sign-in (`identity_key`) whose user this worker read
+    lately, so that a request that reads no data, whose user is not read, is charged where
+    that user's other requests are."""
+
+    def __init__(self) -> None:
+        self._found: OrderedDict[str, tuple[str, Policy]] = OrderedDict()
+
+    def note(self, identity: str, account: tuple[str, Policy]) -> None:
+        self._found.pop(identity, None)
+        self._found[identity] = account
+        if len(self._found) > MAX_RECENT_ACCOUNTS:
+            self._found.popitem(last=False)
+
+    def get(self, identity: str) -> tuple[str, Policy] | None:
+        return self._found.get(identity)
+
+
 class UserRateLimit:
     def __init__(
         self,
@@ -165,6 +190,7 @@ class UserRateLimit:
         buckets: Buckets,
         policies: RolePolicies,
         empty: EmptyBuckets,
+        recent: RecentAccounts,
         cost_before_running: int | None = None,
     ) -> None:
         """`cost_before_running`: what a request costs, when it is known before it runs
@@ -173,20 +199,34 @@ class UserRateLimit:
         self._buckets = buckets
         self._policies = policies
         self._empty = empty
+        self._recent = recent
         self._cost_before_running = cost_before_running
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        viewer = scope.get("state", {}).get(VIEWER_STATE_KEY)
-        if scope["type"] != "http" or viewer is None:
+        state = scope.get("state", {})
+        sign_in: SignIn | None = state.get(SIGN_IN_STATE_KEY)
+        if scope["type"] != "http" or sign_in is None:
             await self._app(scope, receive, send)
             return
-        key = user_key(viewer.user_id)
-        empty = self._empty.still_empty(key)
+        identity = identity_key(sign_in)
+
+        def account() -> tuple[str, Policy]:
+            """The user's bucket and their role's quota, once the user is read; before
+            (a request that reads no data), the bucket and quota this worker last saw for
+            the same sign-in, else the sign-in's own at the smallest quota."""
+            viewer: Viewer | None = state.get(VIEWER_STATE_KEY)
+            if viewer is None:
+                return self._recent.get(identity) or (identity, self._policies.unread_user)
+            found = (user_key(viewer.subject), self._policies.for_viewer(viewer))
+            self._recent.note(identity, found)
+            return found
+
+        empty = self._empty.still_empty(account()[0])
         if empty is not None:
             count_refusal("rate_limit")
             await send_rate_limited(send, empty, scope)
             return
-        meter = Meter(self._buckets, self._empty, key, self._policies.for_viewer(viewer))
+        meter = Meter(self._buckets, self._empty, account)
         if self._cost_before_running is not None:
             charge = await meter.charge_before_running(self._cost_before_running)
             if not charge.allowed:
@@ -194,7 +234,9 @@ class UserRateLimit:
                 return
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # A 401 (the user gone since the token was issued) is charged to the address
+            # (RateLimitGate), not to a user.
+            if message["type"] == "http.response.start" and message["status"] != 401:
                 charge = await meter.charge(0)
                 if meter.refused_before_running:
                     message = _with_headers(message, refusal_headers(charge), 429)
@@ -241,8 +283,16 @@ class AcceptedTokens:
         return found[1]
 
 
-def user_key(user_id: int) -> str:
-    return f"user:{user_id}"
+def user_key(subject: str) -> str:
+    return f"user:{subject}"
+
+
+def identity_key(sign_in: SignIn) -> str:
+    """The bucket of a sign-in as far as it is known before its user is read: a bearer
+    token's subject is its user's; a session cookie's user is in the database."""
+    if sign_in.subject is not None:
+        return user_key(sign_in.subject)
+    return f"session:{sign_in.session_digest}"
 
 
 def client_address(scope: Scope) -> str:
@@ -379,4 +429,4 @@ class RateLimitGate:
         await self._app(scope, receive, send_on)
         viewer = scope.get("state", {}).get(VIEWER_STATE_KEY)
         if credential is not None and viewer is not None and known_user is None:
-            self._accepted.add(credential, user_key(viewer.user_id))
+            self._accepted.add(credential, user_key(viewer.subject))

@@ -48,6 +48,12 @@ class RolePolicies:
         """From CONGRESS_RATE_LIMITS, which Settings has checked names each role once."""
         return cls({role: Policy(role.value, quotas[role.value], unit=COST_UNIT) for role in Role})
 
+    @property
+    def unread_user(self) -> Policy:
+        """The quota of a request charged before its user was read (it reads no data) and
+        whose sign-in this worker has not seen lately: the smallest, a viewer's."""
+        return self.by_role[Role.VIEWER]
+
     def for_viewer(self, viewer: Viewer) -> Policy:
         # A user without any assignment sees nothing; they are held to the smallest quota.
         role = max((grant.role for grant in viewer.grants), key=lambda r: r.rank, default=None)
