@@ -20,7 +20,8 @@ one answered OUTCOME_UNKNOWN or cut off with the same key until an answer settle
 README's contract says; "unsettled" if none did within 60 s). Printed per fault: requests; answers by kind (ok: data and no error; JSON
 by HTTP status; plain text; dropped connections; refused once the server was stopping); writes acknowledged, then from the database: lost
 (acknowledged, not there), duplicated (there twice), misreported (answered as not recorded,
-yet there); the p99 of a `{ __typename }` sent every 0.2 s through the fault; the seconds
+yet there); the p99 of a `{ __typename }` sent every 0.2 s through the fault, from a
+process of its own (the load's event loop would delay it), and how many were not 200; the seconds
 from the fault's end to the first answered read; for shutdown the exit status and seconds.
 """
 
@@ -28,15 +29,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import sqlite3
 import statistics
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import asyncpg
@@ -76,7 +80,6 @@ class Tally:
     acknowledged: set[str] = field(default_factory=set)
     reported_unrecorded: set[str] = field(default_factory=set)
     unsettled: set[str] = field(default_factory=set)
-    probe_ms: list[float] = field(default_factory=list)
     # Set once the server was told to stop: a connection refused then is its end, not a drop.
     stopping: bool = False
 
@@ -152,13 +155,44 @@ async def writer(
                 tally.unsettled.add(title)
 
 
-async def prober(served: Served, token: str, tally: Tally, stop: asyncio.Event) -> None:
-    async with httpx.AsyncClient(timeout=60) as client:
+def probe_process(url: str, token: str, stop: EventType, found: Connection) -> None:
+    """In a process of its own, so that the load's event loop (60 clients in this one)
+    does not delay it: a `{ __typename }` every PROBE_EVERY_SECONDS until `stop`; sends
+    back (milliseconds, HTTP status or 0 for no answer) for each."""
+    probes: list[tuple[float, int]] = []
+    with httpx.Client(timeout=60) as client:
         while not stop.is_set():
             started = time.monotonic()
-            await post(client, served, token, "{ __typename }")
-            tally.probe_ms.append((time.monotonic() - started) * 1000)
-            await asyncio.sleep(max(0.0, PROBE_EVERY_SECONDS - (time.monotonic() - started)))
+            try:
+                status = client.post(
+                    url,
+                    json={"query": "{ __typename }"},
+                    headers={"Authorization": f"Bearer {token}"},
+                ).status_code
+            except httpx.TransportError:
+                status = 0
+            probes.append(((time.monotonic() - started) * 1000, status))
+            stop.wait(max(0.0, PROBE_EVERY_SECONDS - (time.monotonic() - started)))
+    found.send(probes)
+
+
+@contextmanager
+def probing(served: Served, token: str) -> Iterator[list[tuple[float, int]]]:
+    """`probe_process` through the block; its probes in the list yielded, once it ends."""
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(
+        target=probe_process, args=(served.server.graphql_url, token, stop, sending)
+    )
+    process.start()
+    probes: list[tuple[float, int]] = []
+    try:
+        yield probes
+    finally:
+        stop.set()
+        probes.extend(receiving.recv())
+        process.join()
 
 
 async def first_read_after(served: Served, token: str) -> float:
@@ -274,8 +308,8 @@ async def run_fault(
             committee_id = (await served.post(CONGRESS, c="X00004-001")).json()["data"][
                 "committee"
             ]["id"]
-            tally, probes = Tally(), Tally()
-            stop, probing = asyncio.Event(), asyncio.Event()
+            tally = Tally()
+            stop = asyncio.Event()
             writers = clients // 3
             load = [
                 asyncio.create_task(writer(served, token, committee_id, tally, stop))
@@ -286,11 +320,9 @@ async def run_fault(
                 for _ in range(clients - writers)
             ]
             await asyncio.sleep(WARM_SECONDS)
-            probe = asyncio.create_task(prober(served, token, probes, probing))
-            tally.stopping = name == "shutdown"
-            extra = await fault(served, proxy, seconds)
-            probing.set()
-            await probe
+            with probing(served, token) as probes:
+                tally.stopping = name == "shutdown"
+                extra = await fault(served, proxy, seconds)
             back_after = (
                 float("nan") if name == "shutdown" else await first_read_after(served, token)
             )
@@ -300,11 +332,9 @@ async def run_fault(
                 await asyncio.wait_for(asyncio.gather(*load), timeout=120)
             everything = tally.acknowledged | tally.reported_unrecorded
             stored = await stored_titles(served.database_url, everything)
-    p99 = (
-        statistics.quantiles(probes.probe_ms, n=100)[98]
-        if len(probes.probe_ms) >= 2
-        else float("nan")
-    )
+    # Through shutdown, the probes after the server stopped listening are not answers.
+    answered = [ms for ms, status in probes if status != 0 or name != "shutdown"]
+    p99 = statistics.quantiles(answered, n=100)[98] if len(answered) >= 2 else float("nan")
     return {
         "backend": backend,
         "clients": clients,
@@ -328,6 +358,7 @@ async def run_fault(
         "duplicated": sum(1 for count in stored.values() if count > 1),
         "misreported": len(tally.reported_unrecorded & set(stored)),
         "typename p99 ms": round(p99, 1),
+        "typename not 200": sum(1 for _ms, status in probes if status != 200),
         "back after s": round(back_after, 2),
         **extra,
     }

@@ -51,6 +51,9 @@ class FaultKind(StrEnum):
     LOCKED = "locked"
     POOL_EXHAUSTED = "pool_exhausted"
     DISK_FULL = "disk_full"
+    # No answer within the time a statement may take (PostgreSQL's driver's command
+    # timeout), or within the request's time budget while it waited on the database.
+    STALLED = "stalled"
 
 
 _MESSAGES = {
@@ -58,6 +61,7 @@ _MESSAGES = {
     FaultKind.LOCKED: "The data is locked by other work for longer than a request may wait.",
     FaultKind.POOL_EXHAUSTED: "The server is busy: no database connection came free in time.",
     FaultKind.DISK_FULL: "The database's disk is full.",
+    FaultKind.STALLED: "The database did not answer in time.",
 }
 # Seconds a client should wait before trying again, by kind: a lock or a busy pool clears
 # sooner than a database that is down or full.
@@ -66,6 +70,7 @@ _RETRY_AFTER = {
     FaultKind.LOCKED: 2,
     FaultKind.POOL_EXHAUSTED: 2,
     FaultKind.DISK_FULL: 30,
+    FaultKind.STALLED: 5,
 }
 
 
@@ -100,9 +105,22 @@ def _kind_of(error: BaseException) -> FaultKind | None:
         return FaultKind.POOL_EXHAUSTED
     if isinstance(error, DBAPIError):
         return _dbapi_kind(error)
+    if isinstance(error, TimeoutError) and _raised_by_asyncpg(error):
+        return FaultKind.STALLED
     if _is_network_failure(error):
         return FaultKind.UNREACHABLE
     return None
+
+
+def _raised_by_asyncpg(error: BaseException) -> bool:
+    """Whether asyncpg raised it (its command timeout): a timeout of our own, such as the
+    request's time budget, is not the database's fault."""
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_globals.get("__name__", "").startswith("asyncpg"):
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 def _is_network_failure(error: BaseException) -> bool:

@@ -32,9 +32,15 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.errors import OUTCOME_UNKNOWN
+from graph.database_faults import DatabaseFault, FaultKind
+from graph.errors import OUTCOME_UNKNOWN, UNAVAILABLE
 from graph.observability.metrics import count_refusal
-from models.statement_deadline import StatementDeadlinePassed, statement_deadline
+from models.statement_deadline import (
+    DatabaseWaits,
+    StatementDeadlinePassed,
+    database_waits,
+    statement_deadline,
+)
 
 # How long a shed client should wait before it tries again, in seconds.
 SHED_RETRY_AFTER_SECONDS = 1
@@ -227,22 +233,29 @@ class TimeBudget:
             await send(message)
 
         budget = RequestBudget()
+        waits = DatabaseWaits()
         budget_token = current_budget.set(budget)
+        waits_token = database_waits.set(waits)
         deadline_token = statement_deadline.set(time.monotonic() + self._seconds)
         try:
-            async with asyncio.timeout(self._seconds + TIME_BUDGET_GRACE_SECONDS):
+            async with asyncio.timeout(self._seconds + TIME_BUDGET_GRACE_SECONDS) as timeout:
                 await self._app(scope, receive, send_tracked)
-        except (TimeoutError, StatementDeadlinePassed):
-            # A statement stopped at the deadline outside GraphQL (authentication, say)
+        except (TimeoutError, StatementDeadlinePassed) as error:
+            if isinstance(error, TimeoutError) and not timeout.expired():
+                raise  # not the budget's: the driver's own timeout (graph/database_faults.py)
+            # A statement stopped at the deadline outside GraphQL (reading the user, say)
             # is the same end of the budget as the timeout.
             count_refusal("time")
             if not started:
-                await self._refuse(send, budget)
+                await self._refuse(send, budget, waiting_on_database=waits.under_way > 0)
         finally:
             statement_deadline.reset(deadline_token)
+            database_waits.reset(waits_token)
             current_budget.reset(budget_token)
 
-    async def _refuse(self, send: Send, budget: RequestBudget) -> None:
+    async def _refuse(
+        self, send: Send, budget: RequestBudget, *, waiting_on_database: bool
+    ) -> None:
         if budget.holds_writes:
             await send_refusal(
                 send,
@@ -251,6 +264,21 @@ class TimeBudget:
                 "stopped; its writes may or may not have been recorded. Repeat them with "
                 "the same idempotency keys.",
                 {"code": OUTCOME_UNKNOWN, "timeBudgetSeconds": self._seconds},
+            )
+            return
+        if waiting_on_database:
+            # Still waiting on the database: it stalled, not the request's own size.
+            stalled = DatabaseFault(FaultKind.STALLED)
+            await send_refusal(
+                send,
+                503,
+                stalled.message,
+                {
+                    "code": UNAVAILABLE,
+                    "retryAfterSeconds": stalled.retry_after_seconds,
+                    "timeBudgetSeconds": self._seconds,
+                },
+                headers=[(b"retry-after", str(stalled.retry_after_seconds).encode())],
             )
             return
         await send_refusal(

@@ -100,6 +100,13 @@ def create_engine(
         server_settings["application_name"] = application_name
     if statement_timeout_seconds is not None:
         server_settings["statement_timeout"] = str(round(statement_timeout_seconds * 1000))
+        # The same bound on the client's side: a database or network that stops answering
+        # without closing anything (no error ever comes) ends each wait here, so no step of
+        # a request waits on it for ever (graph/database_faults.py: STALLED).
+        engine_options["connect_args"].setdefault("command_timeout", statement_timeout_seconds)
+    if pool_wait_seconds is not None:
+        # Opening a connection is waiting for one too (asyncpg's own bound is 60 s).
+        engine_options["connect_args"].setdefault("timeout", pool_wait_seconds)
     return create_async_engine(url, **engine_options)
 
 

@@ -24,6 +24,8 @@ from typing import Any, TypeVar, cast
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.statement_deadline import database_waits
+
 Step = TypeVar("Step", bound=Callable[..., Awaitable[Any]])
 
 
@@ -48,11 +50,17 @@ class ShieldedSession(AsyncSession):
         task = asyncio.ensure_future(step)
         self._steps_running.add(task)
         task.add_done_callback(self._steps_running.discard)
+        waits = database_waits.get()
+        if waits is not None:
+            waits.under_way += 1
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             await _settled(task)
             raise
+        finally:
+            if waits is not None:
+                waits.under_way -= 1
 
     execute = _runs_to_end(AsyncSession.execute)
     scalar = _runs_to_end(AsyncSession.scalar)  # type: ignore[assignment,arg-type]

@@ -15,6 +15,7 @@ models/shielded_session.py), so there the answer can take up to about twice the 
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 # The time.monotonic() after which the current request's statements stop; None: no limit.
 statement_deadline: ContextVar[float | None] = ContextVar(
@@ -29,3 +30,18 @@ class StatementDeadlinePassed(Exception):
 
     def __init__(self) -> None:
         super().__init__("The request ran past its time budget and was stopped.")
+
+
+@dataclass(slots=True)
+class DatabaseWaits:
+    """How many of one request's database steps are under way (models/shielded_session.py
+    counts them): a request still waiting on the database when its time budget ends was
+    kept by the database, not by what it asked for."""
+
+    under_way: int = 0
+
+
+# Set by the edge for each request it times (graph/request_bounds.py); None elsewhere.
+database_waits: ContextVar[DatabaseWaits | None] = ContextVar(
+    "congress_database_waits", default=None
+)

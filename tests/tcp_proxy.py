@@ -2,7 +2,9 @@
 ways until told to cut every connection and refuse new ones (the database gone, as a
 restart or a broken network looks to the server), then to let them through again; or to
 do so just after the next COMMIT has gone through to the database, before its answer
-comes back (a write whose outcome its client cannot know)."""
+comes back (a write whose outcome its client cannot know); or to stall: connections stay
+open and nothing goes through either way until let through (a database or a network that
+stops answering without closing anything)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ class TcpProxy:
         self.port = 0
         self.refusing = False
         self._cut_after: bytes | None = None
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -28,6 +32,7 @@ class TcpProxy:
 
     async def stop(self) -> None:
         self.cut()
+        self._flowing.set()  # what was held goes nowhere now: the pipes end
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -41,6 +46,11 @@ class TcpProxy:
 
     def let_through(self) -> None:
         self.refusing = False
+        self._flowing.set()
+
+    def stall(self) -> None:
+        """Hold every byte, both ways, on every connection old and new, until let through."""
+        self._flowing.clear()
 
     def cut_after(self, marker: bytes) -> None:
         """Cut everything once bytes holding `marker` have been sent on to the database."""
@@ -68,6 +78,7 @@ class TcpProxy:
     ) -> None:
         with suppress(OSError, asyncio.IncompleteReadError):
             while chunk := await reader.read(CHUNK_BYTES):
+                await self._flowing.wait()
                 if self.refusing:
                     break
                 writer.write(chunk)

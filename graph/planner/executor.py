@@ -17,6 +17,7 @@ from graphql import ExecutionResult, GraphQLError, GraphQLSchema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.context import Context
+from graph.database_faults import database_fault
 from graph.planner.plan import ObjectPlan, PlanCache
 from graph.planner.run import Abandoned, run_plan
 from models.shielded_session import ShieldedSession
@@ -61,14 +62,19 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             # spend more of a worker that is already slow.
             raise
         except Exception as error:
+            if database_fault(error) is not None:
+                # The database failed (down, locked, stalled): answering again from the
+                # start would wait on it again, a lock's whole bound once more. The request
+                # fails as a whole, answered UNAVAILABLE in our words (graph/errors.py).
+                return ExecutionResult(None, [GraphQLError(str(error), original_error=error)])
             # graphql-core answers from the start, with its own errors, paths and nulls, on a
             # clean slate: a failed statement aborts a PostgreSQL transaction, and the
             # loaders would hand back what the abandoned run cached. The run only read.
             if isinstance(error, GraphQLError | Abandoned):
                 logger.debug("planned run abandoned: %r", error)
             else:
-                # Not a client's mistake: a database failure, or a bug in a planned read
-                # (which would double the cost of every such query): worth seeing.
+                # Not a client's mistake: a bug in a planned read (which would double the
+                # cost of every such query): worth seeing.
                 logger.warning("planned run abandoned: %r", error)
             session = context.session
             if isinstance(session, ShieldedSession):
