@@ -11,6 +11,8 @@ back; after 2 s the fault starts and lasts `--fault-seconds`; the load goes on 3
 - postgresql `restart`: a TCP proxy between the server and PostgreSQL resets every
   connection once a second through the fault (each lives under a second, as a restart);
 - postgresql `stopped`: the proxy refuses every connection through the fault;
+- postgresql `stalled`: the proxy holds every byte both ways, closing nothing (a network
+  that drops every packet, a frozen server);
 - postgresql `locked`: another session holds `LOCK TABLE congress IN ACCESS EXCLUSIVE MODE`;
 - sqlite `locked`: another process holds SQLite's write lock (`BEGIN IMMEDIATE`);
 - `shutdown`: SIGTERM at the fault's start, under the load.
@@ -228,6 +230,14 @@ async def stopped(_served: Served, proxy: TcpProxy | None, seconds: float) -> di
     return {}
 
 
+async def stalled(_served: Served, proxy: TcpProxy | None, seconds: float) -> dict[str, object]:
+    assert proxy is not None
+    proxy.stall()
+    await asyncio.sleep(seconds)
+    proxy.let_through()
+    return {}
+
+
 async def pg_locked(served: Served, _proxy: TcpProxy | None, seconds: float) -> dict[str, object]:
     dsn = make_url(served.database_url).set(drivername="postgresql").render_as_string(False)
     holder = await asyncpg.connect(dsn)
@@ -262,7 +272,7 @@ async def shutdown(served: Served, _proxy: TcpProxy | None, seconds: float) -> d
 
 
 FAULTS: dict[str, list[tuple[str, Fault]]] = {
-    "postgresql": [("restart", restart), ("stopped", stopped), ("locked", pg_locked), ("shutdown", shutdown)],
+    "postgresql": [("restart", restart), ("stopped", stopped), ("stalled", stalled), ("locked", pg_locked), ("shutdown", shutdown)],
     "sqlite": [("locked", sqlite_locked), ("shutdown", shutdown)],
 }  # fmt: skip
 
@@ -302,7 +312,7 @@ async def run_fault(
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as directory:
         async with served_with(
-            backend, Path(directory), proxied=name in ("restart", "stopped")
+            backend, Path(directory), proxied=name in ("restart", "stopped", "stalled")
         ) as (served, proxy):
             token = served.issuer.issue(REPORTER, 3600)
             committee_id = (await served.post(CONGRESS, c="X00004-001")).json()["data"][

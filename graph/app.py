@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, nullcontext, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ from graph.request_bounds import (
 from graph.request_ids import REQUEST_ID_STATE_KEY, RequestIdMiddleware, assign_request_id
 from graph.response_json import encode_response
 from graph.schema import build_schema
+from graph.stop_signals import on_stop_signal
 from graph.term_catalog import TermCatalog
 from models.backups import SERVING_APPLICATION_NAME, ServingMark
 from models.database import create_engine, create_session_factory
@@ -270,6 +271,8 @@ class CongressApp(Starlette):
         # A serving worker's full garbage collections (create_app_from_env), run while the
         # app is; None where CPython's own collector is kept (tests, tools).
         self.old_garbage: OldGarbage | None = None
+        # Set for a serving worker (create_app_from_env): it handles the stop signals.
+        self.ends_streams_on_stop_signals = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/graphql":
@@ -409,12 +412,27 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Cong
             else None
         )
         background = [task for task in (escalation, collecting) if task is not None]
+        # A serving worker's event streams end as soon as it is told to stop, so that none
+        # holds the graceful shutdown to its bound (graph/stop_signals.py).
+        loop = asyncio.get_running_loop()
+        ending_streams: list[asyncio.Task[None]] = []
+
+        def end_streams() -> None:
+            ending_streams.append(loop.create_task(live.stop(), name="congress-end-streams"))
+
+        stop_signals = (
+            on_stop_signal(loop, end_streams)
+            if isinstance(_app, CongressApp) and _app.ends_streams_on_stop_signals
+            else nullcontext()
+        )
         # The database is in use while the app serves: `congress restore` refuses meanwhile.
         serving.hold()
         try:
-            yield
+            with stop_signals:
+                yield
         finally:
             serving.release()
+            await asyncio.gather(*ending_streams, return_exceptions=True)
             for task in background:
                 task.cancel()
             for task in background:
@@ -493,4 +511,5 @@ def create_app_from_env() -> CongressApp:
     app = create_app(settings)
     enable_access_log()
     app.old_garbage = tune_for_serving(settings.old_garbage_mib * 2**20)
+    app.ends_streams_on_stop_signals = True
     return app

@@ -236,7 +236,8 @@ class TimeBudget:
         waits = DatabaseWaits()
         budget_token = current_budget.set(budget)
         waits_token = database_waits.set(waits)
-        deadline_token = statement_deadline.set(time.monotonic() + self._seconds)
+        deadline = time.monotonic() + self._seconds
+        deadline_token = statement_deadline.set(deadline)
         try:
             async with asyncio.timeout(self._seconds + TIME_BUDGET_GRACE_SECONDS) as timeout:
                 await self._app(scope, receive, send_tracked)
@@ -247,7 +248,7 @@ class TimeBudget:
             # is the same end of the budget as the timeout.
             count_refusal("time")
             if not started:
-                await self._refuse(send, budget, waiting_on_database=waits.under_way > 0)
+                await self._refuse(send, budget, waiting_on_database=waits.waited_at(deadline))
         finally:
             statement_deadline.reset(deadline_token)
             database_waits.reset(waits_token)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -107,7 +107,17 @@ def create_engine(
     if pool_wait_seconds is not None:
         # Opening a connection is waiting for one too (asyncpg's own bound is 60 s).
         engine_options["connect_args"].setdefault("timeout", pool_wait_seconds)
-    return create_async_engine(url, **engine_options)
+    engine = create_async_engine(url, **engine_options)
+    event.listen(engine.sync_engine, "handle_error", _timed_out_is_disconnected)
+    return engine
+
+
+def _timed_out_is_disconnected(context: ExceptionContext) -> None:
+    """A statement the driver gave up waiting for (`command_timeout`) leaves its connection
+    in no state to be used again, or even rolled back: the database may never answer it.
+    The pool lets it go (terminated, not closed politely) rather than wait on it again."""
+    if isinstance(context.original_exception, TimeoutError):
+        context.is_disconnect = True
 
 
 def _cache_share_kib(budget_kib: int, engine_options: dict[str, Any]) -> int:

@@ -18,15 +18,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
+from sqlalchemy import Connection, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from models.statement_deadline import database_waits
 
 Step = TypeVar("Step", bound=Callable[..., Awaitable[Any]])
+# How long giving a connection back (its rollback) may take before the connection is
+# terminated instead: a healthy database answers a rollback in milliseconds.
+CLOSE_WAIT_SECONDS = 2.0
+_DRIVER_CONNECTION = "congress_driver_connection"
 
 
 def _runs_to_end(method: Step) -> Step:
@@ -39,8 +46,24 @@ def _runs_to_end(method: Step) -> Step:
     return cast(Step, shielded)
 
 
+class _ConnectionNotingSession(Session):
+    """The session under a ShieldedSession: notes the driver's connection each transaction
+    runs on (`after_begin`), so that closing can terminate it without asking the pool."""
+
+
+def _note_driver_connection(
+    session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    session.info[_DRIVER_CONNECTION] = connection.connection.driver_connection
+
+
+event.listen(_ConnectionNotingSession, "after_begin", _note_driver_connection)
+
+
 class ShieldedSession(AsyncSession):
     """AsyncSession whose database steps are never interrupted halfway (module docstring)."""
+
+    sync_session_class = _ConnectionNotingSession
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -61,6 +84,7 @@ class ShieldedSession(AsyncSession):
         finally:
             if waits is not None:
                 waits.under_way -= 1
+                waits.last_ended_at = time.monotonic()
 
     execute = _runs_to_end(AsyncSession.execute)
     scalar = _runs_to_end(AsyncSession.scalar)  # type: ignore[assignment,arg-type]
@@ -83,6 +107,18 @@ class ShieldedSession(AsyncSession):
     async def close(self) -> None:
         # The connection goes back to the pool only after every step on it.
         await self.settle()
+        # Giving it back rolls it back: a database that stopped answering would hold that
+        # for ever, and with it the request's task long after its answer went out. Past
+        # CLOSE_WAIT_SECONDS the connection is terminated (its socket closed at once), and
+        # the rollback waiting on it fails at once; the pool opens a new one when needed.
+        driver_connection = self.sync_session.info.pop(_DRIVER_CONNECTION, None)
+        closing = asyncio.ensure_future(self._close_at_last())
+        done, _pending = await asyncio.wait({closing}, timeout=CLOSE_WAIT_SECONDS)
+        if not done and callable(getattr(driver_connection, "terminate", None)):
+            driver_connection.terminate()
+        await closing
+
+    async def _close_at_last(self) -> None:
         try:
             await self.run_to_end(super().close())
         except DBAPIError as error:

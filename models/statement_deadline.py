@@ -39,6 +39,13 @@ class DatabaseWaits:
     kept by the database, not by what it asked for."""
 
     under_way: int = 0
+    # When the last step under way ended (time.monotonic()).
+    last_ended_at: float = 0.0
+
+    def waited_at(self, moment: float) -> bool:
+        """Whether a step was under way at `moment`: one still is, or one ended after it
+        (a step cut short by the request's end finishes after that end)."""
+        return self.under_way > 0 or self.last_ended_at >= moment
 
 
 # Set by the edge for each request it times (graph/request_bounds.py); None elsewhere.

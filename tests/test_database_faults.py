@@ -7,6 +7,7 @@ server comes back by itself. SIGTERM ends the server cleanly, with status 0."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 import time
@@ -19,6 +20,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.databases import POSTGRES_ADMIN_DSN
+from tests.live_api import PROGRESS_EVENTS, closed_with, event_stream, signed_in
 from tests.served import CELL, CONGRESS, READ, RECORD, REPORTER, Served, serving
 from tests.tcp_proxy import tcp_proxy
 
@@ -149,7 +151,11 @@ async def test_a_database_that_stops_answering_costs_a_request_its_time_budget(
         version = back.json()["data"]["committee"]["congress"]["version"]
         if code == "UNAVAILABLE":
             assert version == found["congress"]["version"]
-        assert "Traceback" not in served.log()
+    # Nothing of a request outlived it waiting on the stalled connections (their rollbacks
+    # included): the server stopped with no task left to cancel, and no traceback.
+    log = served.log()
+    assert "timeout graceful shutdown exceeded" not in log, log
+    assert "Traceback" not in log, log
 
 
 async def test_a_table_locked_elsewhere_costs_a_request_its_bound_only(tmp_path: Path) -> None:
@@ -307,6 +313,45 @@ async def test_a_stopped_server_exits_cleanly_with_status_0(
         status = await asyncio.to_thread(served.server.process.wait, 10)
         assert status == 0, served.log()
         assert time.monotonic() - started < 5
+
+
+async def test_streams_are_closed_with_their_protocols_word_when_the_server_stops(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM with a websocket and an event stream open: the websocket is closed with 1012
+    (service restart), the event stream is told UNAVAILABLE ("subscribe again") and
+    completed, and neither holds the shutdown: the process exits 0 long before its bound."""
+    async with serving(
+        "sqlite", tmp_path, environment={"CONGRESS_SHUTDOWN_TIMEOUT": "15"}
+    ) as served:
+        token = served.issuer.issue(REPORTER, 600)
+        url = served.server.graphql_url
+        async with (
+            signed_in(url.replace("http://", "ws://"), token) as socket,
+            event_stream(url, token, PROGRESS_EVENTS) as stream,
+        ):
+            await socket.subscribe("events", PROGRESS_EVENTS)
+            lines = stream.aiter_lines()
+            assert stream.status_code == 200
+            await asyncio.sleep(0.5)  # both subscribed
+            started = time.monotonic()
+            served.server.process.send_signal(signal.SIGTERM)
+            code, _reason = await closed_with(socket.socket)
+            assert code == 1012
+            events: list[tuple[str, str]] = []
+            async with asyncio.timeout(5):
+                async for line in lines:
+                    if line.startswith("event: "):
+                        data = await anext(lines)
+                        events.append((line.removeprefix("event: "), data))
+            status = await asyncio.to_thread(served.server.process.wait, 15)
+            stopped_after = time.monotonic() - started
+        assert [name for name, _data in events] == ["next", "complete"], events
+        error = json.loads(events[0][1].removeprefix("data: "))["errors"][0]
+        assert error["extensions"]["code"] == "UNAVAILABLE"
+        assert "stopping" in error["message"]
+        assert status == 0, served.log()
+        assert stopped_after < 5, stopped_after
 
 
 async def test_a_request_stuck_at_shutdown_is_answered_and_the_server_exits_in_its_bound(

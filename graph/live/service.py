@@ -55,6 +55,8 @@ class Live:
         self._terms = terms
         self._parts: LiveParts | None = None
         self._starting = asyncio.Lock()
+        # Set once the worker is told to stop: no subscription starts after that.
+        self.stopping = False
 
     async def parts(self) -> LiveParts:
         """The running parts, started by the first subscriber to ask."""
@@ -93,6 +95,9 @@ class Live:
         return LiveParts(hub, feed_cursors, names, access, summaries, pusher, rechecks)
 
     async def stop(self) -> None:
+        """End every subscription (each is told the server is stopping) and stop the parts:
+        as soon as the worker is told to stop, so that no event stream holds its shutdown."""
+        self.stopping = True
         if self._parts is not None:
             self._parts.rechecks.cancel()
             with suppress(asyncio.CancelledError):

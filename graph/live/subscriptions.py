@@ -82,6 +82,10 @@ def live_of(context: Context) -> Live:
 async def running_parts(live: Live) -> LiveParts:
     """The worker's live half, started by the first subscriber; a database that cannot be
     reached to start it is UNAVAILABLE (try again), not a server error."""
+    if live.stopping:
+        raise UnavailableError(
+            "This server is stopping: subscribe again (with `after` set to your last cursor)."
+        )
     try:
         return await live.parts()
     except DBAPIError as error:
