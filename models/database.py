@@ -41,6 +41,8 @@ POOL_OVERFLOW = 10
 # The least page cache a SQLite connection is given, whatever the budget: a few B-tree
 # levels' pages, which every statement walks.
 SQLITE_MIN_CACHE_KIB = 64
+# How much longer than PostgreSQL's statement timeout its driver waits for an answer.
+DRIVER_WAIT_GRACE_SECONDS = 1.0
 
 
 def create_engine(
@@ -100,10 +102,13 @@ def create_engine(
         server_settings["application_name"] = application_name
     if statement_timeout_seconds is not None:
         server_settings["statement_timeout"] = str(round(statement_timeout_seconds * 1000))
-        # The same bound on the client's side: a database or network that stops answering
+        # The same bound on the client's side, a little later so that a database that
+        # answers ends the statement itself: a database or network that stops answering
         # without closing anything (no error ever comes) ends each wait here, so no step of
         # a request waits on it for ever (graph/database_faults.py: STALLED).
-        engine_options["connect_args"].setdefault("command_timeout", statement_timeout_seconds)
+        engine_options["connect_args"].setdefault(
+            "command_timeout", statement_timeout_seconds + DRIVER_WAIT_GRACE_SECONDS
+        )
     if pool_wait_seconds is not None:
         # Opening a connection is waiting for one too (asyncpg's own bound is 60 s).
         engine_options["connect_args"].setdefault("timeout", pool_wait_seconds)
