@@ -111,11 +111,14 @@ class ShieldedSession(AsyncSession):
         # for ever, and with it the request's task long after its answer went out. Past
         # CLOSE_WAIT_SECONDS the connection is terminated (its socket closed at once), and
         # the rollback waiting on it fails at once; the pool opens a new one when needed.
-        driver_connection = self.sync_session.info.pop(_DRIVER_CONNECTION, None)
+        noted: Any = self.sync_session.info.pop(_DRIVER_CONNECTION, None)
+        # Only the connection of a transaction still open is this session's to end: after a
+        # commit, the one noted may be another request's by now.
+        terminate = getattr(noted, "terminate", None) if self.in_transaction() else None
         closing = asyncio.ensure_future(self._close_at_last())
         done, _pending = await asyncio.wait({closing}, timeout=CLOSE_WAIT_SECONDS)
-        if not done and callable(getattr(driver_connection, "terminate", None)):
-            driver_connection.terminate()
+        if not done and callable(terminate):
+            terminate()
         await closing
 
     async def _close_at_last(self) -> None:
