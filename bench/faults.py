@@ -53,11 +53,9 @@ from sqlalchemy.engine import make_url
 from models import Difficulty
 from models.database import create_engine
 from tests.databases import POSTGRES_ADMIN_DSN
-from tests.served import CONGRESS, READ, REPORTER, Served, serving
+from tests.served import CONGRESS, RAISE, READ, REPORTER, Served, serving
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 
-RAISE = """mutation($input: RaiseDifficultyInput!) { raiseDifficulty(input: $input) {
-  __typename } }"""
 WARM_SECONDS = 2.0
 AFTER_SECONDS = 3.0
 PROBE_EVERY_SECONDS = 0.2

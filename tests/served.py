@@ -27,6 +27,8 @@ REPORTER = demo_user(Role.REPORTER, "X00004")
 CELL = "X00004-001"
 READ = '{ viewer { subject } committee(code: "X00004-001") { congress { status version } } }'
 CONGRESS = "query($c: String!) { committee(code: $c) { id congress { version } } }"
+RAISE = """mutation($input: RaiseDifficultyInput!) { raiseDifficulty(input: $input) {
+  __typename } }"""
 RECORD = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
   __typename ... on CongressPayload { recordedVersion } } }"""
 # Bounds short enough for a test (README, Configuration).
@@ -62,6 +64,21 @@ class Served:
                 "status": "IN_PROGRESS",
                 "occurredOn": "2026-11-30",
                 "expectedVersion": found["congress"]["version"],
+                "idempotencyKey": str(uuid.uuid4()),
+            },
+        )
+
+    async def raise_difficulty(
+        self, committee_id: str, title: str, description: str = ""
+    ) -> httpx.Response:
+        """Raise a difficulty titled `title` (category OTHER), with a new idempotency key."""
+        return await self.post(
+            RAISE,
+            input={
+                "committeeId": committee_id,
+                "title": title,
+                "description": description,
+                "category": "OTHER",
                 "idempotencyKey": str(uuid.uuid4()),
             },
         )

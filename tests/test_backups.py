@@ -23,8 +23,6 @@ from models.database import create_engine
 from tests.databases import throwaway_database
 from tests.served import CELL, CONGRESS, Served, serving
 
-RAISE = """mutation($input: RaiseDifficultyInput!) { raiseDifficulty(input: $input) {
-  __typename } }"""
 WRITERS = 3
 
 
@@ -55,16 +53,7 @@ async def write_until(
     """Raise difficulties one after another; note each the server acknowledged, and when."""
     while not stop.is_set():
         title = f"backup-{uuid.uuid4().hex[:12]}"
-        answer = await served.post(
-            RAISE,
-            input={
-                "committeeId": committee_id,
-                "title": title,
-                "description": "",
-                "category": "OTHER",
-                "idempotencyKey": str(uuid.uuid4()),
-            },
-        )
+        answer = await served.raise_difficulty(committee_id, title)
         if (
             answer.status_code == 200
             and answer.json()["data"]["raiseDifficulty"]["__typename"] == "DifficultyPayload"

@@ -25,8 +25,6 @@ from tests.live_api import PROGRESS_EVENTS, closed_with, event_stream, signed_in
 from tests.served import CELL, CONGRESS, READ, RECORD, REPORTER, Served, serving
 from tests.tcp_proxy import tcp_proxy
 
-RAISE = """mutation($input: RaiseDifficultyInput!) { raiseDifficulty(input: $input) {
-  __typename } }"""
 RECORD_REPLAYED = """mutation($input: RecordMilestoneInput!) { recordMilestone(input: $input) {
   __typename ... on CongressPayload { replayed } ... on MutationError { message } } }"""
 # What no answer may carry: the driver's words, the SQL, a socket's errno.
@@ -276,16 +274,7 @@ async def test_a_full_database_refuses_writes_unavailable_and_keeps_reading(
         titles: list[str] = []
         for _ in range(500):
             title = f"full-{uuid.uuid4().hex}"
-            answer = await served.post(
-                RAISE,
-                input={
-                    "committeeId": committee_id,
-                    "title": title,
-                    "description": "x" * 5_000,
-                    "category": "OTHER",
-                    "idempotencyKey": str(uuid.uuid4()),
-                },
-            )
+            answer = await served.raise_difficulty(committee_id, title, "x" * 5_000)
             if answer.status_code != 200:
                 break
             assert answer.json()["data"]["raiseDifficulty"]["__typename"] == "DifficultyPayload"
