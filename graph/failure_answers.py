@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.database_faults import note_fault
 from graph.errors import INTERNAL_SERVER_ERROR, OUTCOME_UNKNOWN, UNAVAILABLE
-from graph.request_bounds import send_refusal
+from graph.request_bounds import send_refusal, send_unavailable
 from graph.request_ids import REQUEST_ID_STATE_KEY
 
 logger = logging.getLogger("congress.errors")
@@ -58,17 +58,7 @@ class FailureAnswers:
             request_id = scope.get("state", {}).get(REQUEST_ID_STATE_KEY)
             fault = note_fault(error, request_id)
             if fault is not None:
-                await send_refusal(
-                    send,
-                    503,
-                    fault.message,
-                    {
-                        "code": UNAVAILABLE,
-                        "retryAfterSeconds": fault.retry_after_seconds,
-                        "requestId": request_id,
-                    },
-                    headers=[(b"retry-after", str(fault.retry_after_seconds).encode())],
-                )
+                await send_unavailable(send, fault, requestId=request_id)
                 return
             logger.exception("request %s failed", request_id)
             await send_refusal(

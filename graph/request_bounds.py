@@ -78,6 +78,18 @@ async def send_refusal(
     await send({"type": "http.response.body", "body": body})
 
 
+async def send_unavailable(send: Send, fault: DatabaseFault, **extensions: object) -> None:
+    """503 UNAVAILABLE for a database fault, in its words, with Retry-After (and
+    `retryAfterSeconds`) as long as its kind asks."""
+    await send_refusal(
+        send,
+        503,
+        fault.message,
+        {"code": UNAVAILABLE, "retryAfterSeconds": fault.retry_after_seconds, **extensions},
+        headers=[(b"retry-after", str(fault.retry_after_seconds).encode())],
+    )
+
+
 class BodyLimit:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, read_timeout_seconds: float) -> None:
         self._app = app
@@ -269,17 +281,8 @@ class TimeBudget:
             return
         if waiting_on_database:
             # Still waiting on the database: it stalled, not the request's own size.
-            stalled = DatabaseFault(FaultKind.STALLED)
-            await send_refusal(
-                send,
-                503,
-                stalled.message,
-                {
-                    "code": UNAVAILABLE,
-                    "retryAfterSeconds": stalled.retry_after_seconds,
-                    "timeBudgetSeconds": self._seconds,
-                },
-                headers=[(b"retry-after", str(stalled.retry_after_seconds).encode())],
+            await send_unavailable(
+                send, DatabaseFault(FaultKind.STALLED), timeBudgetSeconds=self._seconds
             )
             return
         await send_refusal(
